@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// Small filesystem primitives used wherever layerlock touches container content.
+// open_beneath() is the only way a path taken from a container is opened: it
+// resolves strictly below a directory fd, never follows a symlink or crosses a
+// mount, so a hostile layer cannot make the daemon read a host file.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+#include "layerlock/base/result.hpp"
+#include "layerlock/base/unique_fd.hpp"
+
+namespace layerlock::base {
+
+// Opens `relative` (leading '/' ignored) strictly beneath `dirfd`; O_CLOEXEC and
+// O_NOFOLLOW are always added. ENOENT, ENOTDIR, ELOOP, EXDEV come back as errors.
+Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags);
+
+// Opens a directory the daemon was configured with or discovered (O_PATH-free,
+// O_DIRECTORY|O_CLOEXEC). Absolute paths only.
+Result<UniqueFd> open_dir(const std::string& path);
+
+// Reads a whole small file (mount table, /proc entries, config). Capped at `limit`.
+Result<std::string> read_file(const std::string& path, std::size_t limit = 16u << 20);
+
+// The path an open fd refers to, as the kernel reports it (/proc/self/fd/N).
+Result<std::string> fd_path(int fd);
+
+}  // namespace layerlock::base

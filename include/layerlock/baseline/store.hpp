@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+// The baseline: a SQLite database (WAL) of every image layer's entries, hashed
+// once per layer directory and shared by every image and container using it.
+// sqlite3.h stays in src/baseline. A Store is one connection: not thread-safe;
+// open one per thread (WAL lets readers run beside the single writer).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "layerlock/base/result.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::baseline {
+
+// Kind of a layer entry. Whiteout: a char device 0/0 (or a 0-size file with the
+// trusted.overlay.whiteout xattr); Opaque: a directory whose trusted.overlay.opaque
+// (or user.overlay.opaque) xattr is "y": it hides everything below it in lower layers.
+enum class EntryKind { Regular, Directory, OpaqueDirectory, Symlink, Whiteout, Other };
+
+struct Entry {
+    std::string path;        // absolute inside the layer, e.g. "/bin/busybox"
+    EntryKind kind = EntryKind::Regular;
+    model::Sha256 sha256{};  // regular files only
+    std::uint64_t size = 0;
+    std::uint32_t mode = 0;  // st_mode (type and permission bits)
+    std::string layer;       // layer directory it came from
+};
+
+enum class LayerState { Absent, Building, Complete, Failed };
+
+struct LayerStats {
+    std::uint64_t files = 0;
+    std::uint64_t bytes = 0;
+    double seconds = 0;
+};
+
+class Store {
+public:
+    // Opens (creating and migrating the schema when needed) the database at `path`;
+    // ":memory:" is accepted for tests. Parent directory is created 0700 if missing.
+    static base::Result<Store> open(const std::string& path);
+    Store(Store&&) noexcept;
+    Store& operator=(Store&&) noexcept;
+    ~Store();
+
+    LayerState layer_state(const std::string& layer_dir);
+
+    // Walks `layer_dir` (never following symlinks, never opening FIFOs, sockets or
+    // devices), hashes every regular file with `threads` threads, and stores all
+    // entries in one transaction; the layer becomes Complete only at commit.
+    // Layers already Complete are skipped. Safe to call concurrently from
+    // several processes: one builds, the others see Building and return.
+    base::Result<LayerStats> import_layer(const std::string& layer_dir, unsigned threads);
+
+    // The effective entry at `path` for a container whose lower layers are
+    // `lowers` (top-most first), honouring whiteouts and opaque directories.
+    // nullopt when the path is absent from the image. Requires every layer Complete
+    // (check with all_complete()).
+    std::optional<Entry> lookup(const std::vector<std::string>& lowers, std::string_view path);
+
+    // True if any regular file of `lowers` has this content.
+    bool contains_digest(const std::vector<std::string>& lowers, const model::Sha256& digest);
+
+    // Every effective entry of the image formed by `lowers` (regular files,
+    // symlinks and directories; whiteouts applied), sorted by path.
+    std::vector<Entry> effective_entries(const std::vector<std::string>& lowers);
+
+    bool all_complete(const std::vector<std::string>& lowers);
+
+    // Number of layers and files stored, for status output.
+    std::uint64_t layer_count();
+    std::uint64_t file_count();
+
+private:
+    struct Impl;
+    explicit Store(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// Pure merge logic, exposed for unit tests: given a function that returns a
+// layer's own entry at a path (or nullopt), resolve `path` through `layers`
+// top-most first, as overlayfs does.
+using LayerLookup = std::function<std::optional<Entry>(std::size_t layer, std::string_view path)>;
+std::optional<Entry> resolve(std::size_t layer_count, const LayerLookup& lookup, std::string_view path);
+
+}  // namespace layerlock::baseline

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+// The validated configuration: a plain struct, filled from TOML by load().
+// toml11 stays inside src/config. Every problem (unknown key, wrong type, bad
+// value) is reported as "FILE:LINE: KEY: problem" and stops the load; nothing
+// is half-applied.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "layerlock/base/result.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::config {
+
+struct ModeOverride {
+    std::string glob;     // fnmatch(3) pattern
+    model::Mode mode = model::Mode::Monitor;
+};
+
+struct GateConfig {
+    // Answer when the gate cannot decide (internal error, hash timeout, overload,
+    // unknown container). "allow" is fail-open; "deny" fails closed.
+    model::Action on_error = model::Action::Allow;
+    std::chrono::milliseconds hash_timeout{2000};  // deadline for one verdict that needs hashing
+    std::uint32_t workers = 2;                     // hashing threads
+    std::uint32_t max_pending = 256;               // permission events waiting for a worker
+    std::uint32_t cache_entries = 65536;           // verdict cache capacity
+    bool ignore_marks = false;                     // kernel ignore marks for verified image files
+    std::uint32_t ignore_marks_max = 16384;
+};
+
+struct BaselineConfig {
+    std::string database = "/var/lib/layerlock/baseline.db";
+    std::uint32_t threads = 0;                     // 0: one per online CPU
+};
+
+struct DiscoveryConfig {
+    std::string docker_socket = "/run/docker.sock";
+    std::string docker_root = "/var/lib/docker";
+};
+
+struct AlertConfig {
+    bool journald = true;
+    std::string stderr_output = "auto";            // "auto" (when a terminal), "always", "never"
+    std::string json_path;                         // JSON lines file; empty: off
+    std::uint32_t queue_size = 4096;
+};
+
+struct DaemonConfig {
+    std::string lock_file = "/run/layerlock/layerlockd.lock";
+    std::string log_level = "info";                // trace debug info warn error
+};
+
+struct Config {
+    std::string source;                            // file it was loaded from
+    model::Mode mode = model::Mode::Monitor;
+    std::vector<ModeOverride> container_modes;     // by container name glob, first match wins
+    std::vector<ModeOverride> image_modes;         // by image reference glob, first match wins
+    GateConfig gate;
+    BaselineConfig baseline;
+    DiscoveryConfig discovery;
+    AlertConfig alerts;
+    DaemonConfig daemon;
+};
+
+// Parses and validates FILE. Errors are Error::plain("FILE:LINE: KEY: problem").
+base::Result<Config> load(const std::string& path);
+// Same, from text (for tests); `name` stands in for the file name in errors.
+base::Result<Config> parse(std::string_view text, const std::string& name);
+
+// The mode for a container: container-name overrides first, then image
+// overrides, then the global mode.
+model::Mode mode_for(const Config& c, std::string_view container_name, std::string_view image);
+
+}  // namespace layerlock::config

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// Streaming SHA-256 of an open file descriptor (OpenSSL EVP stays in src/digest).
+// Reads with pread from offset 0, so the caller's file offset is untouched and
+// the fd may be a permission event's fd shared with nobody else.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "layerlock/base/result.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::digest {
+
+struct HashLimits {
+    std::uint64_t max_bytes = UINT64_MAX;           // fail (EFBIG) past this many bytes
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    const std::atomic<bool>* cancel = nullptr;      // stop early (ECANCELED) when set
+};
+
+// Hash of the whole content of `fd` (a regular file). ETIMEDOUT past the
+// deadline. The number of bytes hashed is stored in *bytes when non-null.
+base::Result<model::Sha256> sha256_fd(int fd, const HashLimits& limits = {},
+                                      std::uint64_t* bytes = nullptr);
+
+model::Sha256 sha256_bytes(const void* data, std::size_t size);
+
+}  // namespace layerlock::digest

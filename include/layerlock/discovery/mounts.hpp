@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// The mount table: parsing /proc/<pid>/mountinfo into overlay mounts, deciding
+// which overlays belong to a container engine, and waiting for the table to
+// change (poll POLLPRI on /proc/self/mountinfo: no busy poll).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "layerlock/base/result.hpp"
+#include "layerlock/base/unique_fd.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::discovery {
+
+struct OverlayMount {
+    std::uint64_t mount_id = 0;
+    dev_t dev = 0;                       // from the major:minor field
+    std::string mount_point;             // octal escapes (\040 ...) decoded
+    std::vector<std::string> lowers;     // as in the options, top-most first, escapes decoded
+    std::string upper;
+    std::string work;
+};
+
+// Every overlay mount in a mountinfo text; malformed lines are skipped.
+std::vector<OverlayMount> parse_mountinfo(std::string_view text);
+
+// Which engine created this overlay, judged by its mount point and layer paths
+// (Docker overlay2 ".../overlay2/<id>/merged", containerd task rootfs, Podman /
+// CRI-O containers/storage); Runtime::Unknown means "not a container: never mark".
+model::Runtime classify(const OverlayMount& m, std::string_view docker_root);
+
+// Wakes when the mount table changes.
+class MountWatcher {
+public:
+    static base::Result<MountWatcher> open();   // opens /proc/self/mountinfo
+    int fd() const noexcept { return fd_.get(); }   // poll for POLLPRI|POLLERR
+    base::Result<std::string> read();            // current table; re-arms the wakeup
+private:
+    explicit MountWatcher(base::UniqueFd fd) : fd_(std::move(fd)) {}
+    base::UniqueFd fd_;
+};
+
+}  // namespace layerlock::discovery

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// Vocabulary types shared by every module: modes, actions, severities, the
+// description of a container, and a drift event. Values only: no I/O, no
+// behaviour beyond conversions to and from their text names.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace layerlock::model {
+
+enum class Mode { Monitor, Enforce };
+enum class Action { Allow, Deny };
+enum class Severity { Info, Low, Medium, High, Critical };
+enum class Runtime { Docker, Containerd, Podman, CriO, Unknown };
+
+std::string_view to_string(Mode m);
+std::string_view to_string(Action a);
+std::string_view to_string(Severity s);
+std::string_view to_string(Runtime r);
+std::optional<Mode> parse_mode(std::string_view s);
+std::optional<Action> parse_action(std::string_view s);
+std::optional<Severity> parse_severity(std::string_view s);
+
+// syslog priority (journald PRIORITY=) for a severity.
+int syslog_priority(Severity s);
+
+using Sha256 = std::array<std::uint8_t, 32>;
+std::string to_hex(const Sha256& d);
+std::optional<Sha256> sha256_from_hex(std::string_view hex);
+
+// One running container as discovery knows it. Layer directories are real,
+// absolute host paths (symlinks such as Docker's overlay2/l/ resolved), lowers
+// ordered top-most first, exactly as overlayfs searches them.
+struct Container {
+    Runtime runtime = Runtime::Unknown;
+    std::string id;          // engine's id; the overlay directory name if unknown
+    std::string name;        // empty when the engine's metadata could not be read
+    std::string image;       // image reference as the engine reports it
+    std::string image_id;    // image id / digest
+    pid_t pid = 0;           // init pid, 0 if unknown
+    bool metadata_known = false;
+
+    std::string mount_point; // host path of the overlay mount (merged dir)
+    std::uint64_t mount_id = 0;
+    dev_t dev = 0;           // st_dev of the overlay (the superblock every copy shares)
+    std::vector<std::string> lowers;
+    std::string upper;
+};
+
+// What happened, as alert sinks and the event store receive it.
+struct DriftEvent {
+    std::string kind;        // "binary" for the exec gate
+    Severity severity = Severity::High;
+    std::string action;      // "alerted" | "denied" | "allowed"
+    std::string reason;      // short machine word: new-file, modified, copied, renamed-image-file, ...
+    Runtime runtime = Runtime::Unknown;
+    std::string container_id, container_name, image;
+    std::string path;        // path inside the container, raw bytes (escaped by sinks)
+    std::string sha256;      // hex, empty when not hashed
+    pid_t pid = 0;
+    std::string comm, parent_comm;
+    std::string unknown;     // what could not be learned (e.g. "container metadata")
+    std::int64_t time_us = 0;  // CLOCK_REALTIME microseconds
+};
+
+}  // namespace layerlock::model

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "layerlock/base/escape.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace layerlock::base {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is invalid
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+    const auto b0 = static_cast<std::uint8_t>(s[i]);
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (b0 >= 0xC2 && b0 <= 0xDF) { len = 2; cp = b0 & 0x1F; }
+    else if (b0 >= 0xE0 && b0 <= 0xEF) { len = 3; cp = b0 & 0x0F; }
+    else if (b0 >= 0xF0 && b0 <= 0xF4) { len = 4; cp = b0 & 0x07; }
+    else return 0;
+    if (i + len > s.size()) return 0;
+    for (std::size_t k = 1; k < len; ++k) {
+        const auto b = static_cast<std::uint8_t>(s[i + k]);
+        if ((b & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (b & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return 0;
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+void append_hex(std::string& out, unsigned char c) {
+    char buf[5];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+}
+
+std::string escape_impl(std::string_view raw, bool json) {
+    std::string out;
+    out.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size();) {
+        const auto c = static_cast<unsigned char>(raw[i]);
+        if (c >= 0x80) {
+            if (auto n = utf8_length(raw, i)) { out.append(raw.substr(i, n)); i += n; continue; }
+            // Invalid byte: in JSON a backslash-x is not a valid escape, so the
+            // backslash itself is escaped and the record stays parseable.
+            out += json ? "\\\\x" : "\\x";
+            char buf[3];
+            std::snprintf(buf, sizeof buf, "%02x", c);
+            out += buf;
+            ++i;
+            continue;
+        }
+        switch (c) {
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            case '\r': out += "\\r"; break;
+            case '\\': out += "\\\\"; break;
+            case '"':  out += json ? "\\\"" : "\""; break;
+            default:
+                if (c < 0x20 || c == 0x7F) {
+                    if (json) { char b[7]; std::snprintf(b, sizeof b, "\\u%04x", c); out += b; }
+                    else append_hex(out, c);
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+        ++i;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string escape(std::string_view raw) { return escape_impl(raw, false); }
+std::string json_escape(std::string_view raw) { return escape_impl(raw, true); }
+
+}  // namespace layerlock::base

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "layerlock/base/fs.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace layerlock::base {
+
+Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags) {
+    while (!relative.empty() && relative.front() == '/') relative.remove_prefix(1);
+    std::string rel = relative.empty() ? std::string(".") : std::string(relative);
+    open_how how{};
+    how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC | O_NOFOLLOW);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    long fd;
+    do {
+        fd = ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how);
+    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    if (fd < 0) return unexpected(Error::from_errno("openat2 " + rel));
+    return UniqueFd(static_cast<int>(fd));
+}
+
+Result<UniqueFd> open_dir(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return unexpected(Error::from_errno("open " + path));
+    return UniqueFd(fd);
+}
+
+Result<std::string> read_file(const std::string& path, std::size_t limit) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return unexpected(Error::from_errno("open " + path));
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return unexpected(Error::from_errno("read " + path));
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > limit) return unexpected(Error::invalid(path + ": larger than limit"));
+    }
+    return out;
+}
+
+Result<std::string> fd_path(int fd) {
+    char link[64];
+    char buf[8192];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = ::readlink(link, buf, sizeof buf);
+    if (n < 0) return unexpected(Error::from_errno("readlink fd"));
+    if (static_cast<std::size_t>(n) == sizeof buf)
+        return unexpected(Error::invalid("path of fd too long"));
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+}  // namespace layerlock::base
