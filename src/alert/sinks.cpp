@@ -1,1 +1,114 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+// The alert sinks. Every name that came from a container (path, comm, container
+// name) is escaped before it reaches any output; journald fields carry the
+// escaped form too, so `journalctl -o cat` can never print a raw control byte.
+#include <fcntl.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <mutex>
+
+#include "layerlock/alert/alerts.hpp"
+#include "layerlock/base/escape.hpp"
+#include "layerlock/base/unique_fd.hpp"
+
+namespace layerlock::alert {
+
+using base::escape;
+using base::json_escape;
+
+namespace {
+
+std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s; }
+
+class JournaldSink final : public Sink {
+public:
+    void write(const model::DriftEvent& ev) override {
+        const std::string msg = message(ev);
+        auto f = [](const char* k, const std::string& v) { return std::string(k) + "=" + v; };
+        const std::string fields[] = {
+            f("MESSAGE", msg),
+            f("PRIORITY", std::to_string(model::syslog_priority(ev.severity))),
+            f("SYSLOG_IDENTIFIER", "layerlockd"),
+            f("LAYERLOCK_KIND", ev.kind),
+            f("LAYERLOCK_SEVERITY", std::string(model::to_string(ev.severity))),
+            f("LAYERLOCK_ACTION", ev.action),
+            f("LAYERLOCK_REASON", ev.reason),
+            f("LAYERLOCK_RUNTIME", std::string(model::to_string(ev.runtime))),
+            f("LAYERLOCK_CONTAINER_ID", or_unknown(ev.container_id)),
+            f("LAYERLOCK_CONTAINER_NAME", or_unknown(escape(ev.container_name))),
+            f("LAYERLOCK_IMAGE", or_unknown(escape(ev.image))),
+            f("LAYERLOCK_PATH", escape(ev.path)),
+            f("LAYERLOCK_SHA256", ev.sha256),
+            f("LAYERLOCK_PID", std::to_string(ev.pid)),
+            f("LAYERLOCK_COMM", escape(ev.comm)),
+            f("LAYERLOCK_PARENT_COMM", escape(ev.parent_comm)),
+            f("LAYERLOCK_UNKNOWN", ev.unknown),
+        };
+        constexpr std::size_t n = sizeof fields / sizeof fields[0];
+        iovec iov[n];
+        std::size_t used = 0;
+        for (const auto& s : fields) {
+            if (s.back() == '=') continue;   // empty optional field
+            iov[used++] = {const_cast<char*>(s.data()), s.size()};
+        }
+        sd_journal_sendv(iov, static_cast<int>(used));
+    }
+};
+
+class StderrSink final : public Sink {
+public:
+    void write(const model::DriftEvent& ev) override {
+        std::string line = "layerlockd: " + message(ev) + "\n";
+        [[maybe_unused]] auto n = ::write(STDERR_FILENO, line.data(), line.size());
+    }
+};
+
+class JsonLinesSink final : public Sink {
+public:
+    explicit JsonLinesSink(base::UniqueFd fd) : fd_(std::move(fd)) {}
+    void write(const model::DriftEvent& ev) override {
+        std::string line = to_json(ev) + "\n";
+        [[maybe_unused]] auto n = ::write(fd_.get(), line.data(), line.size());  // O_APPEND: one write per record
+    }
+
+private:
+    base::UniqueFd fd_;
+};
+
+}  // namespace
+
+std::string message(const model::DriftEvent& ev) {
+    std::string m = ev.kind + " drift " + ev.action + ": severity=" + std::string(model::to_string(ev.severity)) +
+                    " reason=" + ev.reason + " runtime=" + std::string(model::to_string(ev.runtime)) +
+                    " container=\"" + escape(or_unknown(ev.container_name)) + "\" id=" +
+                    or_unknown(ev.container_id.substr(0, 12)) + " image=\"" + escape(or_unknown(ev.image)) +
+                    "\" path=\"" + escape(ev.path) + "\" pid=" + std::to_string(ev.pid) + " comm=\"" +
+                    escape(ev.comm) + "\" parent=\"" + escape(ev.parent_comm) + "\"";
+    if (!ev.sha256.empty()) m += " sha256=" + ev.sha256;
+    if (!ev.unknown.empty()) m += " unknown=\"" + ev.unknown + "\"";
+    return m;
+}
+
+std::string to_json(const model::DriftEvent& ev) {
+    auto q = [](const std::string& s) { return "\"" + json_escape(s) + "\""; };
+    return "{\"time_us\":" + std::to_string(ev.time_us) + ",\"kind\":" + q(ev.kind) +
+           ",\"severity\":" + q(std::string(model::to_string(ev.severity))) + ",\"action\":" + q(ev.action) +
+           ",\"reason\":" + q(ev.reason) + ",\"runtime\":" + q(std::string(model::to_string(ev.runtime))) +
+           ",\"container_id\":" + q(ev.container_id) + ",\"container_name\":" + q(ev.container_name) +
+           ",\"image\":" + q(ev.image) + ",\"path\":" + q(ev.path) + ",\"sha256\":" + q(ev.sha256) +
+           ",\"pid\":" + std::to_string(ev.pid) + ",\"comm\":" + q(ev.comm) +
+           ",\"parent_comm\":" + q(ev.parent_comm) + ",\"unknown\":" + q(ev.unknown) + "}";
+}
+
+std::unique_ptr<Sink> journald_sink() { return std::make_unique<JournaldSink>(); }
+std::unique_ptr<Sink> stderr_sink() { return std::make_unique<StderrSink>(); }
+
+base::Result<std::unique_ptr<Sink>> json_lines_sink(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return base::unexpected(base::Error::from_errno("open " + path));
+    return std::unique_ptr<Sink>(std::make_unique<JsonLinesSink>(base::UniqueFd(fd)));
+}
+
+}  // namespace layerlock::alert

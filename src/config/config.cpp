@@ -1,1 +1,317 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+// TOML text -> validated config::Config. This file is toml11's only home: it
+// parses, walks the document once in a fixed order and turns the first problem
+// (syntax, unknown key, wrong type, range, enum, relative path, bad override)
+// into Error::plain("FILE:LINE: KEY: problem"). Every toml11 exception is caught
+// here; nothing is half-applied and nothing throws out. It does not open
+// sockets, create files or decide policy: it only says what the file means.
+// Override keys are numbered from 1 in the order written: override[2] is the
+// second [[override]] block.
+#include "layerlock/config/config.hpp"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <toml.hpp>
+
+#include "layerlock/base/fs.hpp"
+
+namespace layerlock::config {
+namespace {
+
+using base::Error;
+using base::Result;
+using base::unexpected;
+
+constexpr std::size_t kMaxFileBytes = 1u << 20;
+
+struct Range {
+    std::int64_t lo;
+    std::int64_t hi;
+};
+using Words = std::initializer_list<std::string_view>;
+enum class PathRule { Required, EmptyMeansOff };
+
+// One table of the document and its dotted name ("" for the root).
+struct Scope {
+    const toml::value& table;
+    std::string prefix;
+};
+
+std::string dotted(const Scope& s, std::string_view key) {
+    return s.prefix.empty() ? std::string(key) : s.prefix + "." + std::string(key);
+}
+
+std::string_view type_name(toml::value_t t) {
+    switch (t) {
+    case toml::value_t::boolean: return "a boolean";
+    case toml::value_t::integer: return "an integer";
+    case toml::value_t::floating: return "a float";
+    case toml::value_t::string: return "a string";
+    case toml::value_t::array: return "an array";
+    case toml::value_t::table: return "a table";
+    case toml::value_t::empty: return "nothing";
+    default: return "a date/time";
+    }
+}
+
+std::string joined(Words words) {
+    std::string out;
+    for (auto w : words) out += (out.empty() ? "\"" : ", \"") + std::string(w) + "\"";
+    return out;
+}
+
+// Reads values out of the document. The first problem is kept and every later
+// read returns nothing, so a load stops at its first error without exceptions.
+class Reader {
+public:
+    explicit Reader(std::string file) : file_(std::move(file)) {}
+
+    const std::optional<std::string>& problem() const { return problem_; }
+    bool ok() const { return !problem_; }
+
+    void fail(const toml::value& at, const std::string& key, std::string_view what) {
+        if (problem_) return;
+        problem_ = file_ + ":" + std::to_string(at.location().line()) + ": " + key + ": " +
+                   std::string(what);
+    }
+
+    // Rejects the first (by line) key of `s` not in `known`.
+    void only_keys(const Scope& s, Words known) {
+        const std::pair<const std::string, toml::value>* bad = nullptr;
+        for (const auto& kv : s.table.as_table()) {
+            if (std::find(known.begin(), known.end(), kv.first) != known.end()) continue;
+            if (!bad || kv.second.location().line() < bad->second.location().line()) bad = &kv;
+        }
+        if (bad)
+            fail(bad->second, dotted(s, bad->first),
+                 bad->second.is_table() ? "unknown table" : "unknown key");
+    }
+
+    // The value of `key` if present and of type `want`; a wrong type is a problem.
+    const toml::value* find(const Scope& s, std::string_view key, toml::value_t want) {
+        if (!ok()) return nullptr;
+        const auto& t = s.table.as_table();
+        auto it = t.find(std::string(key));
+        if (it == t.end()) return nullptr;
+        if (it->second.type() == want) return &it->second;
+        fail(it->second, dotted(s, key),
+             "expected " + std::string(type_name(want)) + ", got " +
+                 std::string(type_name(it->second.type())));
+        return nullptr;
+    }
+
+    std::optional<Scope> section(const Scope& s, std::string_view key) {
+        const auto* v = find(s, key, toml::value_t::table);
+        if (!v) return std::nullopt;
+        return Scope{*v, dotted(s, key)};
+    }
+
+    std::optional<std::int64_t> number(const Scope& s, std::string_view key, Range r) {
+        const auto* v = find(s, key, toml::value_t::integer);
+        if (!v) return std::nullopt;
+        auto n = v->as_integer();
+        if (n >= r.lo && n <= r.hi) return n;
+        fail(*v, dotted(s, key), "must be between " + std::to_string(r.lo) + " and " +
+                                     std::to_string(r.hi) + ", got " + std::to_string(n));
+        return std::nullopt;
+    }
+
+    std::optional<bool> flag(const Scope& s, std::string_view key) {
+        const auto* v = find(s, key, toml::value_t::boolean);
+        if (!v) return std::nullopt;
+        return v->as_boolean();
+    }
+
+    std::optional<std::string> text(const Scope& s, std::string_view key) {
+        const auto* v = find(s, key, toml::value_t::string);
+        if (!v) return std::nullopt;
+        const std::string& str = v->as_string().str;
+        if (str.find('\0') == std::string::npos) return str;
+        fail(*v, dotted(s, key), "must not contain a NUL character");
+        return std::nullopt;
+    }
+
+    std::optional<std::string> word(const Scope& s, std::string_view key, Words allowed) {
+        auto w = text(s, key);
+        if (!w || std::find(allowed.begin(), allowed.end(), *w) != allowed.end()) return w;
+        fail(s.table.as_table().at(std::string(key)), dotted(s, key),
+             "\"" + *w + "\" is not one of " + joined(allowed));
+        return std::nullopt;
+    }
+
+    std::optional<std::string> path(const Scope& s, std::string_view key, PathRule rule) {
+        auto p = text(s, key);
+        if (!p || (p->empty() && rule == PathRule::EmptyMeansOff)) return p;
+        if (!p->empty() && p->front() == '/') return p;
+        fail(s.table.as_table().at(std::string(key)), dotted(s, key),
+             "must be an absolute path, got \"" + *p + "\"");
+        return std::nullopt;
+    }
+
+private:
+    std::string file_;
+    std::optional<std::string> problem_;
+};
+
+const Words kModes = {"monitor", "enforce"};
+const Words kActions = {"allow", "deny"};
+
+template <typename T>
+void assign(T& field, const std::optional<std::int64_t>& n) {
+    if (n) field = static_cast<T>(*n);
+}
+
+void read_gate(Reader& r, const Scope& s, GateConfig& g) {
+    r.only_keys(s, {"on_error", "hash_timeout_ms", "workers", "max_pending", "cache_entries",
+                    "ignore_marks", "ignore_marks_max"});
+    if (auto w = r.word(s, "on_error", kActions)) g.on_error = *model::parse_action(*w);
+    if (auto n = r.number(s, "hash_timeout_ms", {1, 600000}))
+        g.hash_timeout = std::chrono::milliseconds(*n);
+    assign(g.workers, r.number(s, "workers", {1, 64}));
+    assign(g.max_pending, r.number(s, "max_pending", {1, 65536}));
+    assign(g.cache_entries, r.number(s, "cache_entries", {16, 16777216}));
+    if (auto b = r.flag(s, "ignore_marks")) g.ignore_marks = *b;
+    assign(g.ignore_marks_max, r.number(s, "ignore_marks_max", {0, 1048576}));
+}
+
+void read_baseline(Reader& r, const Scope& s, BaselineConfig& b) {
+    r.only_keys(s, {"database", "threads"});
+    if (auto p = r.path(s, "database", PathRule::Required)) b.database = *p;
+    assign(b.threads, r.number(s, "threads", {0, 256}));
+}
+
+void read_discovery(Reader& r, const Scope& s, DiscoveryConfig& d) {
+    r.only_keys(s, {"docker_socket", "docker_root"});
+    if (auto p = r.path(s, "docker_socket", PathRule::Required)) d.docker_socket = *p;
+    if (auto p = r.path(s, "docker_root", PathRule::Required)) d.docker_root = *p;
+}
+
+void read_alerts(Reader& r, const Scope& s, AlertConfig& a) {
+    r.only_keys(s, {"journald", "stderr", "json_path", "queue_size"});
+    if (auto b = r.flag(s, "journald")) a.journald = *b;
+    if (auto w = r.word(s, "stderr", {"auto", "always", "never"})) a.stderr_output = *w;
+    if (auto p = r.path(s, "json_path", PathRule::EmptyMeansOff)) a.json_path = *p;
+    assign(a.queue_size, r.number(s, "queue_size", {16, 1048576}));
+}
+
+void read_daemon(Reader& r, const Scope& s, DaemonConfig& d) {
+    r.only_keys(s, {"lock_file", "log_level"});
+    if (auto p = r.path(s, "lock_file", PathRule::Required)) d.lock_file = *p;
+    if (auto w = r.word(s, "log_level", {"trace", "debug", "info", "warn", "error"}))
+        d.log_level = *w;
+}
+
+// One [[override]] block: exactly one of container / image, and a mode.
+void read_override(Reader& r, const Scope& s, Config& c) {
+    r.only_keys(s, {"container", "image", "mode"});
+    auto container = r.text(s, "container");
+    auto image = r.text(s, "image");
+    auto mode = r.word(s, "mode", kModes);
+    if (!r.ok()) return;
+    if (container.has_value() == image.has_value())
+        return r.fail(s.table, s.prefix, "needs exactly one of \"container\" or \"image\"");
+    auto& glob = container ? *container : *image;
+    if (glob.empty())
+        return r.fail(s.table, dotted(s, container ? "container" : "image"), "must not be empty");
+    if (!mode) return r.fail(s.table, dotted(s, "mode"), "missing (required in every override)");
+    auto& list = container ? c.container_modes : c.image_modes;
+    list.push_back({std::move(glob), *model::parse_mode(*mode)});
+}
+
+void read_overrides(Reader& r, const Scope& root, Config& c) {
+    const auto* list = r.find(root, "override", toml::value_t::array);
+    if (!list) return;
+    std::size_t index = 0;
+    for (const auto& item : list->as_array()) {
+        std::string key = "override[" + std::to_string(++index) + "]";
+        if (!item.is_table())
+            return r.fail(item, key, "expected a table ([[override]]), got " +
+                                         std::string(type_name(item.type())));
+        read_override(r, Scope{item, key}, c);
+    }
+}
+
+template <typename Fn, typename Part>
+void read_section(Reader& r, const Scope& root, std::string_view key, Fn fn, Part& part) {
+    if (auto s = r.section(root, key)) fn(r, *s, part);
+}
+
+void read_config(Reader& r, const Scope& root, Config& c) {
+    r.only_keys(root, {"mode", "gate", "baseline", "discovery", "alerts", "daemon", "override"});
+    if (auto w = r.word(root, "mode", kModes)) c.mode = *model::parse_mode(*w);
+    read_section(r, root, "gate", read_gate, c.gate);
+    read_section(r, root, "baseline", read_baseline, c.baseline);
+    read_section(r, root, "discovery", read_discovery, c.discovery);
+    read_section(r, root, "alerts", read_alerts, c.alerts);
+    read_section(r, root, "daemon", read_daemon, c.daemon);
+    read_overrides(r, root, c);
+}
+
+// "[error] bad format: ..." (first line of toml11's message) -> "bad format: ...".
+std::string first_line(std::string_view what) {
+    what = what.substr(0, what.find('\n'));
+    constexpr std::string_view kTag = "[error] ";
+    if (what.starts_with(kTag)) what.remove_prefix(kTag.size());
+    return std::string(what);
+}
+
+Result<toml::value> parse_toml(std::string_view text, const std::string& name) {
+    try {
+        std::istringstream in{std::string(text)};
+        return toml::parse(in, name);
+    } catch (const toml::exception& e) {
+        return unexpected(Error::plain(name + ":" + std::to_string(e.location().line()) +
+                                       ": syntax error: " + first_line(e.what())));
+    } catch (const std::exception& e) {
+        return unexpected(Error::plain(name + ": cannot parse: " + first_line(e.what())));
+    }
+}
+
+std::optional<model::Mode> first_match(const std::vector<ModeOverride>& list,
+                                       std::string_view subject) {
+    std::string s(subject);
+    for (const auto& o : list)
+        if (::fnmatch(o.glob.c_str(), s.c_str(), 0) == 0) return o.mode;
+    return std::nullopt;
+}
+
+}  // namespace
+
+Result<Config> parse(std::string_view text, const std::string& name) {
+    auto doc = parse_toml(text, name);
+    if (!doc) return unexpected(doc.error());
+    Config c;
+    c.source = name;
+    Reader r(name);
+    try {
+        read_config(r, Scope{*doc, ""}, c);
+    } catch (const std::exception& e) {
+        return unexpected(Error::plain(name + ": cannot read configuration: " + e.what()));
+    }
+    if (!r.ok()) return unexpected(Error::plain(*r.problem()));
+    return c;
+}
+
+Result<Config> load(const std::string& path) {
+    auto text = base::read_file(path, kMaxFileBytes);
+    if (!text) return unexpected(text.error());
+    return parse(*text, path);
+}
+
+model::Mode mode_for(const Config& c, std::string_view container_name, std::string_view image) {
+    if (auto m = first_match(c.container_modes, container_name)) return *m;
+    if (auto m = first_match(c.image_modes, image)) return *m;
+    return c.mode;
+}
+
+}  // namespace layerlock::config

@@ -1,1 +1,55 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+#include "baseline_builder.hpp"
+
+#include "layerlock/baseline/store.hpp"
+
+namespace layerlock::daemon {
+
+void BaselineBuilder::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void BaselineBuilder::stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void BaselineBuilder::enqueue(const std::vector<std::string>& layers) {
+    std::lock_guard lock(mu_);
+    for (const auto& l : layers)
+        if (queued_.insert(l).second) queue_.push_back(l);
+    cv_.notify_one();
+}
+
+void BaselineBuilder::run() {
+    auto store = baseline::Store::open(database_);
+    if (!store) {
+        log_(database_, false, store.error().message());
+        return;
+    }
+    for (;;) {
+        std::string layer;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (stopping_) return;
+            layer = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        if (store->layer_state(layer) == baseline::LayerState::Complete) continue;
+        auto stats = store->import_layer(layer, threads_);
+        if (stats)
+            log_(layer, true, "files=" + std::to_string(stats->files) + " bytes=" +
+                                  std::to_string(stats->bytes) + " seconds=" + std::to_string(stats->seconds));
+        else
+            log_(layer, false, stats.error().message());
+        std::lock_guard lock(mu_);
+        queued_.erase(layer);
+    }
+}
+
+}  // namespace layerlock::daemon

@@ -1,1 +1,387 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+// layerlockd's wiring. Start-up is a list of named steps; each failure stops the
+// start with its step's name. Threads: the gate's reader and workers (see
+// gate/exec_gate.hpp), discovery (waits on the mount table), metadata (asks the
+// engines; slow, so never on discovery's path), baseline builder, alert delivery,
+// and the main thread, which only waits for signals.
+#include "layerlock/daemon/daemon.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <set>
+
+#include "baseline_builder.hpp"
+#include "image_facts.hpp"
+#include "layerlock/alert/alerts.hpp"
+#include "layerlock/base/escape.hpp"
+#include "layerlock/base/fs.hpp"
+#include "layerlock/baseline/store.hpp"
+#include "layerlock/daemon/containers.hpp"
+#include "layerlock/discovery/mounts.hpp"
+#include "layerlock/gate/exec_gate.hpp"
+#include "registry.hpp"
+
+namespace layerlock::daemon {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+    static auto log = [] {
+        auto l = spdlog::stderr_logger_mt("layerlockd");
+        l->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %n: %v");
+        return l;
+    }();
+    return log;
+}
+
+gate::GateOptions gate_options(const config::Config& c) {
+    gate::GateOptions o;
+    o.on_error = c.gate.on_error;
+    o.hash_timeout = c.gate.hash_timeout;
+    o.workers = c.gate.workers;
+    o.max_pending = c.gate.max_pending;
+    o.cache_entries = c.gate.cache_entries;
+    o.ignore_marks = c.gate.ignore_marks;
+    o.ignore_marks_max = c.gate.ignore_marks_max;
+    return o;
+}
+
+base::UniqueFd dup_fd(const base::UniqueFd& fd) {
+    return base::UniqueFd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+}
+
+// Devices of the host's own filesystems: never marked, whatever the mount table says.
+std::vector<dev_t> host_devices(const config::Config& c) {
+    std::vector<dev_t> devs;
+    std::vector<std::string> paths = {"/", "/usr", "/etc", "/var", "/run", "/proc/self/exe",
+                                      std::filesystem::path(c.baseline.database).parent_path().string()};
+    for (const auto& p : paths) {
+        struct stat st{};
+        if (::stat(p.c_str(), &st) == 0) devs.push_back(st.st_dev);
+    }
+    return devs;
+}
+
+}  // namespace
+
+class Daemon final : public gate::Environment {
+public:
+    explicit Daemon(config::Config cfg) : cfg_(std::move(cfg)) {}
+    int run();
+
+    // gate::Environment
+    std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override { return registry_.find(dev); }
+    gate::ImageFacts image_facts(const gate::GatedContainer& c, const std::string& path,
+                                 const model::Sha256& content,
+                                 std::chrono::steady_clock::time_point deadline) override {
+        return daemon::image_facts(database_, c, path, content, deadline);
+    }
+    void publish(model::DriftEvent ev) override { alerts_->publish(std::move(ev)); }
+    void tick() override;
+
+private:
+    base::Result<void> step_lock();
+    base::Result<void> step_group();
+    void step_alerts();
+    void discovery_loop();
+    void sync_mounts(const std::string& table);
+    void add_container(const discovery::OverlayMount& m, model::Runtime rt);
+    void remove_container(std::uint64_t mount_id);
+    void metadata_loop();
+    void republish(const gate::GatedContainer& old, const model::Container& info);
+    void reload();
+    int wait_for_signals();
+
+    config::Config cfg_;
+    std::mutex cfg_mu_;
+    std::string database_;
+    base::UniqueFd lock_fd_;
+    std::optional<gate::FanotifyGroup> group_;
+    std::unique_ptr<alert::AlertQueue> alerts_;
+    std::unique_ptr<gate::ExecGate> gate_;
+    std::unique_ptr<BaselineBuilder> builder_;
+    std::unique_ptr<Metadata> metadata_;
+    Registry registry_;
+    std::vector<dev_t> host_devs_;
+    std::map<std::uint64_t, dev_t> mounts_;      // mount id → overlay dev (discovery thread)
+    base::UniqueFd stop_fd_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    std::atomic<bool> stopping_{false};
+    std::thread discovery_thread_, metadata_thread_;
+    std::mutex meta_mu_;
+    std::condition_variable meta_cv_;
+    std::deque<dev_t> meta_queue_;
+    std::atomic<bool> initial_sync_done_{false};
+    std::chrono::steady_clock::time_point last_watchdog_{};
+};
+
+base::Result<void> Daemon::step_lock() {
+    std::filesystem::create_directories(std::filesystem::path(cfg_.daemon.lock_file).parent_path());
+    lock_fd_.reset(::open(cfg_.daemon.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!lock_fd_) return base::unexpected(base::Error::from_errno("open " + cfg_.daemon.lock_file));
+    if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+        auto holder = base::read_file("/proc/self/fd/" + std::to_string(lock_fd_.get()), 64);
+        return base::unexpected(base::Error::plain(
+            "another layerlockd is already running (lock " + cfg_.daemon.lock_file + " is held" +
+            (holder && !holder->empty() ? " by pid " + holder->substr(0, holder->find('\n')) : std::string()) + ")"));
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    [[maybe_unused]] int r = ::ftruncate(lock_fd_.get(), 0);
+    [[maybe_unused]] auto n = ::pwrite(lock_fd_.get(), pid.data(), pid.size(), 0);
+    return {};
+}
+
+base::Result<void> Daemon::step_group() {
+    // Every pending event holds an fd: raise the soft limit to the hard one.
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    auto g = gate::FanotifyGroup::open();
+    if (!g) return base::unexpected(g.error());
+    group_.emplace(std::move(*g));
+    gate::release_group_on_crash(group_->fd());
+    return {};
+}
+
+void Daemon::step_alerts() {
+    alerts_ = std::make_unique<alert::AlertQueue>(cfg_.alerts.queue_size);
+    if (cfg_.alerts.journald) alerts_->add_sink(alert::journald_sink());
+    bool tty = ::isatty(STDERR_FILENO) == 1;
+    if (cfg_.alerts.stderr_output == "always" || (cfg_.alerts.stderr_output == "auto" && tty))
+        alerts_->add_sink(alert::stderr_sink());
+    if (!cfg_.alerts.json_path.empty()) {
+        if (auto s = alert::json_lines_sink(cfg_.alerts.json_path)) alerts_->add_sink(std::move(*s));
+        else logger()->error("alerts: {}", s.error().message());
+    }
+    alerts_->start();
+}
+
+void Daemon::tick() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_watchdog_ < std::chrono::seconds(1)) return;
+    last_watchdog_ = now;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt) {
+    auto info = from_mount(m, rt);
+    // fanotify_mark refuses O_PATH fds: a plain directory fd (opening a directory asks no permission).
+    auto root = base::UniqueFd(::open(m.mount_point.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!root) return;   // already gone
+    auto dev = gate::check_markable(root.get(), host_devs_.data(), host_devs_.size());
+    if (!dev) {
+        logger()->warn("not marking mount=\"{}\": {}", base::escape(m.mount_point), dev.error().message());
+        return;
+    }
+    info.dev = *dev;
+    auto gc = std::make_shared<gate::GatedContainer>();
+    for (const auto& l : info.lowers) gc->lower_fds.push_back(base::UniqueFd(::open(l.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)));
+    gc->upper_fd.reset(::open(info.upper.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    {
+        std::lock_guard lock(cfg_mu_);
+        gc->mode = config::mode_for(cfg_, info.name, info.image);
+    }
+    gc->info = info;
+    registry_.put(gc);   // registered before marking: the first event finds it
+    if (auto r = group_->mark_filesystem(root.get()); !r) {
+        registry_.remove(info.dev);
+        logger()->error("mark mount=\"{}\": {}", base::escape(m.mount_point), r.error().message());
+        return;
+    }
+    mounts_[m.mount_id] = info.dev;
+    logger()->info("gating container runtime={} overlay={} mount=\"{}\" layers={}",
+                   model::to_string(rt), info.id, base::escape(m.mount_point), info.lowers.size());
+    builder_->enqueue(info.lowers);
+    {
+        std::lock_guard lock(meta_mu_);
+        meta_queue_.push_back(info.dev);
+    }
+    meta_cv_.notify_one();
+}
+
+void Daemon::remove_container(std::uint64_t mount_id) {
+    auto it = mounts_.find(mount_id);
+    if (it == mounts_.end()) return;
+    if (auto c = registry_.remove(it->second)) {
+        gate_->forget_container(it->second);
+        logger()->info("released container id={} name=\"{}\"", c->info.id, base::escape(c->info.name));
+    }
+    mounts_.erase(it);
+}
+
+void Daemon::sync_mounts(const std::string& table) {
+    std::set<std::uint64_t> present;
+    for (const auto& m : discovery::parse_mountinfo(table)) {
+        auto rt = discovery::classify(m, cfg_.discovery.docker_root);
+        if (rt == model::Runtime::Unknown) continue;
+        present.insert(m.mount_id);
+        if (!mounts_.count(m.mount_id)) add_container(m, rt);
+    }
+    std::vector<std::uint64_t> gone;
+    for (const auto& [id, dev] : mounts_)
+        if (!present.count(id)) gone.push_back(id);
+    for (auto id : gone) remove_container(id);
+}
+
+void Daemon::discovery_loop() {
+    auto watcher = discovery::MountWatcher::open();
+    if (!watcher) {
+        logger()->critical("discovery: {}", watcher.error().message());
+        return;
+    }
+    for (bool first = true; !stopping_; first = false) {
+        if (auto table = watcher->read()) sync_mounts(*table);
+        if (first) initial_sync_done_ = true;
+        pollfd fds[2] = {{watcher->fd(), POLLPRI, 0}, {stop_fd_.get(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        if (fds[1].revents) break;
+    }
+}
+
+void Daemon::republish(const gate::GatedContainer& old, const model::Container& info) {
+    auto gc = std::make_shared<gate::GatedContainer>();
+    gc->info = info;
+    for (const auto& fd : old.lower_fds) gc->lower_fds.push_back(dup_fd(fd));
+    gc->upper_fd = dup_fd(old.upper_fd);
+    {
+        std::lock_guard lock(cfg_mu_);
+        gc->mode = config::mode_for(cfg_, info.name, info.image);
+    }
+    if (registry_.find(info.dev)) registry_.put(std::move(gc));
+}
+
+void Daemon::metadata_loop() {
+    for (;;) {
+        dev_t dev;
+        {
+            std::unique_lock lock(meta_mu_);
+            meta_cv_.wait(lock, [&] { return stopping_ || !meta_queue_.empty(); });
+            if (stopping_) return;
+            dev = meta_queue_.front();
+            meta_queue_.pop_front();
+        }
+        auto c = registry_.find(dev);
+        if (!c) continue;
+        auto info = c->info;
+        if (!metadata_->enrich(info)) {
+            logger()->warn("metadata unavailable for overlay={} (engine not answering); gated with unknown name",
+                           info.id);
+            continue;
+        }
+        republish(*c, info);
+        logger()->info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
+                       base::escape(info.name), base::escape(info.image), info.pid,
+                       model::to_string(registry_.find(dev) ? registry_.find(dev)->mode : model::Mode::Monitor));
+    }
+}
+
+void Daemon::reload() {
+    auto fresh = config::load(cfg_.source);
+    if (!fresh) {
+        logger()->error("reload refused, keeping the running configuration: {}", fresh.error().message());
+        return;
+    }
+    {
+        std::lock_guard lock(cfg_mu_);
+        auto keep_db = cfg_.baseline.database;
+        cfg_ = std::move(*fresh);
+        if (cfg_.baseline.database != keep_db)
+            logger()->warn("baseline.database changes take effect on restart");
+    }
+    gate_->set_options(gate_options(cfg_));
+    for (const auto& c : registry_.all()) republish(*c, c->info);
+    logger()->info("configuration reloaded from {}", cfg_.source);
+}
+
+int Daemon::wait_for_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    base::UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
+    for (;;) {
+        signalfd_siginfo si{};
+        if (::read(sfd.get(), &si, sizeof si) != sizeof si) continue;
+        if (si.ssi_signo == SIGHUP) {
+            sd_notify(0, "RELOADING=1");
+            reload();
+            sd_notify(0, "READY=1");
+            continue;
+        }
+        logger()->info("signal {}: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        return 0;
+    }
+}
+
+int Daemon::run() {
+    logger()->set_level(spdlog::level::from_str(cfg_.daemon.log_level));
+    database_ = cfg_.baseline.database;
+    sigset_t set;   // signals go to the signalfd; block them before any thread starts
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    if (auto r = step_lock(); !r) { logger()->critical("start: lock: {}", r.error().message()); return 1; }
+    if (auto r = step_group(); !r) { logger()->critical("start: fanotify: {}", r.error().message()); return 1; }
+    std::filesystem::create_directories(std::filesystem::path(database_).parent_path());
+    if (auto s = baseline::Store::open(database_); !s) {
+        logger()->critical("start: baseline database: {}", s.error().message());
+        return 1;
+    }
+    host_devs_ = host_devices(cfg_);
+    step_alerts();
+    builder_ = std::make_unique<BaselineBuilder>(database_, cfg_.baseline.threads,
+        [](const std::string& layer, bool ok, const std::string& detail) {
+            if (ok) logger()->info("baseline layer=\"{}\" {}", base::escape(layer), detail);
+            else logger()->error("baseline layer=\"{}\": {}", base::escape(layer), detail);
+        });
+    builder_->start();
+    metadata_ = std::make_unique<Metadata>(cfg_.discovery);
+    gate_ = std::make_unique<gate::ExecGate>(*group_, *this, gate_options(cfg_));
+    gate_->start();
+    discovery_thread_ = std::thread([this] { discovery_loop(); });
+    metadata_thread_ = std::thread([this] { metadata_loop(); });
+    while (!initial_sync_done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    logger()->info("layerlockd {} ready: mode={} containers={} on_error={}", LAYERLOCK_VERSION,
+                   model::to_string(cfg_.mode), registry_.all().size(), model::to_string(cfg_.gate.on_error));
+    sd_notify(0, "READY=1");
+
+    int status = wait_for_signals();
+    sd_notify(0, "STOPPING=1");
+    stopping_ = true;
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof one);
+    meta_cv_.notify_all();
+    discovery_thread_.join();
+    metadata_thread_.join();
+    gate_->stop();   // marks removed, pending events answered
+    const auto& k = gate_->counters();
+    logger()->info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} alerts_dropped={}",
+                   k.events.load(), k.allowed.load(), k.denied.load(), k.fallback.load(), k.timeouts.load(),
+                   k.overload.load(), alerts_->dropped());
+    builder_->stop();
+    alerts_->stop();
+    return status;
+}
+
+int run(config::Config cfg) {
+    Daemon d(std::move(cfg));
+    return d.run();
+}
+
+}  // namespace layerlock::daemon

@@ -1,1 +1,376 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+// Threads of the exec gate. The reader answers what it can at once (own pid,
+// cache hit, image-layer inode) and hands the rest to a worker lane (small or
+// large files, so one huge hash never holds up the others). It also sweeps
+// deadlines: an event whose worker has not answered in time gets the fallback.
+// Answer first, then alert: publish() is called only after respond().
+#include "layerlock/gate/exec_gate.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <mutex>
+
+#include "exec_facts.hpp"
+#include "layerlock/digest/sha256.hpp"
+#include "permission_event.hpp"
+
+namespace layerlock::gate {
+
+using Clock = std::chrono::steady_clock;
+using PendingPtr = std::shared_ptr<PendingExec>;
+
+namespace {
+
+struct Job {
+    PendingPtr ev;
+    std::shared_ptr<const GatedContainer> container;
+    std::string path;
+};
+
+// A bounded FIFO served by its own threads.
+class Lane {
+public:
+    bool push(Job job, std::size_t limit) {
+        std::lock_guard lock(mu_);
+        if (stopping_ || jobs_.size() >= limit) return false;
+        jobs_.push_back(std::move(job));
+        cv_.notify_one();
+        return true;
+    }
+    std::optional<Job> pop() {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return std::nullopt;
+        Job j = std::move(jobs_.front());
+        jobs_.pop_front();
+        return j;
+    }
+    void stop() {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+        jobs_.clear();   // their PendingExec destructors answer the fallback
+        cv_.notify_all();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Job> jobs_;
+    bool stopping_ = false;
+};
+
+std::int64_t now_us() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1'000'000LL + ts.tv_nsec / 1000;
+}
+
+}  // namespace
+
+struct ExecGate::Impl {
+    ExecGate& gate;
+    GateOptions opts;
+    std::mutex opts_mu;
+    base::UniqueFd stop_fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    std::atomic<bool> stopping{false};
+    pid_t self = ::getpid();
+    Lane small, large;
+    std::vector<std::thread> threads;
+    std::deque<PendingPtr> in_flight;    // reader only: deadline order (FIFO)
+    std::size_t ignore_count = 0;        // reader only
+
+    Impl(ExecGate& g, GateOptions o) : gate(g), opts(std::move(o)) {}
+
+    GateOptions options() {
+        std::lock_guard lock(opts_mu);
+        return opts;
+    }
+    void reader_loop();
+    void read_batch(const GateOptions& o);
+    void handle(int event_fd, pid_t pid, const GateOptions& o);
+    void answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls);
+    void worker_loop(Lane& lane);
+    void judge(Job& job, const GateOptions& o);
+    void sweep_deadlines();
+    void drain_on_stop();
+    void report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
+                const policy::Verdict& v, const std::optional<model::Sha256>& digest);
+    void maybe_ignore(const PendingExec& ev, const GateOptions& o);
+    void count(const policy::Verdict& v) {
+        auto& k = gate.counters_;
+        (v.action == model::Action::Deny ? k.denied : k.allowed).fetch_add(1, std::memory_order_relaxed);
+        if (v.what.reason == "undecided") k.fallback.fetch_add(1, std::memory_order_relaxed);
+    }
+};
+
+ExecGate::ExecGate(FanotifyGroup& group, Environment& env, GateOptions opts)
+    : group_(group), env_(env), cache_(opts.cache_entries),
+      impl_(std::make_unique<Impl>(*this, std::move(opts))) {}
+
+ExecGate::~ExecGate() { stop(); }
+
+void ExecGate::set_options(const GateOptions& opts) {
+    std::lock_guard lock(impl_->opts_mu);
+    auto keep_workers = impl_->opts.workers;
+    impl_->opts = opts;
+    impl_->opts.workers = keep_workers;
+}
+
+void ExecGate::start() {
+    auto o = impl_->options();
+    impl_->threads.emplace_back([this] { impl_->reader_loop(); });
+    for (unsigned i = 0; i < std::max(1u, o.workers); ++i)
+        impl_->threads.emplace_back([this] { impl_->worker_loop(impl_->small); });
+    impl_->threads.emplace_back([this] { impl_->worker_loop(impl_->large); });
+}
+
+void ExecGate::stop() noexcept {
+    if (!impl_ || impl_->stopping.exchange(true)) return;
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(impl_->stop_fd.get(), &one, sizeof one);
+    impl_->small.stop();
+    impl_->large.stop();
+    for (auto& t : impl_->threads)
+        if (t.joinable()) t.join();
+    impl_->threads.clear();
+}
+
+void ExecGate::Impl::reader_loop() {
+    for (;;) {
+        auto o = options();
+        pollfd fds[2] = {{gate.group_.fd(), POLLIN, 0}, {stop_fd.get(), POLLIN, 0}};
+        int timeout = static_cast<int>(o.tick.count());
+        if (!in_flight.empty()) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                in_flight.front()->deadline() - Clock::now()).count() + 1;
+            timeout = static_cast<int>(std::clamp<long long>(left, 0, timeout));
+        }
+        int r = ::poll(fds, 2, timeout);
+        gate.env_.tick();
+        sweep_deadlines();
+        if (r < 0 && errno != EINTR) break;
+        if (fds[1].revents) break;
+        if (r > 0 && (fds[0].revents & POLLIN)) read_batch(o);
+    }
+    drain_on_stop();
+}
+
+// Reads one bounded batch: each event carries an open fd, so a batch never
+// holds more fds than the buffer has room for events.
+void ExecGate::Impl::read_batch(const GateOptions& o) {
+    alignas(fanotify_event_metadata) char buf[4096];
+    ssize_t len = ::read(gate.group_.fd(), buf, sizeof buf);
+    if (len <= 0) return;
+    auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
+    for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+        if (m->vers != FANOTIFY_METADATA_VERSION) {
+            if (m->fd >= 0) FanotifyGroup::respond(gate.group_.fd(), m->fd, o.on_error), ::close(m->fd);
+            continue;
+        }
+        if (m->mask & FAN_Q_OVERFLOW) gate.counters_.queue_overflows.fetch_add(1);
+        if (m->fd < 0) continue;
+        gate.counters_.events.fetch_add(1, std::memory_order_relaxed);
+        handle(m->fd, m->pid, o);
+    }
+}
+
+void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
+    auto ev = std::make_shared<PendingExec>(gate.group_.fd(), event_fd, pid, o.on_error,
+                                            Clock::now() + o.hash_timeout);
+    if (pid == self) {   // the daemon itself never waits on its own gate
+        ev->respond(model::Action::Allow);
+        return;
+    }
+    std::shared_ptr<const GatedContainer> c;
+    if (::fstat(ev->fd(), &ev->st) == 0) c = gate.env_.container_for(ev->st.st_dev);
+    if (!c) {
+        gate.counters_.unknown_container.fetch_add(1, std::memory_order_relaxed);
+        auto v = policy::decide({false, true, model::Severity::Medium, "undecided"},
+                                model::Mode::Monitor, o.on_error);
+        ev->respond(v.action);
+        count(v);
+        return;
+    }
+    auto key = policy::FileKey::of(ev->st);
+    if (auto hit = gate.cache_.get(key)) {
+        answer_now(ev, *c, *hit);
+        return;
+    }
+    bool deleted = false;
+    std::string path = container_path(ev->fd(), *c, &deleted);
+    if (!deleted && served_from_lower(*c, path, ev->st)) {
+        gate.counters_.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
+        policy::Classification cls = policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
+        gate.cache_.put(key, cls);
+        answer_now(ev, *c, cls);
+        return;
+    }
+    Lane& lane = static_cast<std::uint64_t>(ev->st.st_size) >= o.large_file_bytes ? large : small;
+    if (in_flight.size() >= o.max_pending || !lane.push({ev, c, path}, o.max_pending)) {
+        gate.counters_.overload.fetch_add(1, std::memory_order_relaxed);
+        auto v = policy::decide({false, true, model::Severity::Medium, "undecided"}, c->mode, o.on_error);
+        ev->respond(v.action);
+        count(v);
+        report(*ev, c.get(), path, v, std::nullopt);
+        return;
+    }
+    in_flight.push_back(std::move(ev));
+}
+
+void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c,
+                                const policy::Classification& cls) {
+    auto o = options();
+    auto v = policy::decide(cls, c.mode, o.on_error);
+    ev->respond(v.action);
+    count(v);
+    if (!cls.drift && cls.reason == "image-layer") maybe_ignore(*ev, o);
+    if (cls.alert) {
+        bool deleted = false;
+        report(*ev, &c, container_path(ev->fd(), c, &deleted), v, std::nullopt);
+    }
+}
+
+void ExecGate::Impl::maybe_ignore(const PendingExec& ev, const GateOptions& o) {
+    if (!o.ignore_marks) return;
+    if (ignore_count >= o.ignore_marks_max) {   // ignore marks pin inodes: evict them all
+        gate.group_.flush_inode_marks();
+        ignore_count = 0;
+    }
+    if (gate.group_.ignore_inode(ev.fd())) {
+        ++ignore_count;
+        gate.counters_.ignore_marks.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void ExecGate::Impl::worker_loop(Lane& lane) {
+    while (auto job = lane.pop()) {
+        if (job->ev->answered()) continue;   // the deadline sweep already answered
+        judge(*job, options());
+    }
+}
+
+void ExecGate::Impl::judge(Job& job, const GateOptions& o) {
+    auto& ev = *job.ev;
+    const auto& c = *job.container;
+    digest::HashLimits limits;
+    limits.deadline = ev.deadline();
+    std::uint64_t bytes = 0;
+    auto content = digest::sha256_fd(ev.fd(), limits, &bytes);
+    gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
+    gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
+
+    policy::ExecFacts facts;
+    if (content) {
+        auto img = gate.env_.image_facts(c, job.path, *content, ev.deadline());
+        if (img.known && Clock::now() < ev.deadline()) {
+            facts.source = policy::Source::UpperLayer;
+            facts.content = *content;
+            facts.image_at_path = img.at_path;
+            facts.content_in_image = img.content_in_image;
+            facts.has_overlay_origin = img.content_in_image && has_overlay_origin(c, job.path);
+        }
+    }
+    auto cls = policy::classify(facts);
+    auto v = policy::decide(cls, c.mode, o.on_error);
+    if (!ev.respond(v.action)) return;   // too late: the deadline sweep answered (and reported)
+    count(v);
+    if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(ev.st), cls);
+    if (cls.alert) report(ev, &c, job.path, v, content ? std::optional(*content) : std::nullopt);
+}
+
+void ExecGate::Impl::sweep_deadlines() {
+    auto now = Clock::now();
+    while (!in_flight.empty()) {
+        auto& front = in_flight.front();
+        if (!front->answered() && front->deadline() > now) break;
+        if (!front->answered()) {
+            auto o = options();
+            auto v = policy::decide({false, true, model::Severity::Medium, "undecided"},
+                                    model::Mode::Monitor, o.on_error);
+            if (front->respond(v.action)) {
+                gate.counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+                count(v);
+                bool deleted = false;
+                auto c = gate.env_.container_for(front->st.st_dev);
+                std::string path = c ? container_path(front->fd(), *c, &deleted) : std::string();
+                report(*front, c.get(), path, v, std::nullopt);
+            }
+        }
+        in_flight.pop_front();
+    }
+}
+
+// Shutdown: no new events once the marks are gone; answer whatever the kernel
+// already queued, then every event still waiting for a worker.
+void ExecGate::Impl::drain_on_stop() {
+    gate.group_.flush_all();
+    auto o = options();
+    alignas(fanotify_event_metadata) char buf[4096];
+    for (;;) {
+        ssize_t len = ::read(gate.group_.fd(), buf, sizeof buf);
+        if (len <= 0) break;
+        auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
+        for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+            if (m->fd < 0) continue;
+            FanotifyGroup::respond(gate.group_.fd(), m->fd, o.on_error);
+            ::close(m->fd);
+        }
+    }
+    for (auto& ev : in_flight) ev->respond(o.on_error);
+    in_flight.clear();
+}
+
+void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
+                            const policy::Verdict& v, const std::optional<model::Sha256>& digest) {
+    model::DriftEvent d;
+    d.kind = "binary";
+    d.severity = v.what.severity;
+    d.action = std::string(v.alert_action);
+    d.reason = std::string(v.what.reason);
+    d.path = path;
+    d.pid = ev.pid();
+    d.time_us = now_us();
+    if (digest) d.sha256 = model::to_hex(*digest);
+    auto names = process_names(ev.pid());
+    d.comm = std::move(names.comm);
+    d.parent_comm = std::move(names.parent_comm);
+    if (c) {
+        d.runtime = c->info.runtime;
+        d.container_id = c->info.id;
+        d.container_name = c->info.name;
+        d.image = c->info.image;
+        if (!c->info.metadata_known) d.unknown = "container metadata";
+    } else {
+        d.unknown = "container";
+    }
+    gate.env_.publish(std::move(d));
+}
+
+namespace {
+std::atomic<int> g_crash_fd{-1};
+
+extern "C" void on_fatal_signal(int sig) {
+    int fd = g_crash_fd.exchange(-1);
+    if (fd >= 0) ::close(fd);   // the kernel allows every pending exec at once
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+}  // namespace
+
+void release_group_on_crash(int group_fd) {
+    g_crash_fd.store(group_fd);
+    struct sigaction sa{};
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL}) ::sigaction(sig, &sa, nullptr);
+}
+
+}  // namespace layerlock::gate

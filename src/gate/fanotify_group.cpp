@@ -1,1 +1,87 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+#include "layerlock/gate/fanotify_group.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace layerlock::gate {
+
+using base::Error;
+using base::Result;
+using base::unexpected;
+
+Result<FanotifyGroup> FanotifyGroup::open() {
+    // Unlimited queue and marks: permission events must never be dropped, and the
+    // number of marks is bounded by layerlock itself (containers, ignore cap).
+    unsigned flags = FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK |
+                     FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS;
+    int fd = ::fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) {  // O_NOATIME needs ownership or CAP_FOWNER
+        fd = ::fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+    }
+    if (fd < 0) return unexpected(Error::from_errno("fanotify_init"));
+    return FanotifyGroup(base::UniqueFd(fd));
+}
+
+Result<void> FanotifyGroup::mark_filesystem(int dir_fd) {
+    if (::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM,
+                        dir_fd, nullptr) != 0)
+        return unexpected(Error::from_errno("fanotify_mark filesystem"));
+    return {};
+}
+
+Result<void> FanotifyGroup::unmark_filesystem(int dir_fd) {
+    if (::fanotify_mark(fd_.get(), FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM,
+                        dir_fd, nullptr) != 0)
+        return unexpected(Error::from_errno("fanotify_mark remove"));
+    return {};
+}
+
+void FanotifyGroup::flush_all() noexcept {
+    ::fanotify_mark(fd_.get(), FAN_MARK_FLUSH | FAN_MARK_FILESYSTEM, 0, AT_FDCWD, nullptr);
+    ::fanotify_mark(fd_.get(), FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, nullptr);
+    flush_inode_marks();
+}
+
+Result<void> FanotifyGroup::ignore_inode(int file_fd) {
+    if (::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_IGNORE, FAN_OPEN_EXEC_PERM,
+                        file_fd, nullptr) != 0)
+        return unexpected(Error::from_errno("fanotify_mark ignore"));
+    return {};
+}
+
+void FanotifyGroup::flush_inode_marks() noexcept {
+    ::fanotify_mark(fd_.get(), FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr);
+}
+
+bool FanotifyGroup::respond(int group_fd, int event_fd, model::Action a) noexcept {
+    fanotify_response r{};
+    r.fd = event_fd;
+    r.response = a == model::Action::Deny ? FAN_DENY : FAN_ALLOW;
+    ssize_t n;
+    do {
+        n = ::write(group_fd, &r, sizeof r);
+    } while (n < 0 && errno == EINTR);
+    return n == static_cast<ssize_t>(sizeof r);
+}
+
+Result<dev_t> check_markable(int dir_fd, const dev_t* host_devs, std::size_t n_host_devs) {
+    struct statfs sfs{};
+    if (::fstatfs(dir_fd, &sfs) != 0) return unexpected(Error::from_errno("fstatfs"));
+    if (sfs.f_type != OVERLAYFS_SUPER_MAGIC)
+        return unexpected(Error::invalid("not an overlay filesystem"));
+    struct stat st{};
+    if (::fstat(dir_fd, &st) != 0) return unexpected(Error::from_errno("fstat"));
+    for (std::size_t i = 0; i < n_host_devs; ++i)
+        if (host_devs[i] == st.st_dev)
+            return unexpected(Error::invalid("filesystem is one of the host's own"));
+    return st.st_dev;
+}
+
+}  // namespace layerlock::gate

@@ -1,1 +1,44 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+// The verdict rules of the exec gate, in one place:
+//   image layer inode                         -> allow, quiet
+//   upper file, same content as image at path -> allow, quiet (copy-up by chmod/chown/touch)
+//   upper file with the kernel's copy-up origin
+//     marker whose content is an image file   -> allow, low alert (hard-linked/renamed image file)
+//   any other upper file                      -> binary drift (new, modified, or copied by a process)
+//   undecided                                 -> the configured fallback, medium alert
+#include "layerlock/policy/verdict.hpp"
+
+namespace layerlock::policy {
+
+using model::Severity;
+
+Classification classify(const ExecFacts& f) {
+    switch (f.source) {
+        case Source::LowerLayer:
+            return {false, false, Severity::Info, "image-layer"};
+        case Source::Undecided:
+            return {false, true, Severity::Medium, "undecided"};
+        case Source::UpperLayer:
+            break;
+    }
+    if (!f.content) return {false, true, Severity::Medium, "undecided"};
+    if (f.image_at_path && *f.image_at_path == *f.content)
+        return {false, false, Severity::Info, "copy-up"};
+    if (f.has_overlay_origin && f.content_in_image)
+        return {false, true, Severity::Low, "renamed-image-file"};
+    if (f.image_at_path) return {true, true, Severity::High, "modified-image-file"};
+    if (f.content_in_image) return {true, true, Severity::High, "copied-image-file"};
+    return {true, true, Severity::High, "new-file"};
+}
+
+Verdict decide(const Classification& c, model::Mode mode, model::Action undecided_answer) {
+    if (c.reason == "undecided") {
+        bool deny = undecided_answer == model::Action::Deny;
+        return {undecided_answer, c, deny ? "denied" : "allowed"};
+    }
+    if (!c.drift) return {model::Action::Allow, c, "allowed"};
+    if (mode == model::Mode::Enforce) return {model::Action::Deny, c, "denied"};
+    return {model::Action::Allow, c, "alerted"};
+}
+
+}  // namespace layerlock::policy

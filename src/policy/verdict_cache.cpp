@@ -1,1 +1,65 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+#include "layerlock/policy/verdict_cache.hpp"
+
+#include <functional>
+
+namespace layerlock::policy {
+
+FileKey FileKey::of(const struct stat& st) {
+    FileKey k;
+    k.dev = st.st_dev;
+    k.ino = st.st_ino;
+    k.size = static_cast<std::uint64_t>(st.st_size);
+    k.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
+    k.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+    return k;
+}
+
+std::size_t FileKeyHash::operator()(const FileKey& k) const noexcept {
+    std::size_t h = std::hash<std::uint64_t>{}(k.ino);
+    auto mix = [&h](std::uint64_t v) { h ^= std::hash<std::uint64_t>{}(v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+    mix(k.dev);
+    mix(static_cast<std::uint64_t>(k.ctime_ns));
+    mix(static_cast<std::uint64_t>(k.mtime_ns));
+    mix(k.size);
+    return h;
+}
+
+std::optional<Classification> VerdictCache::get(const FileKey& k) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(k);
+    if (it == map_.end()) { ++misses_; return std::nullopt; }
+    ++hits_;
+    order_.splice(order_.begin(), order_, it->second.pos);
+    return it->second.c;
+}
+
+void VerdictCache::put(const FileKey& k, const Classification& c) {
+    std::lock_guard lock(mu_);
+    if (auto it = map_.find(k); it != map_.end()) {
+        it->second.c = c;
+        order_.splice(order_.begin(), order_, it->second.pos);
+        return;
+    }
+    if (map_.size() >= capacity_) {
+        map_.erase(order_.back());
+        order_.pop_back();
+    }
+    order_.push_front(k);
+    map_.emplace(k, Slot{c, order_.begin()});
+}
+
+void VerdictCache::forget_device(std::uint64_t dev) {
+    std::lock_guard lock(mu_);
+    for (auto it = order_.begin(); it != order_.end();) {
+        if (it->dev == dev) { map_.erase(*it); it = order_.erase(it); }
+        else ++it;
+    }
+}
+
+std::size_t VerdictCache::size() const {
+    std::lock_guard lock(mu_);
+    return map_.size();
+}
+
+}  // namespace layerlock::policy

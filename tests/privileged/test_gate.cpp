@@ -1,1 +1,333 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+// The exec gate on real overlay mounts with real fanotify permission events:
+// verdicts on lower, copied-up, new and modified files, a path swapped while the
+// exec waits, every event answered on timeout, overload and shutdown, the host's
+// own files never gated, and the verdict cache invalidated by any change.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "../../src/daemon/image_facts.hpp"
+#include "layerlock/baseline/store.hpp"
+#include "layerlock/gate/exec_gate.hpp"
+#include "overlay_fixture.hpp"
+
+using namespace layerlock;
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+namespace {
+
+class TestEnv final : public gate::Environment {
+public:
+    std::shared_ptr<const gate::GatedContainer> container;
+    std::function<void(const std::string& path)> before_facts;   // runs while the exec waits
+    std::string database = ":memory:";
+    std::mutex mu;
+    std::vector<model::DriftEvent> events;
+
+    std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override {
+        return container && container->info.dev == dev ? container : nullptr;
+    }
+    gate::ImageFacts image_facts(const gate::GatedContainer& c, const std::string& path,
+                                 const model::Sha256& content,
+                                 std::chrono::steady_clock::time_point deadline) override {
+        if (before_facts) before_facts(path);
+        return daemon::image_facts(database, c, path, content, deadline);
+    }
+    void publish(model::DriftEvent ev) override {
+        std::lock_guard lock(mu);
+        events.push_back(std::move(ev));
+    }
+    std::vector<model::DriftEvent> take() {
+        std::lock_guard lock(mu);
+        return std::exchange(events, {});
+    }
+};
+
+std::shared_ptr<gate::GatedContainer> gated(const test::OverlayFixture& fx, model::Mode mode) {
+    auto c = std::make_shared<gate::GatedContainer>();
+    c->mode = mode;
+    c->info.runtime = model::Runtime::Docker;
+    c->info.id = "fixture";
+    c->info.name = "fixture";
+    c->info.mount_point = fx.merged();
+    struct statx stx{};
+    ::statx(AT_FDCWD, fx.merged().c_str(), 0, STATX_MNT_ID, &stx);
+    c->info.mount_id = stx.stx_mnt_id;
+    struct stat st{};
+    ::stat(fx.merged().c_str(), &st);
+    c->info.dev = st.st_dev;
+    c->info.lowers = {fx.lower()};
+    c->info.upper = fx.upper();
+    c->lower_fds.emplace_back(::open(fx.lower().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    c->upper_fd.reset(::open(fx.upper().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    return c;
+}
+
+// One overlay, one fanotify group with a filesystem mark, one running gate.
+struct Harness {
+    test::OverlayFixture fx{{"bin/busybox", "bin/other"}};
+    TestEnv env;
+    test::TempDir db;
+    gate::FanotifyGroup group;
+    std::unique_ptr<gate::ExecGate> gate;
+
+    explicit Harness(model::Mode mode, gate::GateOptions opts = {}) : group(open_group()) {
+        REQUIRE(fx.mounted());
+        env.container = gated(fx, mode);
+        int root = ::open(fx.merged().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        REQUIRE(group.mark_filesystem(root));
+        ::close(root);
+        gate = std::make_unique<gate::ExecGate>(group, env, opts);
+        gate->start();
+    }
+    ~Harness() { gate->stop(); }
+    // Hashes the lower layer into a baseline database the gate then uses.
+    void build_baseline() {
+        env.database = db.str() + "/baseline.db";
+        auto store = baseline::Store::open(env.database);
+        REQUIRE(store);
+        REQUIRE(store->import_layer(fx.lower(), 2));
+        REQUIRE(store->all_complete({fx.lower()}));
+    }
+    static gate::FanotifyGroup open_group() {
+        test::require_root();
+        auto g = gate::FanotifyGroup::open();
+        REQUIRE(g);
+        return std::move(*g);
+    }
+    void copy(const std::string& from, const std::string& to) {
+        fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+        ::chmod(to.c_str(), 0755);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("an image binary served from the lower layer runs in enforce mode, quietly") {
+    Harness h(model::Mode::Enforce);
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    CHECK(h.gate->counters().events == 1);
+    CHECK(h.gate->counters().lower_fast_path == 1);
+    CHECK(h.env.take().empty());
+}
+
+TEST_CASE("a new file in the writable layer is denied with EPERM in enforce mode and alerted") {
+    Harness h(model::Mode::Enforce);
+    h.build_baseline();
+    h.copy(test::kBusybox, h.fx.at("tmp/evil"));
+    CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);
+    auto events = h.env.take();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == "binary");
+    CHECK(events[0].action == "denied");
+    CHECK(events[0].path == "/tmp/evil");
+    CHECK(events[0].reason == "copied-image-file");   // equal bytes, new path: still drift
+    CHECK(events[0].sha256.size() == 64);
+    CHECK(events[0].container_name == "fixture");
+}
+
+TEST_CASE("monitor mode lets drift run and alerts") {
+    Harness h(model::Mode::Monitor);
+    {
+        std::ofstream f(h.fx.at("tmp/script"));
+        f << "#!/bin/busybox sh\nexit 0\n";
+    }
+    ::chmod(h.fx.at("tmp/script").c_str(), 0755);
+    CHECK(test::run(h.fx.at("tmp/script")) == 0);
+    auto events = h.env.take();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].action == "alerted");
+    CHECK(events[0].reason == "new-file");
+}
+
+TEST_CASE("a copy-up by chmod keeps the image's content and is allowed") {
+    Harness h(model::Mode::Enforce);
+    REQUIRE(::chmod(h.fx.at("bin/busybox").c_str(), 04755) == 0);
+    REQUIRE(fs::exists(h.fx.upper() + "/bin/busybox"));   // really copied up
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    CHECK(h.gate->counters().hashed == 1);
+    CHECK(h.env.take().empty());
+}
+
+TEST_CASE("an image binary modified in place is denied") {
+    Harness h(model::Mode::Enforce);
+    {
+        std::ofstream f(h.fx.at("bin/other"), std::ios::app | std::ios::binary);
+        f << "appended";
+    }
+    CHECK(test::run(h.fx.at("bin/other")) == EPERM);
+    auto events = h.env.take();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].reason == "modified-image-file");
+}
+
+TEST_CASE("the file the kernel handed over is judged even if its path is swapped during the exec") {
+    Harness h(model::Mode::Enforce);
+    h.copy(test::kBusybox, h.fx.at("tmp/evil"));
+    {
+        std::ofstream f(h.fx.at("tmp/evil"), std::ios::app | std::ios::binary);
+        f << "payload";
+    }
+    // While the exec waits for its answer, move the evil file away and put an exact
+    // image copy (a kernel copy-up) at the path that was executed.
+    h.env.before_facts = [&](const std::string&) {
+        fs::rename(h.fx.at("tmp/evil"), h.fx.at("tmp/elsewhere"));
+        fs::rename(h.fx.at("bin/busybox"), h.fx.at("tmp/evil"));
+    };
+    CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);
+    auto events = h.env.take();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].path == "/tmp/evil");          // the name it was executed by
+    CHECK(events[0].reason == "new-file");         // judged on the evil content, not the swapped-in copy
+}
+
+TEST_CASE("a lower file whose name now leads to a modified copy is not trusted by name") {
+    Harness h(model::Mode::Enforce);
+    // Copy up bin/other, modify it, then exec: identity (inode + ctime) no longer
+    // matches the lower layer's inode, so the gate hashes and denies.
+    REQUIRE(::chmod(h.fx.at("bin/other").c_str(), 0755) == 0);
+    {
+        std::ofstream f(h.fx.at("bin/other"), std::ios::app | std::ios::binary);
+        f << "x";
+    }
+    CHECK(test::run(h.fx.at("bin/other")) == EPERM);
+    CHECK(h.gate->counters().lower_fast_path == 0);
+}
+
+TEST_CASE("the verdict cache serves an unchanged file and never a changed one") {
+    Harness h(model::Mode::Enforce);
+    REQUIRE(::chmod(h.fx.at("bin/busybox").c_str(), 0700) == 0);   // copy-up, allowed
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    CHECK(h.gate->counters().hashed == 1);                          // second exec: cache hit
+    {
+        std::ofstream f(h.fx.at("bin/busybox"), std::ios::app | std::ios::binary);
+        f << "changed";
+    }
+    CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);
+    CHECK(h.gate->counters().hashed == 2);
+}
+
+TEST_CASE("a hash that misses its deadline gets the configured fallback answer") {
+    for (auto fallback : {model::Action::Deny, model::Action::Allow}) {
+        gate::GateOptions opts;
+        opts.on_error = fallback;
+        opts.hash_timeout = milliseconds(300);
+        Harness h(model::Mode::Enforce, opts);
+        h.copy(test::kBusybox, h.fx.at("tmp/slow"));
+        h.env.before_facts = [](const std::string&) { std::this_thread::sleep_for(milliseconds(1500)); };
+        auto start = std::chrono::steady_clock::now();
+        int r = test::run(h.fx.at("tmp/slow"));
+        auto waited = std::chrono::steady_clock::now() - start;
+        CHECK(r == (fallback == model::Action::Deny ? EPERM : 0));
+        CHECK(waited < milliseconds(1200));                       // answered by the deadline sweep
+        CHECK(h.gate->counters().timeouts == 1);
+    }
+}
+
+TEST_CASE("overload answers at once with the fallback instead of queueing without bound") {
+    gate::GateOptions opts;
+    opts.on_error = model::Action::Deny;
+    opts.max_pending = 1;
+    opts.workers = 1;
+    opts.hash_timeout = milliseconds(3000);
+    Harness h(model::Mode::Monitor, opts);
+    h.copy(test::kBusybox, h.fx.at("tmp/a"));
+    h.copy(test::kBusybox, h.fx.at("tmp/b"));
+    std::atomic<bool> release{false};
+    h.env.before_facts = [&](const std::string& p) {
+        if (p == "/tmp/a") while (!release) std::this_thread::sleep_for(milliseconds(5));
+    };
+    std::thread first([&] { CHECK(test::run(h.fx.at("tmp/a")) == 0); });   // monitor: allowed once judged
+    while (h.gate->counters().events < 1) std::this_thread::sleep_for(milliseconds(5));
+    std::this_thread::sleep_for(milliseconds(50));
+    CHECK(test::run(h.fx.at("tmp/b")) == EPERM);                             // queue full: fallback
+    CHECK(h.gate->counters().overload == 1);
+    release = true;
+    first.join();
+}
+
+TEST_CASE("stopping the gate answers an exec that is still waiting") {
+    gate::GateOptions opts;
+    opts.hash_timeout = milliseconds(60000);
+    auto h = std::make_unique<Harness>(model::Mode::Enforce, opts);
+    h->copy(test::kBusybox, h->fx.at("tmp/pending"));
+    std::atomic<bool> in_facts{false}, release{false};
+    h->env.before_facts = [&](const std::string&) {
+        in_facts = true;
+        while (!release) std::this_thread::sleep_for(milliseconds(5));
+    };
+    std::atomic<int> result{-2};
+    std::thread exec([&] { result = test::run(h->fx.at("tmp/pending")); });
+    while (!in_facts) std::this_thread::sleep_for(milliseconds(5));
+    std::thread stopper([&] { h->gate->stop(); });
+    std::this_thread::sleep_for(milliseconds(200));
+    CHECK(result == 0);                // answered (fallback allow) although the worker still runs
+    release = true;
+    stopper.join();
+    exec.join();
+}
+
+TEST_CASE("the host's own binaries are never gated") {
+    Harness h(model::Mode::Enforce);
+    test::TempDir host;
+    auto evil = host.path() / "evil";
+    fs::copy_file(test::kBusybox, evil);
+    ::chmod(evil.c_str(), 0755);
+    CHECK(test::run(evil.string()) == 0);
+    CHECK(test::run("/bin/true", {"true"}) == 0);
+    CHECK(h.gate->counters().events == 0);
+}
+
+TEST_CASE("ignore marks make repeat execs free until the file changes or is replaced") {
+    gate::GateOptions opts;
+    opts.ignore_marks = true;
+    Harness h(model::Mode::Enforce, opts);
+    for (int i = 0; i < 3; ++i) CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    CHECK(h.gate->counters().events == 1);
+    CHECK(h.gate->counters().ignore_marks == 1);
+    {   // modified through the overlay: the kernel drops the ignore mark
+        std::ofstream f(h.fx.at("bin/busybox"), std::ios::app | std::ios::binary);
+        f << "x";
+    }
+    CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);
+    CHECK(h.gate->counters().events == 2);
+    // renamed over by a new file: a different inode, asked again
+    CHECK(test::run(h.fx.at("bin/other")) == 0);
+    CHECK(h.gate->counters().events == 3);
+    h.copy(test::kBusybox, h.fx.at("tmp/new"));
+    {
+        std::ofstream f(h.fx.at("tmp/new"), std::ios::app | std::ios::binary);
+        f << "y";
+    }
+    fs::rename(h.fx.at("tmp/new"), h.fx.at("bin/other"));
+    CHECK(test::run(h.fx.at("bin/other")) == EPERM);
+    CHECK(h.gate->counters().events == 4);
+}
+
+TEST_CASE("an image binary moved to a new path by the kernel's copy-up runs with a low alert") {
+    Harness h(model::Mode::Enforce);
+    h.build_baseline();
+    fs::rename(h.fx.at("bin/busybox"), h.fx.at("tmp/moved"));   // copy-up with origin, then rename
+    CHECK(test::run(h.fx.at("tmp/moved")) == 0);
+    auto events = h.env.take();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].reason == "renamed-image-file");
+    CHECK(events[0].severity == model::Severity::Low);
+    CHECK(events[0].action == "allowed");
+    CHECK(events[0].path == "/tmp/moved");
+    // A process's own copy of the same bytes at a new path is drift.
+    h.copy(h.fx.at("tmp/moved"), h.fx.at("tmp/copied"));
+    CHECK(test::run(h.fx.at("tmp/copied")) == EPERM);
+}

@@ -1,1 +1,71 @@
-// placeholder: being written
+// SPDX-License-Identifier: Apache-2.0
+// Unit tests of the base layer: escaping of hostile names, fd ownership, beneath-only opens.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "layerlock/base/escape.hpp"
+#include "layerlock/base/fs.hpp"
+#include "layerlock/base/unique_fd.hpp"
+#include "layerlock/model/types.hpp"
+#include "test_support.hpp"
+
+using namespace layerlock;
+
+TEST_CASE("escape turns control characters and invalid UTF-8 into visible escapes") {
+    CHECK(base::escape("/tmp/evil") == "/tmp/evil");
+    CHECK(base::escape("a\nb") == "a\\nb");
+    CHECK(base::escape("\x1b[31mred") == "\\x1b[31mred");
+    CHECK(base::escape("bad\xff\xfe") == "bad\\xff\\xfe");
+    CHECK(base::escape("caf\xc3\xa9") == "caf\xc3\xa9");            // valid UTF-8 kept
+    CHECK(base::escape("\xc0\xaf") == "\\xc0\\xaf");                 // overlong form rejected
+    CHECK(base::escape("\xed\xa0\x80") == "\\xed\\xa0\\x80");        // surrogate rejected
+    CHECK(base::escape("back\\slash") == "back\\\\slash");
+}
+
+TEST_CASE("json_escape yields a string that stays valid JSON for any bytes") {
+    CHECK(base::json_escape("a\"b") == "a\\\"b");
+    CHECK(base::json_escape("\x01") == "\\u0001");
+    CHECK(base::json_escape("x\xff") == "x\\\\xff");
+    CHECK(base::json_escape("line\nfeed") == "line\\nfeed");
+}
+
+TEST_CASE("UniqueFd closes its descriptor exactly once and transfers on move") {
+    int raw = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(raw >= 0);
+    {
+        base::UniqueFd a(raw);
+        base::UniqueFd b(std::move(a));
+        CHECK_FALSE(a.valid());
+        CHECK(b.get() == raw);
+    }
+    CHECK(::fcntl(raw, F_GETFD) == -1);
+}
+
+TEST_CASE("open_beneath never follows a symlink out of the directory") {
+    test::TempDir dir;
+    std::ofstream(dir.path() / "inside") << "x";
+    REQUIRE(::symlink("/etc/passwd", (dir.path() / "escape").c_str()) == 0);
+    REQUIRE(::mkdir((dir.path() / "sub").c_str(), 0755) == 0);
+    REQUIRE(::symlink("../inside", (dir.path() / "sub" / "up").c_str()) == 0);
+    auto root = base::open_dir(dir.str());
+    REQUIRE(root);
+    CHECK(base::open_beneath(root->get(), "/inside", O_RDONLY));
+    CHECK_FALSE(base::open_beneath(root->get(), "/escape", O_RDONLY));
+    CHECK_FALSE(base::open_beneath(root->get(), "/sub/up", O_RDONLY));
+    CHECK_FALSE(base::open_beneath(root->get(), "/../etc/passwd", O_RDONLY));
+}
+
+TEST_CASE("hex digests round-trip and reject malformed text") {
+    model::Sha256 d{};
+    for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<std::uint8_t>(i * 7);
+    auto hex = model::to_hex(d);
+    CHECK(hex.size() == 64);
+    CHECK(model::sha256_from_hex(hex) == d);
+    CHECK_FALSE(model::sha256_from_hex("abc"));
+    CHECK_FALSE(model::sha256_from_hex(std::string(64, 'g')));
+}

@@ -32,14 +32,19 @@ struct Entry {
     std::uint64_t size = 0;
     std::uint32_t mode = 0;  // st_mode (type and permission bits)
     std::string layer;       // layer directory it came from
+    std::string target;      // symlinks only: the link's target, raw bytes
 };
 
 enum class LayerState { Absent, Building, Complete, Failed };
 
 struct LayerStats {
-    std::uint64_t files = 0;
-    std::uint64_t bytes = 0;
-    double seconds = 0;
+    std::uint64_t files = 0;     // regular files
+    std::uint64_t bytes = 0;     // bytes hashed
+    double seconds = 0;          // wall time of the build (as recorded, if built earlier)
+    std::uint64_t entries = 0;   // every entry stored (files, dirs, links, whiteouts, others)
+    // Complete: built now or earlier; Building: another builder (thread or process)
+    // holds the layer, nothing was done here.
+    LayerState state = LayerState::Absent;
 };
 
 class Store {

@@ -20,8 +20,10 @@ namespace layerlock::discovery {
 struct OverlayMount {
     std::uint64_t mount_id = 0;
     dev_t dev = 0;                       // from the major:minor field
+    std::string root;                    // the field before the mount point: "/" unless a bind of a subtree
     std::string mount_point;             // octal escapes (\040 ...) decoded
     std::vector<std::string> lowers;     // as in the options, top-most first, escapes decoded
+    std::vector<std::string> data_lowers;  // data-only layers ("::" / datadir+), not in the namespace
     std::string upper;
     std::string work;
 };
@@ -39,7 +41,9 @@ class MountWatcher {
 public:
     static base::Result<MountWatcher> open();   // opens /proc/self/mountinfo
     int fd() const noexcept { return fd_.get(); }   // poll for POLLPRI|POLLERR
-    base::Result<std::string> read();            // current table; re-arms the wakeup
+    // The current table. poll() itself consumes a wakeup (the kernel records the
+    // table's change counter there), so read after every wakeup and never miss one.
+    base::Result<std::string> read();
 private:
     explicit MountWatcher(base::UniqueFd fd) : fd_(std::move(fd)) {}
     base::UniqueFd fd_;

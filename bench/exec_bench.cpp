@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+// Exec latency benchmark (root). Mounts one overlay per variant over the same lower
+// layer and times fork+exec+exit (posix_spawn + waitpid) of a small static binary,
+// interleaving the variants exec by exec so that machine noise hits them alike:
+//   plain      no fanotify mark at all
+//   listener   a bare fanotify group in this process that answers FAN_ALLOW at once
+//   gated      layerlockd (enforce) on an image binary, warm verdict cache
+//   ignored    layerlockd (enforce, gate.ignore_marks = true), warm
+// Then the first exec of new 1 MiB and 100 MiB upper-layer binaries under layerlockd
+// (a cache miss: the file is hashed; it is drift, so the answer is EPERM) against
+// the same files on the listener overlay, and the SHA-256 throughput of this machine.
+// The overlays of the gated variants sit in a directory laid out like Docker's
+// overlay2 so the real daemon discovers them; the daemon binary comes from argv.
+//   usage: exec_bench LAYERLOCKD [ITERATIONS]
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/fanotify.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "layerlock/digest/sha256.hpp"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+fs::path g_root;
+std::vector<pid_t> g_daemons;
+std::vector<std::string> g_mounts;
+
+void die(const std::string& what) {
+    std::perror(what.c_str());
+    std::exit(1);
+}
+
+std::string mount_overlay(const fs::path& dir, const fs::path& lower) {
+    for (const char* d : {"diff", "work", "merged"}) fs::create_directories(dir / d);
+    std::string opts = "lowerdir=" + lower.string() + ",upperdir=" + (dir / "diff").string() +
+                       ",workdir=" + (dir / "work").string();
+    if (::mount("overlay", (dir / "merged").c_str(), "overlay", 0, opts.c_str()) != 0) die("mount overlay");
+    g_mounts.push_back((dir / "merged").string());
+    return (dir / "merged").string();
+}
+
+double spawn_us(const std::string& path, int* err = nullptr) {
+    char* argv[] = {const_cast<char*>("true"), nullptr};
+    auto t0 = Clock::now();
+    pid_t pid;
+    int e = ::posix_spawn(&pid, path.c_str(), nullptr, nullptr, argv, environ);
+    if (e == 0) ::waitpid(pid, nullptr, 0);
+    auto t1 = Clock::now();
+    if (err) *err = e;
+    else if (e != 0) { errno = e; die("exec " + path); }
+    return std::chrono::duration<double, std::micro>(t1 - t0).count();
+}
+
+// A fanotify listener that allows everything at once: the floor of any userspace gate.
+struct BareListener {
+    int fd = -1;
+    std::atomic<bool> stop{false};
+    std::thread thread;
+    explicit BareListener(const std::string& merged) {
+        fd = ::fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) die("fanotify_init");
+        if (::fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM, AT_FDCWD, merged.c_str()))
+            die("fanotify_mark");
+        thread = std::thread([this] { run(); });
+    }
+    void run() {
+        alignas(fanotify_event_metadata) char buf[4096];
+        while (!stop) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) continue;
+            ssize_t len = ::read(fd, buf, sizeof buf);
+            auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
+            for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+                fanotify_response r{m->fd, FAN_ALLOW};
+                [[maybe_unused]] auto n = ::write(fd, &r, sizeof r);
+                ::close(m->fd);
+            }
+        }
+    }
+    ~BareListener() {
+        stop = true;
+        thread.join();
+        ::close(fd);
+    }
+};
+
+void start_daemon(const std::string& daemon, const fs::path& dir, bool ignore_marks) {
+    fs::create_directories(dir);
+    std::ofstream(dir / "layerlock.toml")
+        << "mode = \"enforce\"\n[gate]\nignore_marks = " << (ignore_marks ? "true" : "false")
+        << "\n[baseline]\ndatabase = \"" << (dir / "baseline.db").string() << "\"\n"
+        << "[discovery]\ndocker_root = \"" << (dir / "docker").string() << "\"\n"
+        << "docker_socket = \"" << (dir / "no-engine.sock").string() << "\"\n"
+        << "[alerts]\njournald = false\nstderr = \"never\"\n"
+        << "[daemon]\nlock_file = \"" << (dir / "lock").string() << "\"\nlog_level = \"warn\"\n";
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int log = ::open((dir / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(log, 2);
+        ::execl(daemon.c_str(), daemon.c_str(), "--config", (dir / "layerlock.toml").c_str(), nullptr);
+        _exit(127);
+    }
+    g_daemons.push_back(pid);
+}
+
+struct Stats {
+    double p50, p99, mean;
+};
+Stats stats(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    double sum = 0;
+    for (double x : v) sum += x;
+    return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)], sum / v.size()};
+}
+
+void cleanup() {
+    for (pid_t p : g_daemons) { ::kill(p, SIGTERM); ::waitpid(p, nullptr, 0); }
+    for (auto it = g_mounts.rbegin(); it != g_mounts.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+    std::error_code ec;
+    fs::remove_all(g_root, ec);
+}
+
+void write_binary(const std::string& src, const std::string& dst, std::size_t size) {
+    fs::copy_file(src, dst, fs::copy_options::overwrite_existing);
+    std::ofstream f(dst, std::ios::app | std::ios::binary);
+    std::string chunk(1 << 20, '\x5a');
+    for (auto have = fs::file_size(src); have < size;) {
+        auto n = std::min<std::size_t>(chunk.size(), size - have);
+        chunk[0] = static_cast<char>(rand());   // distinct content per file: no cross-file cache
+        f.write(chunk.data(), static_cast<std::streamsize>(n));
+        have += n;
+    }
+    f.close();
+    ::chmod(dst.c_str(), 0755);
+}
+
+double sha256_gbps(const std::string& file) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    (void)layerlock::digest::sha256_fd(fd);   // warm the page cache
+    auto t0 = Clock::now();
+    std::uint64_t bytes = 0;
+    for (int i = 0; i < 3; ++i) {
+        std::uint64_t b = 0;
+        (void)layerlock::digest::sha256_fd(fd, {}, &b);
+        bytes += b;
+    }
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    ::close(fd);
+    return bytes / s / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || ::geteuid() != 0) {
+        std::fprintf(stderr, "usage (as root): exec_bench LAYERLOCKD [ITERATIONS]\n");
+        return 2;
+    }
+    const std::string daemon = argv[1];
+    const int iterations = argc > 2 ? std::atoi(argv[2]) : 3000;
+    const fs::path self_dir = fs::canonical("/proc/self/exe").parent_path();
+    char tmpl[] = "/var/tmp/layerlock-bench-XXXXXX";
+    if (!::mkdtemp(tmpl)) die("mkdtemp");
+    g_root = tmpl;
+    std::atexit(cleanup);
+
+    const fs::path lower = g_root / "lower";
+    fs::create_directories(lower / "bin");
+    fs::copy_file(self_dir / "bench_true", lower / "bin/true");
+    ::chmod((lower / "bin/true").c_str(), 0755);
+    std::map<std::string, std::string> merged;
+    merged["plain"] = mount_overlay(g_root / "plain", lower);
+    merged["listener"] = mount_overlay(g_root / "listener", lower);
+    start_daemon(daemon, g_root / "d1", false);
+    start_daemon(daemon, g_root / "d2", true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    merged["gated"] = mount_overlay(g_root / "d1/docker/overlay2/bench1", lower);
+    merged["ignored"] = mount_overlay(g_root / "d2/docker/overlay2/bench2", lower);
+    BareListener listener(merged["listener"]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));   // discovery marks the new mounts
+
+    const std::vector<std::string> variants = {"plain", "listener", "gated", "ignored"};
+    std::map<std::string, std::vector<double>> samples;
+    for (const auto& v : variants)
+        for (int i = 0; i < 50; ++i) spawn_us(merged[v] + "/bin/true");   // warm: caches, ignore marks
+    for (int i = 0; i < iterations; ++i)
+        for (std::size_t k = 0; k < variants.size(); ++k) {
+            const auto& v = variants[(i + k) % variants.size()];   // rotate the order
+            samples[v].push_back(spawn_us(merged[v] + "/bin/true"));
+        }
+
+    std::printf("exec latency: fork+exec+exit of a %ju-byte static binary on overlayfs, %d interleaved rounds\n",
+                static_cast<std::uintmax_t>(fs::file_size(lower / "bin/true")), iterations);
+    std::printf("%-10s %9s %9s %9s %10s %12s %10s\n", "variant", "p50_us", "p99_us", "mean_us", "execs/s",
+                "overhead_us", "vs_listener");
+    auto base = stats(samples["plain"]);
+    double listener_over = stats(samples["listener"]).p50 - base.p50;
+    for (const auto& v : variants) {
+        auto s = stats(samples[v]);
+        double over = s.p50 - base.p50;
+        std::printf("%-10s %9.1f %9.1f %9.1f %10.0f %12.1f %10s\n", v.c_str(), s.p50, s.p99, s.mean, 1e6 / s.mean,
+                    over, v == "plain" ? "-" : (std::to_string(over / listener_over).substr(0, 5) + "x").c_str());
+    }
+
+    std::printf("\nfirst exec of a new upper-layer binary (hashed, drift: answered EPERM)\n");
+    std::printf("%-8s %12s %12s %12s %14s %12s\n", "size", "gated_us", "listener_us", "overhead_us", "sha256_us@1GB/s",
+                "target_us");
+    for (std::size_t mib : {1, 100}) {
+        std::vector<double> gated, plain_listener;
+        int reps = mib == 1 ? 20 : 5;
+        for (int r = 0; r < reps; ++r) {
+            auto name = "/new-" + std::to_string(mib) + "-" + std::to_string(r);
+            write_binary(lower / "bin/true", merged["gated"] + name, mib << 20);
+            write_binary(lower / "bin/true", merged["listener"] + name, mib << 20);
+            int err = 0;
+            gated.push_back(spawn_us(merged["gated"] + name, &err));
+            if (err != EPERM) std::fprintf(stderr, "warning: new binary was not denied (err=%d)\n", err);
+            plain_listener.push_back(spawn_us(merged["listener"] + name));
+        }
+        double g = stats(gated).p50, l = stats(plain_listener).p50;
+        double hash_at_1gbps = static_cast<double>(mib << 20) / 1e3;   // µs at 1 GB/s
+        std::printf("%-8s %12.1f %12.1f %12.1f %14.1f %12.1f\n", (std::to_string(mib) + "MiB").c_str(), g, l, g - l + listener_over,
+                    hash_at_1gbps, listener_over + hash_at_1gbps);
+    }
+    std::printf("\nSHA-256 (OpenSSL EVP, one thread, warm page cache): %.2f GB/s\n",
+                sha256_gbps(merged["listener"] + "/new-100-0"));
+    return 0;
+}

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0
+// The small static binary whose fork+exec+exit the exec benchmark times.
+int main() { return 0; }

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// Alert delivery: a bounded queue with a drop counter in front of the sinks
+// (journald with structured fields, stderr, JSON lines), drained by one thread,
+// so a slow sink never stalls detection. publish() never blocks.
+// libsystemd's sd_journal_send stays in src/alert.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "layerlock/base/result.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::alert {
+
+class Sink {
+public:
+    virtual ~Sink() = default;
+    virtual void write(const model::DriftEvent& ev) = 0;
+};
+
+// journald: SYSLOG_IDENTIFIER=layerlockd, PRIORITY from severity, MESSAGE, LAYERLOCK_*.
+std::unique_ptr<Sink> journald_sink();
+// One key=value line per event on stderr, names escaped.
+std::unique_ptr<Sink> stderr_sink();
+// One JSON object per line, appended to `path` (created 0600).
+base::Result<std::unique_ptr<Sink>> json_lines_sink(const std::string& path);
+
+// The human one-line summary used as journald MESSAGE and on stderr.
+std::string message(const model::DriftEvent& ev);
+// The JSON-lines record (no trailing newline).
+std::string to_json(const model::DriftEvent& ev);
+
+class AlertQueue {
+public:
+    explicit AlertQueue(std::size_t capacity) : capacity_(capacity) {}
+    ~AlertQueue() { stop(); }
+    void add_sink(std::unique_ptr<Sink> s) { sinks_.push_back(std::move(s)); }
+    void start();
+    void stop();                             // delivers what is queued, then joins
+    void publish(model::DriftEvent ev);      // never blocks; drops (and counts) when full
+    std::uint64_t dropped() const { return dropped_.load(); }
+    std::uint64_t delivered() const { return delivered_.load(); }
+
+private:
+    void run();
+    std::size_t capacity_;
+    std::vector<std::unique_ptr<Sink>> sinks_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<model::DriftEvent> queue_;
+    bool stopping_ = false;
+    std::atomic<std::uint64_t> dropped_{0}, delivered_{0};
+    std::thread thread_;
+};
+
+}  // namespace layerlock::alert

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// Finding containers: the mount table says which overlays exist and which engine
+// made them; the engine's metadata (Docker Engine API) names them. Shared by the
+// daemon (continuously) and the CLI (once, without the daemon).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "layerlock/config/config.hpp"
+#include "layerlock/discovery/docker.hpp"
+#include "layerlock/discovery/mounts.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::daemon {
+
+// A container known from its overlay mount alone: layer paths resolved, metadata empty.
+model::Container from_mount(const discovery::OverlayMount& m, model::Runtime rt);
+
+// Fills name/image/pid from the engine. Remembers what it learned (by merged dir)
+// so that a later call costs one list request. Thread-safe.
+class Metadata {
+public:
+    explicit Metadata(const config::DiscoveryConfig& c) : docker_(c.docker_socket) {}
+    // True when the engine answered for this container.
+    bool enrich(model::Container& c);
+
+private:
+    bool refresh_docker();
+    discovery::DockerClient docker_;
+    std::mutex mu_;
+    std::map<std::string, discovery::DockerContainer> by_merged_;   // MergedDir → container
+    std::map<std::string, bool> inspected_;                          // container id → seen
+};
+
+// Every container overlay in the host's mount table right now (not the host's own).
+std::vector<model::Container> scan_containers(const config::Config& cfg, Metadata* meta);
+
+// Finds containers by name, full id or id prefix (≥ 4 chars).
+std::vector<model::Container> select_containers(const std::vector<model::Container>& all,
+                                                const std::vector<std::string>& wanted,
+                                                std::vector<std::string>* missing);
+
+}  // namespace layerlock::daemon

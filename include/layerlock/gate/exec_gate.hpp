@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: Apache-2.0
+// The exec gate: one reader thread that answers every FAN_OPEN_EXEC_PERM event,
+// plus hashing workers for the files that need it. Ownership of each event's fd
+// is written down in PendingExec: exactly one answer reaches the kernel, from the
+// reader (cache hit, image-layer inode, overload, deadline), from a worker
+// (verdict after hashing), or from the destructor (fallback) — whichever is first.
+//
+// The gate knows nothing about engines, SQLite or alert sinks: it asks its
+// Environment (implemented by the daemon) for the container of a device, the
+// image's facts about a path, and where to publish events.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "layerlock/base/unique_fd.hpp"
+#include "layerlock/gate/fanotify_group.hpp"
+#include "layerlock/model/types.hpp"
+#include "layerlock/policy/verdict_cache.hpp"
+
+namespace layerlock::gate {
+
+// A container as the gate needs it; immutable once published.
+struct GatedContainer {
+    model::Container info;
+    model::Mode mode = model::Mode::Monitor;
+    std::vector<base::UniqueFd> lower_fds;   // O_PATH dir fds, top-most first
+    base::UniqueFd upper_fd;                 // O_PATH dir fd of the writable layer
+};
+
+// What the image holds, as far as the exec of one upper-layer file needs to know.
+struct ImageFacts {
+    bool known = false;                         // false: baseline unavailable (undecided)
+    std::optional<model::Sha256> at_path;       // the image's regular file at the same path
+    bool content_in_image = false;              // the content equals some image file
+};
+
+class Environment {
+public:
+    virtual ~Environment() = default;
+    // Reader thread, hot path: must not block.
+    virtual std::shared_ptr<const GatedContainer> container_for(dev_t dev) = 0;
+    // Worker thread: may read the baseline or image layers; honour the deadline.
+    virtual ImageFacts image_facts(const GatedContainer& c, const std::string& path,
+                                   const model::Sha256& content,
+                                   std::chrono::steady_clock::time_point deadline) = 0;
+    // Any thread, after the answer: must not block (bounded queue).
+    virtual void publish(model::DriftEvent ev) = 0;
+    // Reader thread, at least every tick: liveness (systemd watchdog keep-alive).
+    virtual void tick() {}
+};
+
+struct GateOptions {
+    model::Action on_error = model::Action::Allow;
+    std::chrono::milliseconds hash_timeout{2000};
+    unsigned workers = 2;
+    std::size_t max_pending = 256;
+    std::size_t cache_entries = 65536;
+    bool ignore_marks = false;
+    std::size_t ignore_marks_max = 16384;
+    std::uint64_t large_file_bytes = 16u << 20;   // hashed in their own lane
+    std::chrono::milliseconds tick{1000};
+};
+
+struct GateCounters {
+    std::atomic<std::uint64_t> events{0}, allowed{0}, denied{0}, fallback{0},
+        timeouts{0}, overload{0}, unknown_container{0}, hashed{0}, hashed_bytes{0},
+        lower_fast_path{0}, ignore_marks{0}, queue_overflows{0};
+};
+
+class ExecGate {
+public:
+    ExecGate(FanotifyGroup& group, Environment& env, GateOptions opts);
+    ~ExecGate();   // stops and answers everything pending
+    ExecGate(const ExecGate&) = delete;
+    ExecGate& operator=(const ExecGate&) = delete;
+
+    void start();
+    // Removes every mark, answers every pending event, joins the threads.
+    void stop() noexcept;
+    void set_options(const GateOptions& opts);   // on reload (not thread counts)
+
+    const GateCounters& counters() const { return counters_; }
+    policy::VerdictCache& cache() { return cache_; }
+    void forget_container(dev_t dev) { cache_.forget_device(dev); }
+
+private:
+    struct Impl;
+    FanotifyGroup& group_;
+    Environment& env_;
+    GateCounters counters_;
+    policy::VerdictCache cache_;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Installs handlers for fatal signals (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL)
+// that close the fanotify group fd before dying, so the kernel releases every
+// waiting exec at once.
+void release_group_on_crash(int group_fd);
+
+}  // namespace layerlock::gate

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// Thin RAII wrapper over one fanotify group of class FAN_CLASS_CONTENT that asks
+// FAN_OPEN_EXEC_PERM. It owns the group fd and the marks; it decides nothing.
+// sys/fanotify.h stays in src/gate. Marks are placed through an O_PATH fd of the
+// object that was checked, never through a path that could be swapped.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+#include "layerlock/base/result.hpp"
+#include "layerlock/base/unique_fd.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::gate {
+
+class FanotifyGroup {
+public:
+    static base::Result<FanotifyGroup> open();
+
+    int fd() const noexcept { return fd_.get(); }
+
+    // Filesystem mark on the superblock of `dir_fd` (an O_RDONLY/O_DIRECTORY fd of an
+    // overlay mount point). Every copy of the mount, in every mount namespace, shares it.
+    base::Result<void> mark_filesystem(int dir_fd);
+    base::Result<void> unmark_filesystem(int dir_fd);
+    // Removes every filesystem mark and every inode (ignore) mark.
+    void flush_all() noexcept;
+
+    // Kernel stops asking about this inode until it is modified (no SURV_MODIFY).
+    base::Result<void> ignore_inode(int file_fd);
+    void flush_inode_marks() noexcept;
+
+    // Writes the kernel's answer for one permission event.
+    static bool respond(int group_fd, int event_fd, model::Action a) noexcept;
+
+private:
+    explicit FanotifyGroup(base::UniqueFd fd) : fd_(std::move(fd)) {}
+    base::UniqueFd fd_;
+};
+
+// Checks that `dir_fd` is an overlayfs mount whose device is not one of the
+// host's own (`/`, `/usr`, `/etc`, `/var`, the daemon's state directory): the last
+// guard before a filesystem mark.
+base::Result<dev_t> check_markable(int dir_fd, const dev_t* host_devs, std::size_t n_host_devs);
+
+}  // namespace layerlock::gate

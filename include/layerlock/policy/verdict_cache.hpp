@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bounded LRU cache of classifications, keyed by the identity *and version* of
+// the executed inode: (overlay dev, inode, ctime, mtime, size). Any write,
+// chmod, rename or link changes ctime, which user space cannot set back, so a
+// changed file can never be served a stale verdict; no invalidation messages
+// are needed. Thread-safe (one mutex; hits cost one hash lookup).
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "layerlock/policy/verdict.hpp"
+
+namespace layerlock::policy {
+
+struct FileKey {
+    std::uint64_t dev = 0, ino = 0, size = 0;
+    std::int64_t ctime_ns = 0, mtime_ns = 0;
+    bool operator==(const FileKey&) const = default;
+    static FileKey of(const struct stat& st);
+};
+
+struct FileKeyHash {
+    std::size_t operator()(const FileKey& k) const noexcept;
+};
+
+class VerdictCache {
+public:
+    explicit VerdictCache(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
+    std::optional<Classification> get(const FileKey& k);
+    void put(const FileKey& k, const Classification& c);
+    void forget_device(std::uint64_t dev);   // a container went away
+    std::size_t size() const;
+    std::uint64_t hits() const { return hits_; }
+    std::uint64_t misses() const { return misses_; }
+
+private:
+    using Order = std::list<FileKey>;
+    struct Slot { Classification c; Order::iterator pos; };
+    mutable std::mutex mu_;
+    std::size_t capacity_;
+    Order order_;                                   // front: most recently used
+    std::unordered_map<FileKey, Slot, FileKeyHash> map_;
+    std::uint64_t hits_ = 0, misses_ = 0;
+};
+
+}  // namespace layerlock::policy

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+// The hashing half of a layer import: the job queue between the walk and the
+// hashers, the hashing threads, and the checks around reading one file. A file is
+// opened only after the walk's lstat said "regular", with O_NOFOLLOW|O_NONBLOCK,
+// beneath the layer root, and fstat must show the same regular inode; a file whose
+// size or times change while it is read is read once more, and what was read the
+// second time is recorded. This file does not walk directories or touch SQLite.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string_view>
+#include <system_error>
+
+#include "layer_scan.hpp"
+#include "layerlock/base/escape.hpp"
+#include "layerlock/base/fs.hpp"
+#include "layerlock/digest/sha256.hpp"
+
+namespace layerlock::baseline::detail {
+namespace {
+
+base::Result<base::UniqueFd> open_by_components(int root_fd, std::string_view rel, int flags) {
+    base::UniqueFd cur;
+    int at = root_fd;
+    for (;;) {
+        std::size_t slash = rel.find('/');
+        std::string name(rel.substr(0, slash));
+        bool last = slash == std::string_view::npos;
+        int f = last ? (flags | O_NOFOLLOW | O_CLOEXEC) : (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (name.empty() || name == "." || name == "..") return base::unexpected(base::Error::invalid("bad path component"));
+        base::UniqueFd next(::openat(at, name.c_str(), f));
+        if (!next) return base::unexpected(base::Error::from_errno("openat " + base::escape(name)));
+        if (last) return next;
+        cur = std::move(next);
+        at = cur.get();
+        rel.remove_prefix(slash + 1);
+    }
+}
+
+bool same_inode(const struct stat& a, const struct stat& b) {
+    return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+bool unchanged(const struct stat& a, const struct stat& b) {
+    return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+           a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+           a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+base::Error job_error(const FileJob& job, const char* what, int err) {
+    return base::Error::from_errno(std::string(what) + " /" + base::escape(job.relative), err);
+}
+
+}  // namespace
+
+base::Result<base::UniqueFd> open_below(int root_fd, const std::string& relative, int flags) {
+    auto fd = base::open_beneath(root_fd, relative, flags);
+    if (fd || fd.error().code != std::errc::filename_too_long) return fd;
+    return open_by_components(root_fd, relative, flags);
+}
+
+void hash_job(int root_fd, FileJob& job, const std::atomic<bool>& cancel) {
+    auto fd = open_below(root_fd, job.relative, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    if (!fd) {
+        job.error = job_error(job, "open", fd.error().code.value());
+        return;
+    }
+    struct stat before {};
+    if (::fstat(fd->get(), &before) != 0) {
+        job.error = job_error(job, "fstat", errno);
+        return;
+    }
+    if (!S_ISREG(before.st_mode) || !same_inode(before, job.seen)) {
+        job.error = job_error(job, "replaced during import", ESTALE);
+        return;
+    }
+    digest::HashLimits limits;
+    limits.cancel = &cancel;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto digest = digest::sha256_fd(fd->get(), limits, &job.bytes);
+        if (!digest) {
+            job.error = job_error(job, "hash", digest.error().code.value());
+            return;
+        }
+        job.sha256 = *digest;
+        struct stat after {};
+        if (::fstat(fd->get(), &after) != 0) {
+            job.error = job_error(job, "fstat", errno);
+            return;
+        }
+        job.mode = after.st_mode;
+        if (unchanged(before, after) && job.bytes == static_cast<std::uint64_t>(after.st_size)) return;
+        before = after;  // changed while read: read once more, then keep what was read
+    }
+}
+
+void JobQueue::push(FileJob* job) {
+    {
+        std::lock_guard lock(m_);
+        pending_.push_back(job);
+    }
+    cv_.notify_one();
+}
+
+void JobQueue::close() {
+    {
+        std::lock_guard lock(m_);
+        closed_ = true;
+        // pop() takes from the back: largest last means largest first.
+        std::sort(pending_.begin(), pending_.end(),
+                  [](const FileJob* a, const FileJob* b) { return a->seen.st_size < b->seen.st_size; });
+    }
+    cv_.notify_all();
+}
+
+FileJob* JobQueue::pop() {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [this] { return closed_ || !pending_.empty() || aborted(); });
+    if (aborted() || pending_.empty()) return nullptr;
+    FileJob* job = pending_.back();
+    pending_.pop_back();
+    return job;
+}
+
+void JobQueue::abort() noexcept {
+    {
+        std::lock_guard lock(m_);
+        abort_.store(true, std::memory_order_relaxed);
+    }
+    cv_.notify_all();
+}
+
+HashPool::HashPool(int root_fd, JobQueue& queue, unsigned threads) : root_fd_(root_fd), queue_(queue) {
+    for (unsigned i = 1; i < threads; ++i) {
+        try {
+            threads_.emplace_back([this] { work(); });
+        } catch (const std::system_error&) {
+            break;  // fewer threads than asked for: slower, still correct
+        }
+    }
+}
+
+HashPool::~HashPool() {
+    for (auto& t : threads_) t.join();
+}
+
+void HashPool::work() {
+    while (FileJob* job = queue_.pop()) {
+        hash_job(root_fd_, *job, queue_.abort_flag());
+        if (job->error) queue_.abort();
+    }
+}
+
+}  // namespace layerlock::baseline::detail

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+// The build protocol of one layer: claim it (a short IMMEDIATE transaction marks
+// it Building with this process as owner), scan and hash it without holding any
+// database lock, then store every entry and mark it Complete in one transaction.
+// Another builder — a thread of this process or another process — sees Building
+// and returns at once; a Building row whose owner died (pid gone, or reused by a
+// process with another start time) is taken over. The walk and the hashing are
+// layer_scan.cpp's; this file only decides who builds and persists the result.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <mutex>
+#include <new>
+#include <set>
+#include <thread>
+
+#include "layer_scan.hpp"
+#include "layerlock/base/fs.hpp"
+#include "layerlock/base/unique_fd.hpp"
+#include "store_impl.hpp"
+
+namespace layerlock::baseline {
+namespace {
+
+struct Owner {
+    std::int64_t pid = 0;
+    std::int64_t start = -1;  // clock ticks after boot; -1 when unknown
+};
+
+// Field 22 of /proc/<pid>/stat, which with the pid identifies a process for good.
+std::int64_t process_start(pid_t pid) {
+    auto text = base::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+    if (!text) return -1;
+    std::size_t paren = text->rfind(')');
+    if (paren == std::string::npos) return -1;
+    std::size_t pos = paren + 2;  // fields from 3 (state) on
+    for (int field = 3; field < 22 && pos != std::string::npos; ++field) pos = text->find(' ', pos) + 1;
+    if (pos == 0 || pos >= text->size()) return -1;
+    return std::strtoll(text->c_str() + pos, nullptr, 10);
+}
+
+Owner self() {
+    static const Owner me{::getpid(), process_start(::getpid())};
+    return me;
+}
+
+// Layers some thread of this process is building now, whatever Store it uses.
+std::mutex g_active_mu;
+std::set<std::string> g_active;
+
+bool building_here(const std::string& key) {
+    std::lock_guard lock(g_active_mu);
+    return g_active.count(key) != 0;
+}
+
+class BuildSlot {
+public:
+    explicit BuildSlot(std::string key) : key_(std::move(key)) {
+        std::lock_guard lock(g_active_mu);
+        held_ = g_active.insert(key_).second;
+    }
+    ~BuildSlot() {
+        if (!held_) return;
+        std::lock_guard lock(g_active_mu);
+        g_active.erase(key_);
+    }
+    BuildSlot(const BuildSlot&) = delete;
+    BuildSlot& operator=(const BuildSlot&) = delete;
+    bool held() const { return held_; }
+
+private:
+    std::string key_;
+    bool held_ = false;
+};
+
+// `slot_held`: the caller holds this process's BuildSlot for the layer, so no
+// other thread of ours can be its builder.
+bool owner_alive(const Owner& o, const std::string& key, bool slot_held) {
+    Owner me = self();
+    if (o.pid == me.pid && o.start == me.start) return !slot_held && building_here(key);
+    if (o.pid <= 0) return false;
+    if (::kill(static_cast<pid_t>(o.pid), 0) != 0 && errno == ESRCH) return false;
+    std::int64_t start = process_start(static_cast<pid_t>(o.pid));
+    return !(start >= 0 && o.start >= 0 && start != o.start);  // same pid, other process
+}
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+class Txn {
+public:
+    explicit Txn(sqlite3* db) : db_(db) {}
+    ~Txn() {
+        if (open_) (void)sql::exec(db_, "ROLLBACK");
+    }
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+    base::Result<void> begin() {
+        auto r = sql::exec(db_, "BEGIN IMMEDIATE");
+        open_ = r.has_value();
+        return r;
+    }
+    base::Result<void> commit() {
+        auto r = sql::exec(db_, "COMMIT");
+        if (r) open_ = false;
+        return r;
+    }
+
+private:
+    sqlite3* db_;
+    bool open_ = false;
+};
+
+enum class Claim { Build, Done, Busy };
+struct Claimed {
+    Claim what = Claim::Busy;
+    std::int64_t id = 0;
+    LayerStats stats;
+};
+
+LayerStats stats_from_row(const sql::Stmt& row) {
+    LayerStats s;
+    s.files = static_cast<std::uint64_t>(row.int64(4));
+    s.bytes = static_cast<std::uint64_t>(row.int64(5));
+    s.seconds = row.real(6);
+    s.entries = static_cast<std::uint64_t>(row.int64(7));
+    s.state = LayerState::Complete;
+    return s;
+}
+
+// What the row says, before any change: Done, Busy, or nullopt (this process may build).
+std::optional<Claimed> existing(StoreDb& impl, const std::string& key) {
+    sql::Stmt& row = impl.layer_row;
+    row.reset().bind_text(1, key);
+    std::optional<Claimed> out;
+    if (row.step() == SQLITE_ROW) {
+        std::string state = row.text(1);
+        if (state == "complete") out = Claimed{Claim::Done, row.int64(0), stats_from_row(row)};
+        else if (state == "building" && owner_alive({row.int64(2), row.int64(3)}, key, true))
+            out = Claimed{Claim::Busy, row.int64(0), {}};
+    }
+    row.reset();
+    return out;
+}
+
+base::Result<std::int64_t> mark_building(sqlite3* db, const std::string& key) {
+    auto s = sql::Stmt::prepare(db,
+        "INSERT INTO layers(dir, state, owner_pid, owner_start, started_at) VALUES (?1, 'building', ?2, ?3, ?4) "
+        "ON CONFLICT(dir) DO UPDATE SET state = 'building', owner_pid = ?2, owner_start = ?3, "
+        "started_at = ?4, error = NULL RETURNING id");
+    if (!s) return base::unexpected(s.error());
+    s->bind_text(1, key).bind(2, self().pid).bind(3, self().start).bind(4, std::int64_t{::time(nullptr)});
+    if (s->step() != SQLITE_ROW) return base::unexpected(sql::error(db, "claim layer"));
+    std::int64_t id = s->int64(0);
+    if (auto r = s->run(); !r) return base::unexpected(r.error());
+    return id;
+}
+
+base::Result<Claimed> claim(StoreDb& impl, const std::string& key) {
+    Txn txn(impl.db.get());
+    if (auto r = txn.begin(); !r) return base::unexpected(r.error());
+    if (auto seen = existing(impl, key)) {
+        if (auto r = txn.commit(); !r) return base::unexpected(r.error());
+        return *seen;
+    }
+    auto id = mark_building(impl.db.get(), key);
+    if (!id) return base::unexpected(id.error());
+    if (auto r = txn.commit(); !r) return base::unexpected(r.error());
+    return Claimed{Claim::Build, *id, {}};
+}
+
+// Still ours? Somebody may have declared us dead and taken the layer over.
+bool still_owner(sqlite3* db, std::int64_t id) {
+    auto s = sql::Stmt::prepare(db, "SELECT 1 FROM layers WHERE id = ?1 AND state = 'building' "
+                                    "AND owner_pid = ?2 AND owner_start = ?3");
+    if (!s) return false;
+    s->bind(1, id).bind(2, self().pid).bind(3, self().start);
+    return s->step() == SQLITE_ROW;
+}
+
+// In key order (scan.by_path), the WITHOUT ROWID b-tree is appended to rather than split.
+base::Result<void> insert_entries(StoreDb& impl, std::int64_t id, const detail::ScanResult& scan) {
+    sql::Stmt& ins = impl.insert_entry;
+    for (std::uint32_t i : scan.by_path) {
+        const Entry& e = scan.entries[i];
+        ins.reset().bind(1, id).bind_blob(2, e.path).bind_text(3, kind_name(e.kind));
+        if (e.kind == EntryKind::Regular) ins.bind_digest(4, e.sha256);
+        ins.bind(5, static_cast<std::int64_t>(e.size)).bind(6, static_cast<std::int64_t>(e.mode));
+        if (e.kind == EntryKind::Symlink) ins.bind_blob(7, e.target);
+        if (auto r = ins.run(); !r) return r;
+    }
+    return {};
+}
+
+base::Result<void> finish(sqlite3* db, std::int64_t id, const LayerStats& st) {
+    auto s = sql::Stmt::prepare(db,
+        "UPDATE layers SET state = 'complete', files = ?2, bytes = ?3, entries = ?4, built_at = ?5, "
+        "seconds = ?6, owner_pid = NULL, owner_start = NULL, error = NULL WHERE id = ?1");
+    if (!s) return base::unexpected(s.error());
+    s->bind(1, id).bind(2, static_cast<std::int64_t>(st.files)).bind(3, static_cast<std::int64_t>(st.bytes));
+    s->bind(4, static_cast<std::int64_t>(st.entries)).bind(5, std::int64_t{::time(nullptr)}).bind(6, st.seconds);
+    return s->run();
+}
+
+// One transaction: the layer is Complete exactly when its entries are there.
+base::Result<LayerStats> commit(StoreDb& impl, std::int64_t id, detail::ScanResult& scan,
+                                std::chrono::steady_clock::time_point started) {
+    sqlite3* db = impl.db.get();
+    Txn txn(db);
+    if (auto r = txn.begin(); !r) return base::unexpected(r.error());
+    LayerStats st = scan.stats;
+    st.state = LayerState::Building;
+    if (!still_owner(db, id)) return st;
+    auto del = sql::Stmt::prepare(db, "DELETE FROM entries WHERE layer_id = ?1");
+    if (!del) return base::unexpected(del.error());
+    if (auto r = del->bind(1, id).run(); !r) return base::unexpected(r.error());
+    if (auto r = insert_entries(impl, id, scan); !r) return base::unexpected(r.error());
+    st.entries = scan.entries.size();
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    st.state = LayerState::Complete;
+    if (auto r = finish(db, id, st); !r) return base::unexpected(r.error());
+    if (auto r = txn.commit(); !r) return base::unexpected(r.error());
+    return st;
+}
+
+void mark_failed(sqlite3* db, std::int64_t id, const std::string& why) {
+    auto s = sql::Stmt::prepare(db, "UPDATE layers SET state = 'failed', error = ?4, owner_pid = NULL, "
+                                    "owner_start = NULL WHERE id = ?1 AND owner_pid = ?2 AND owner_start = ?3");
+    if (!s) return;
+    s->bind(1, id).bind(2, self().pid).bind(3, self().start).bind_text(4, why);
+    (void)s->run();  // best effort: a row left Building by us is reclaimed (owner_alive)
+}
+
+base::Result<detail::ScanResult> scan_guarded(int root_fd, unsigned threads) {
+    try {
+        return detail::scan_layer(root_fd, threads);
+    } catch (const std::bad_alloc&) {
+        return base::unexpected(base::Error::from_errno("scan layer", ENOMEM));
+    } catch (const std::exception& e) {
+        return base::unexpected(base::Error::from_errno(std::string("scan layer: ") + e.what(), EIO));
+    }
+}
+
+base::Result<LayerStats> build(StoreDb& impl, std::int64_t id, int root_fd, unsigned threads) {
+    auto started = std::chrono::steady_clock::now();
+    auto scan = scan_guarded(root_fd, threads);
+    if (!scan) {
+        mark_failed(impl.db.get(), id, scan.error().message());
+        return base::unexpected(scan.error());
+    }
+    auto done = commit(impl, id, *scan, started);
+    if (!done) mark_failed(impl.db.get(), id, done.error().message());
+    return done;
+}
+
+}  // namespace
+
+LayerState Store::layer_state(const std::string& layer_dir) {
+    std::string key = layer_key(layer_dir);
+    sql::Stmt& row = impl_->layer_row;
+    row.reset().bind_text(1, key);
+    LayerState state = LayerState::Absent;
+    if (row.step() == SQLITE_ROW) {
+        std::string s = row.text(1);
+        if (s == "complete") state = LayerState::Complete;
+        else if (s == "failed") state = LayerState::Failed;
+        // A Building row whose builder died is as good as a failed build.
+        else state = owner_alive({row.int64(2), row.int64(3)}, key, false) ? LayerState::Building : LayerState::Failed;
+    }
+    row.reset();
+    return state;
+}
+
+base::Result<LayerStats> Store::import_layer(const std::string& layer_dir, unsigned threads) {
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    char real[PATH_MAX];
+    if (!::realpath(layer_dir.c_str(), real)) return base::unexpected(base::Error::from_errno("realpath " + layer_dir));
+    std::string key = real;
+    base::UniqueFd root(::open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root) return base::unexpected(base::Error::from_errno("open " + key));
+    BuildSlot slot(key);
+    if (!slot.held()) return LayerStats{0, 0, 0, 0, LayerState::Building};
+    auto claimed = claim(*impl_, key);
+    if (!claimed) return base::unexpected(claimed.error());
+    if (claimed->what == Claim::Done) return claimed->stats;
+    if (claimed->what == Claim::Busy) return LayerStats{0, 0, 0, 0, LayerState::Building};
+    return build(*impl_, claimed->id, root.get(), threads);
+}
+
+}  // namespace layerlock::baseline

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+// The baseline database schema and its migrations, keyed by PRAGMA user_version.
+// Each migration runs in one IMMEDIATE transaction, so two processes opening a new
+// database at once cannot both create it. A database from a newer layerlock
+// (higher user_version) is refused rather than misread. Queries live in store.cpp.
+#include <cerrno>
+#include <string>
+
+#include "sqlite.hpp"
+
+namespace layerlock::baseline::detail {
+namespace {
+
+// Version 1. Paths and symlink targets are BLOBs: container file names are bytes,
+// not necessarily UTF-8. kind: file, dir, opaque, symlink, whiteout, other.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE layers(
+    id          INTEGER PRIMARY KEY,
+    dir         TEXT NOT NULL UNIQUE,       -- real absolute path of the layer directory
+    state       TEXT NOT NULL CHECK (state IN ('building', 'complete', 'failed')),
+    files       INTEGER NOT NULL DEFAULT 0,
+    bytes       INTEGER NOT NULL DEFAULT 0,
+    entries     INTEGER NOT NULL DEFAULT 0,
+    built_at    INTEGER,                    -- unix time of the commit
+    seconds     REAL,
+    owner_pid   INTEGER,                    -- builder, while state = 'building'
+    owner_start INTEGER,                    -- builder's start time (/proc/<pid>/stat), against pid reuse
+    started_at  INTEGER,
+    error       TEXT
+);
+CREATE TABLE entries(
+    layer_id INTEGER NOT NULL REFERENCES layers(id) ON DELETE CASCADE,
+    path     BLOB NOT NULL,
+    kind     TEXT NOT NULL,
+    sha256   BLOB CHECK (sha256 IS NULL OR length(sha256) = 32),
+    size     INTEGER NOT NULL,
+    mode     INTEGER NOT NULL,
+    target   BLOB,
+    PRIMARY KEY (layer_id, path)
+) WITHOUT ROWID;
+CREATE INDEX entries_by_sha256 ON entries(sha256) WHERE sha256 IS NOT NULL;
+)sql";
+
+struct Migration {
+    int to;
+    const char* sql;
+};
+constexpr Migration kMigrations[] = {{1, kSchemaV1}};
+constexpr int kCurrentVersion = 1;
+
+base::Result<int> user_version(sqlite3* db) {
+    auto s = sql::Stmt::prepare(db, "PRAGMA user_version");
+    if (!s) return base::unexpected(s.error());
+    if (s->step() != SQLITE_ROW) return base::unexpected(sql::error(db, "user_version"));
+    return static_cast<int>(s->int64(0));
+}
+
+base::Result<void> migrate_locked(sqlite3* db) {
+    auto version = user_version(db);
+    if (!version) return base::unexpected(version.error());
+    if (*version > kCurrentVersion)
+        return base::unexpected(base::Error::from_errno(
+            "baseline schema version " + std::to_string(*version) + " is newer than this layerlock", EPROTO));
+    for (const Migration& m : kMigrations) {
+        if (m.to <= *version) continue;
+        if (auto r = sql::exec(db, m.sql); !r) return r;
+        std::string set = "PRAGMA user_version = " + std::to_string(m.to);
+        if (auto r = sql::exec(db, set.c_str()); !r) return r;
+    }
+    return {};
+}
+
+}  // namespace
+
+base::Result<void> migrate(sqlite3* db) {
+    if (auto r = sql::exec(db, "BEGIN IMMEDIATE"); !r) return r;
+    auto r = migrate_locked(db);
+    if (!r) {
+        (void)sql::exec(db, "ROLLBACK");
+        return r;
+    }
+    return sql::exec(db, "COMMIT");
+}
+
+}  // namespace layerlock::baseline::detail

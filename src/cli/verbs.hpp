@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// The layerlock verbs. Each takes the parsed options and returns the exit status;
+// each prints its own errors once, to stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace layerlock::cli {
+
+struct Options {
+    std::string config = "/etc/layerlock/layerlock.toml";
+    std::string check_file;
+    bool all = false;
+    bool json = false;
+    std::vector<std::string> containers;
+    std::string container;
+    std::string path;
+};
+
+int config_check(const Options& o);
+int baseline_build(const Options& o);
+int baseline_show(const Options& o);
+
+}  // namespace layerlock::cli

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "image_facts.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "layerlock/base/fs.hpp"
+#include "layerlock/baseline/store.hpp"
+#include "layerlock/digest/sha256.hpp"
+
+namespace layerlock::daemon {
+namespace {
+
+bool is_opaque(int fd) {
+    char proc[64], v[4];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque"}) {
+        auto n = ::getxattr(proc, name, v, sizeof v);
+        if (n == 1 && v[0] == 'y') return true;
+    }
+    return false;
+}
+
+// One layer directory's own entry at `path`, read from disk (no hashing).
+std::optional<baseline::Entry> disk_entry(const gate::GatedContainer& c, std::size_t layer,
+                                          std::string_view path) {
+    auto fd = base::open_beneath(c.lower_fds[layer].get(), path, O_PATH);
+    if (!fd) return std::nullopt;
+    struct stat st{};
+    if (::fstat(fd->get(), &st) != 0) return std::nullopt;
+    baseline::Entry e;
+    e.path = std::string(path);
+    e.size = static_cast<std::uint64_t>(st.st_size);
+    e.mode = st.st_mode;
+    e.layer = c.info.lowers[layer];
+    if (S_ISREG(st.st_mode)) e.kind = baseline::EntryKind::Regular;
+    else if (S_ISDIR(st.st_mode)) e.kind = is_opaque(fd->get()) ? baseline::EntryKind::OpaqueDirectory
+                                                                 : baseline::EntryKind::Directory;
+    else if (S_ISLNK(st.st_mode)) e.kind = baseline::EntryKind::Symlink;
+    else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) e.kind = baseline::EntryKind::Whiteout;
+    else e.kind = baseline::EntryKind::Other;
+    return e;
+}
+
+gate::ImageFacts from_disk(const gate::GatedContainer& c, const std::string& path,
+                           std::chrono::steady_clock::time_point deadline) {
+    gate::ImageFacts f;
+    auto lookup = [&](std::size_t layer, std::string_view p) { return disk_entry(c, layer, p); };
+    auto e = baseline::resolve(c.lower_fds.size(), lookup, path);
+    f.known = true;
+    if (!e || e->kind != baseline::EntryKind::Regular) return f;
+    for (std::size_t i = 0; i < c.info.lowers.size(); ++i) {
+        if (c.info.lowers[i] != e->layer) continue;
+        auto fd = base::open_beneath(c.lower_fds[i].get(), path, O_RDONLY | O_NONBLOCK);
+        struct stat st{};
+        if (!fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) break;
+        digest::HashLimits limits;
+        limits.deadline = deadline;
+        auto d = digest::sha256_fd(fd->get(), limits);
+        if (!d) { f.known = false; return f; }
+        f.at_path = *d;
+        return f;
+    }
+    f.known = false;   // resolved to a layer we cannot open: do not guess
+    return f;
+}
+
+}  // namespace
+
+gate::ImageFacts image_facts(const std::string& database, const gate::GatedContainer& c,
+                             const std::string& path, const model::Sha256& content,
+                             std::chrono::steady_clock::time_point deadline) {
+    // One connection per worker thread, opened on first use.
+    thread_local std::unique_ptr<baseline::Store> store;
+    thread_local std::string store_path;
+    if (!store || store_path != database) {
+        auto s = baseline::Store::open(database);
+        store = s ? std::make_unique<baseline::Store>(std::move(*s)) : nullptr;
+        store_path = database;
+    }
+    if (store && store->all_complete(c.info.lowers)) {
+        gate::ImageFacts f;
+        f.known = true;
+        auto e = store->lookup(c.info.lowers, path);
+        if (e && e->kind == baseline::EntryKind::Regular) f.at_path = e->sha256;
+        f.content_in_image = store->contains_digest(c.info.lowers, content);
+        return f;
+    }
+    return from_disk(c, path, deadline);
+}
+
+}  // namespace layerlock::daemon

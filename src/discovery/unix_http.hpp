@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// Internal to src/discovery: one HTTP/1.1 GET over a unix stream socket with a hard
+// deadline. The only place Boost.Beast and Boost.Asio are included (unix_http.cpp),
+// because they are slow to compile and no other module should see them.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "layerlock/base/result.hpp"
+
+namespace layerlock::discovery::detail {
+
+struct HttpResponse {
+    unsigned status = 0;
+    std::string body;
+};
+
+// Connects to socket_path, sends "GET target", and reads the whole response. The
+// deadline covers connect, write and read together; when it passes the socket is
+// closed and the error is std::errc::timed_out. Never throws.
+base::Result<HttpResponse> http_get_unix(const std::string& socket_path, const std::string& target,
+                                         std::chrono::milliseconds timeout) noexcept;
+
+}  // namespace layerlock::discovery::detail

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "exec_facts.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "layerlock/base/fs.hpp"
+
+namespace layerlock::gate {
+namespace {
+
+constexpr std::string_view kDeleted = " (deleted)";
+
+std::uint64_t mount_id_of(int fd) {
+    struct statx stx{};
+    if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) != 0) return 0;
+    return (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+}
+
+std::string first_line(const std::string& path) {
+    auto text = base::read_file(path, 4096);
+    if (!text) return {};
+    auto s = std::move(*text);
+    if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+    return s;
+}
+
+pid_t parent_of(pid_t pid) {
+    auto stat = base::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+    if (!stat) return 0;
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    auto close = stat->rfind(')');
+    if (close == std::string::npos) return 0;
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(stat->c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
+    return ppid;
+}
+
+}  // namespace
+
+std::string container_path(int fd, const GatedContainer& c, bool* deleted) {
+    auto raw = base::fd_path(fd);
+    if (!raw) return {};
+    std::string p = std::move(*raw);
+    *deleted = p.size() > kDeleted.size() && p.ends_with(kDeleted);
+    if (*deleted) p.resize(p.size() - kDeleted.size());
+    // The daemon's own view of the overlay (tests, or an engine in the host's
+    // mount namespace) reads back with the host mount point in front; a container's
+    // copy of the mount reads back relative to the container's root.
+    const auto& mp = c.info.mount_point;
+    if (p.size() > mp.size() && p.compare(0, mp.size(), mp) == 0 && p[mp.size()] == '/' &&
+        c.info.mount_id != 0 && mount_id_of(fd) == c.info.mount_id)
+        p.erase(0, mp.size());
+    return p;
+}
+
+bool served_from_lower(const GatedContainer& c, const std::string& path, const struct stat& st) {
+    if (path.empty() || path.front() != '/') return false;
+    for (const auto& lower : c.lower_fds) {
+        auto fd = base::open_beneath(lower.get(), path, O_PATH);
+        if (!fd) {
+            if (fd.error().code == std::errc::no_such_file_or_directory) continue;
+            return false;   // ENOTDIR, ELOOP...: something in this layer shadows the path
+        }
+        struct stat lst{};
+        if (::fstat(fd->get(), &lst) != 0) return false;
+        // The top-most layer holding the path is the one overlayfs serves.
+        return S_ISREG(lst.st_mode) && lst.st_ino == st.st_ino && lst.st_size == st.st_size &&
+               lst.st_ctim.tv_sec == st.st_ctim.tv_sec && lst.st_ctim.tv_nsec == st.st_ctim.tv_nsec;
+    }
+    return false;
+}
+
+bool has_overlay_origin(const GatedContainer& c, const std::string& path) {
+    auto fd = base::open_beneath(c.upper_fd.get(), path, O_PATH);
+    if (!fd) return false;
+    struct stat st{};
+    if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    char proc[64];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd->get());
+    char buf[256];
+    for (const char* name : {"trusted.overlay.origin", "user.overlay.origin"}) {
+        if (::getxattr(proc, name, buf, sizeof buf) >= 0) return true;
+        if (errno == ERANGE) return true;
+    }
+    return false;
+}
+
+ProcessNames process_names(pid_t pid) {
+    ProcessNames n;
+    n.comm = first_line("/proc/" + std::to_string(pid) + "/comm");
+    if (pid_t pp = parent_of(pid); pp > 0)
+        n.parent_comm = first_line("/proc/" + std::to_string(pp) + "/comm");
+    return n;
+}
+
+}  // namespace layerlock::gate

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// Facts about one executed file, learned from the event's fd and the container's
+// layer directories: the path inside the container, whether the fd's inode is an
+// image layer's own inode, whether an upper file carries overlayfs' copy-up
+// origin marker, and the executing process's names. Syscalls only on the host
+// filesystems that hold the layers (never on the marked overlay), all beneath
+// the layer directory fds.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+
+#include "layerlock/gate/exec_gate.hpp"
+
+namespace layerlock::gate {
+
+// The executed file's path inside the container. `deleted` is set when the
+// kernel reports the name as unlinked.
+std::string container_path(int fd, const GatedContainer& c, bool* deleted);
+
+// True when the fd's inode is provably the image layer's inode at `path`: the
+// top-most lower layer holding `path` has an inode with the same number, ctime
+// and size (overlayfs reports a lower inode's own attributes; a copy-up or any
+// write gives a new ctime, which user space cannot forge).
+bool served_from_lower(const GatedContainer& c, const std::string& path, const struct stat& st);
+
+// True when the upper layer's file at `path` carries the overlay origin xattr
+// (the kernel copied it up from a lower file; a file written by a process has none).
+bool has_overlay_origin(const GatedContainer& c, const std::string& path);
+
+struct ProcessNames {
+    std::string comm, parent_comm;
+};
+ProcessNames process_names(pid_t pid);
+
+}  // namespace layerlock::gate

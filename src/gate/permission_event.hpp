@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// One permission event's life. PendingExec owns the event's fd (closed when the
+// last owner lets go) and guarantees exactly one answer: respond() answers once
+// (an atomic flag makes later calls no-ops, so the reader's deadline sweep and a
+// worker can race safely), and the destructor answers the fallback if nobody did.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "layerlock/base/unique_fd.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::gate {
+
+class PendingExec {
+public:
+    PendingExec(int group_fd, int event_fd, pid_t pid, model::Action fallback,
+                std::chrono::steady_clock::time_point deadline) noexcept
+        : group_fd_(group_fd), fd_(event_fd), pid_(pid), fallback_(fallback), deadline_(deadline) {}
+    ~PendingExec() { respond(fallback_); }
+    PendingExec(const PendingExec&) = delete;
+    PendingExec& operator=(const PendingExec&) = delete;
+
+    // True if this call delivered the answer.
+    bool respond(model::Action a) noexcept;
+    bool answered() const noexcept { return answered_.load(std::memory_order_acquire); }
+
+    int fd() const noexcept { return fd_.get(); }   // hash through this fd; never reopen the path
+    pid_t pid() const noexcept { return pid_; }
+    model::Action fallback() const noexcept { return fallback_; }
+    std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
+
+    struct stat st{};   // fstat of fd, filled by the reader
+
+private:
+    int group_fd_;
+    base::UniqueFd fd_;
+    pid_t pid_;
+    model::Action fallback_;
+    std::chrono::steady_clock::time_point deadline_;
+    std::atomic<bool> answered_{false};
+};
+
+}  // namespace layerlock::gate
