@@ -96,8 +96,12 @@ bool is_docker(const OverlayMount& m, std::string_view docker_root) {
     std::string root = normal_docker_root(docker_root);
     if (!is_clean_absolute(root)) return false;
     std::string overlay2 = root + "/overlay2/";
-    if (auto id = id_between(m.mount_point, overlay2, "merged"))
+    if (auto id = id_between(m.mount_point, overlay2, "merged")) {
+        // "<id>-init" is mounted by dockerd alone, for a moment, to write the init
+        // layer (/etc/hosts, /.dockerenv): no container process runs there.
+        if (id->ends_with("-init")) return false;
         return m.upper == overlay2 + std::string(*id) + "/diff";
+    }
     // Docker with the containerd image store mounts containerd snapshots itself.
     return id_between(m.mount_point, root + "/rootfs/overlayfs/", "").has_value() &&
            is_containerd_snapshot(m.upper);

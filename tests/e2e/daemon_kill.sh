@@ -10,10 +10,10 @@ run_container "$c"
 write_config enforce
 start_daemon
 wait_for_log "name=\"$c\"" 10 || true
-docker exec "$c" cp /bin/busybox /tmp/drift
+docker exec "$c" sh -c 'mkdir /tmp/d && cp /bin/busybox /tmp/d/true'
 
 # 4 exec loops inside the container, each exec bounded by `timeout` on the host side.
-loop() { timeout 60 docker exec "$c" sh -c 'i=0; while [ $i -lt 400 ]; do /bin/true; /tmp/drift true 2>/dev/null; i=$((i+1)); done; echo done'; }
+loop() { timeout 60 docker exec "$c" sh -c 'i=0; while [ $i -lt 400 ]; do /bin/true; /tmp/d/true 2>/dev/null; i=$((i+1)); done; echo done'; }
 for i in 1 2 3 4; do loop > "$T/loop.$i" 2>&1 & done
 sleep 1
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
@@ -21,11 +21,11 @@ wait
 for i in 1 2 3 4; do
     check "exec loop $i finished after SIGKILL of the daemon (no hang)" grep -q done "$T/loop.$i"
 done
-check "drift runs while no daemon is gating" docker exec "$c" /tmp/drift true
+check "drift runs while no daemon is gating" docker exec "$c" /tmp/d/true
 
 rm -f "$T/daemon.log"
 start_daemon
-out=$(docker exec "$c" /tmp/drift true 2>&1) && rc=0 || rc=$?
+out=$(docker exec "$c" /tmp/d/true 2>&1) && rc=0 || rc=$?
 check "a restarted daemon gates again (rc=$rc)" [ "$rc" -ne 0 ]
 
 for i in 1 2; do loop > "$T/loop.$i" 2>&1 & done

@@ -12,10 +12,10 @@ run_container "$mon"
 run_container "$strict"
 wait_for_log "name=\"$strict\"" 10 || fail "metadata of $strict learned"
 
-check "monitor mode: drift runs" docker exec "$mon" sh -c 'cp /bin/busybox /tmp/m && /tmp/m true'
-check "monitor mode: drift is alerted" journal_has LAYERLOCK_ACTION=alerted LAYERLOCK_CONTAINER_NAME="$mon" LAYERLOCK_PATH=/tmp/m
+check "monitor mode: drift runs" docker exec "$mon" sh -c 'mkdir -p /tmp/m && cp /bin/busybox /tmp/m/true && /tmp/m/true'
+check "monitor mode: drift is alerted" journal_has LAYERLOCK_ACTION=alerted LAYERLOCK_CONTAINER_NAME="$mon" LAYERLOCK_PATH=/tmp/m/true
 check "override by container name glob enforces" \
-    bash -c "! docker exec $strict sh -c 'cp /bin/busybox /tmp/m && /tmp/m true' 2>/dev/null"
+    bash -c "! docker exec $strict sh -c 'mkdir -p /tmp/m && cp /bin/busybox /tmp/m/true && /tmp/m/true' 2>/dev/null"
 
 # An invalid configuration is refused on SIGHUP, and the running one stays.
 cp "$T/layerlock.toml" "$T/good.toml"
@@ -23,13 +23,13 @@ printf 'mode = "enforce"\n[gate]\nworkers = "two"\n' > "$T/layerlock.toml"
 kill -HUP "$DAEMON_PID"
 check "an invalid reload is refused with file, line and key" \
     wait_for_log "reload refused.*layerlock.toml:3: gate.workers" 10
-check "after a refused reload the old mode stays" docker exec "$mon" sh -c '/tmp/m true'
+check "after a refused reload the old mode stays" docker exec "$mon" /tmp/m/true
 
 # A valid configuration switches the mode live.
 sed 's/^mode = "monitor"/mode = "enforce"/' "$T/good.toml" > "$T/layerlock.toml"
 kill -HUP "$DAEMON_PID"
 check "a valid reload is applied" wait_for_log "configuration reloaded" 10
-out=$(docker exec "$mon" sh -c 'cp /bin/busybox /tmp/m2 && /tmp/m2 true' 2>&1) && rc=0 || rc=$?
+out=$(docker exec "$mon" sh -c 'cp /bin/busybox /tmp/m/echo && /tmp/m/echo' 2>&1) && rc=0 || rc=$?
 check "after reloading to enforce, drift is denied" [ "$rc" -ne 0 ]
 
 # layerlock config check reports the same error without starting anything.

@@ -79,6 +79,17 @@ TEST_CASE("parse_mountinfo keeps only the overlay of a real table captured with 
     CHECK(discovery::classify(m, "/var/lib/docker") == Runtime::Docker);
 }
 
+TEST_CASE("classify skips dockerd's short-lived init-layer mount") {
+    OverlayMount m;
+    m.root = "/";
+    const std::string dir = "/var/lib/docker/overlay2/0123abcd-init";
+    m.mount_point = dir + "/merged";
+    m.upper = dir + "/diff";
+    m.work = dir + "/work";
+    m.lowers = {"/var/lib/docker/overlay2/l/ABC"};
+    CHECK(discovery::classify(m, "/var/lib/docker") == Runtime::Unknown);
+}
+
 TEST_CASE("classify recognises Docker, containerd and Podman layouts") {
     auto ms = by_mount_point(discovery::parse_mountinfo(fixture("mountinfo_engines.txt")));
     REQUIRE(ms.size() == 6);
