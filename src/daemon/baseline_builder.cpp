@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "baseline_builder.hpp"
 
+#include <chrono>
+
 #include "layerlock/baseline/store.hpp"
 
 namespace layerlock::daemon {
@@ -40,16 +42,30 @@ void BaselineBuilder::run() {
             layer = std::move(queue_.front());
             queue_.pop_front();
         }
-        if (store->layer_state(layer) == baseline::LayerState::Complete) continue;
+        if (store->layer_state(layer) == baseline::LayerState::Complete) {
+            forget(layer);
+            continue;
+        }
         auto stats = store->import_layer(layer, threads_);
+        if (stats && stats->state == baseline::LayerState::Building) {
+            // Another process (layerlock baseline build) holds it: look again later.
+            std::unique_lock lock(mu_);
+            cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+            queue_.push_back(layer);
+            continue;
+        }
         if (stats)
             log_(layer, true, "files=" + std::to_string(stats->files) + " bytes=" +
                                   std::to_string(stats->bytes) + " seconds=" + std::to_string(stats->seconds));
         else
             log_(layer, false, stats.error().message());
-        std::lock_guard lock(mu_);
-        queued_.erase(layer);
+        forget(layer);
     }
+}
+
+void BaselineBuilder::forget(const std::string& layer) {
+    std::lock_guard lock(mu_);
+    queued_.erase(layer);
 }
 
 }  // namespace layerlock::daemon

@@ -27,6 +27,7 @@ public:
 
 private:
     void run();
+    void forget(const std::string& layer);
     std::string database_;
     unsigned threads_;
     Log log_;

@@ -57,4 +57,14 @@ check "a drifted-looking binary on the host runs" "$T/host/true"
 docker rm -f "$before" >/dev/null
 check "a stopped container is released" wait_for_log "released container id=.* name=\"$before\"" 10
 
+# Engine metadata unreadable (socket absent): containers are still gated, and the
+# alert says what is unknown.
+stop_daemon
+write_config enforce '[discovery]' "docker_socket = \"$T/absent.sock\""
+start_daemon
+out=$(docker exec "$after" sh -c 'cp /bin/busybox /tmp/y && /tmp/y true' 2>&1) && rc=0 || rc=$?
+check "without engine metadata drift is still denied (rc=$rc)" [ "$rc" -ne 0 ]
+check "the alert says the container metadata is unknown" journal_has LAYERLOCK_PATH=/tmp/y \
+    LAYERLOCK_CONTAINER_NAME=unknown LAYERLOCK_UNKNOWN="container metadata" LAYERLOCK_ACTION=denied
+
 finish
