@@ -73,6 +73,9 @@ base::Result<void> migrate_locked(sqlite3* db) {
 }  // namespace
 
 base::Result<void> migrate(sqlite3* db) {
+    // A current schema needs no write lock: readers (the gate's workers) must not
+    // queue behind a layer import's long write transaction just to open the file.
+    if (auto v = user_version(db); v && *v == kCurrentVersion) return {};
     if (auto r = sql::exec(db, "BEGIN IMMEDIATE"); !r) return r;
     auto r = migrate_locked(db);
     if (!r) {

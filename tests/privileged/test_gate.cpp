@@ -48,7 +48,17 @@ public:
         std::lock_guard lock(mu);
         events.push_back(std::move(ev));
     }
-    std::vector<model::DriftEvent> take() {
+    // Alerts are published after the answer, so wait for the `expected` count
+    // (up to 5 s); for none, give a late alert 100 ms to show up.
+    std::vector<model::DriftEvent> take(std::size_t expected) {
+        auto until = std::chrono::steady_clock::now() + (expected ? milliseconds(5000) : milliseconds(100));
+        while (std::chrono::steady_clock::now() < until) {
+            {
+                std::lock_guard lock(mu);
+                if (expected && events.size() >= expected) break;
+            }
+            std::this_thread::sleep_for(milliseconds(2));
+        }
         std::lock_guard lock(mu);
         return std::exchange(events, {});
     }
@@ -119,7 +129,7 @@ TEST_CASE("an image binary served from the lower layer runs in enforce mode, qui
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);
     CHECK(h.gate->counters().events == 1);
     CHECK(h.gate->counters().lower_fast_path == 1);
-    CHECK(h.env.take().empty());
+    CHECK(h.env.take(0).empty());
 }
 
 TEST_CASE("a new file in the writable layer is denied with EPERM in enforce mode and alerted") {
@@ -127,7 +137,7 @@ TEST_CASE("a new file in the writable layer is denied with EPERM in enforce mode
     h.build_baseline();
     h.copy(test::kBusybox, h.fx.at("tmp/evil"));
     CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);
-    auto events = h.env.take();
+    auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
     CHECK(events[0].kind == "binary");
     CHECK(events[0].action == "denied");
@@ -145,7 +155,7 @@ TEST_CASE("monitor mode lets drift run and alerts") {
     }
     ::chmod(h.fx.at("tmp/script").c_str(), 0755);
     CHECK(test::run(h.fx.at("tmp/script")) == 0);
-    auto events = h.env.take();
+    auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
     CHECK(events[0].action == "alerted");
     CHECK(events[0].reason == "new-file");
@@ -157,7 +167,7 @@ TEST_CASE("a copy-up by chmod keeps the image's content and is allowed") {
     REQUIRE(fs::exists(h.fx.upper() + "/bin/busybox"));   // really copied up
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);
     CHECK(h.gate->counters().hashed == 1);
-    CHECK(h.env.take().empty());
+    CHECK(h.env.take(0).empty());
 }
 
 TEST_CASE("an image binary modified in place is denied") {
@@ -167,7 +177,7 @@ TEST_CASE("an image binary modified in place is denied") {
         f << "appended";
     }
     CHECK(test::run(h.fx.at("bin/other")) == EPERM);
-    auto events = h.env.take();
+    auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
     CHECK(events[0].reason == "modified-image-file");
 }
@@ -186,7 +196,7 @@ TEST_CASE("the file the kernel handed over is judged even if its path is swapped
         fs::rename(h.fx.at("bin/busybox"), h.fx.at("tmp/evil"));
     };
     CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);
-    auto events = h.env.take();
+    auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
     CHECK(events[0].path == "/tmp/evil");          // the name it was executed by
     CHECK(events[0].reason == "new-file");         // judged on the evil content, not the swapped-in copy
@@ -230,7 +240,7 @@ TEST_CASE("a hash that misses its deadline gets the configured fallback answer")
         int r = test::run(h.fx.at("tmp/slow"));
         CHECK(r == (fallback == model::Action::Deny ? EPERM : 0));
         CHECK(h.gate->counters().timeouts == 1);                  // answered by the deadline sweep, not the worker
-        auto events = h.env.take();
+        auto events = h.env.take(1);
         REQUIRE(events.size() == 1);
         CHECK(events[0].reason == "undecided");
     }
@@ -321,7 +331,7 @@ TEST_CASE("an image binary moved to a new path by the kernel's copy-up runs with
     h.build_baseline();
     fs::rename(h.fx.at("bin/busybox"), h.fx.at("tmp/moved"));   // copy-up with origin, then rename
     CHECK(test::run(h.fx.at("tmp/moved")) == 0);
-    auto events = h.env.take();
+    auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
     CHECK(events[0].reason == "renamed-image-file");
     CHECK(events[0].severity == model::Severity::Low);
