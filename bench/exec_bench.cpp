@@ -110,7 +110,8 @@ void start_daemon(const std::string& daemon, const fs::path& dir, bool ignore_ma
         << "[discovery]\ndocker_root = \"" << (dir / "docker").string() << "\"\n"
         << "docker_socket = \"" << (dir / "no-engine.sock").string() << "\"\n"
         << "[alerts]\njournald = false\nstderr = \"never\"\n"
-        << "[daemon]\nlock_file = \"" << (dir / "lock").string() << "\"\nlog_level = \"warn\"\n";
+        << "[daemon]\nlock_file = \"" << (dir / "lock").string() << "\"\nlog_level = \""
+        << (std::getenv("BENCH_VERBOSE") ? "debug" : "warn") << "\"\n";
     pid_t pid = ::fork();
     if (pid == 0) {
         int log = ::open((dir / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -132,6 +133,10 @@ Stats stats(std::vector<double> v) {
 }
 
 void cleanup() {
+    if (std::getenv("BENCH_VERBOSE")) {
+        std::error_code ec;
+        fs::copy_file(g_root / "d1/daemon.log", "/tmp/bench-d1.log", fs::copy_options::overwrite_existing, ec);
+    }
     for (pid_t p : g_daemons) { ::kill(p, SIGTERM); ::waitpid(p, nullptr, 0); }
     for (auto it = g_mounts.rbegin(); it != g_mounts.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
     std::error_code ec;
@@ -182,6 +187,7 @@ void discovery_latency(const fs::path& docker_overlay2, const fs::path& lower) {
         int err = 0;
         while (err != EPERM && Clock::now() - t0 < std::chrono::seconds(5)) spawn_us((dir / "merged/evil").string(), &err);
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (std::getenv("BENCH_VERBOSE")) std::fprintf(stderr, "mount %d: %.1f ms\n", i, ms.back());
         ::umount2((dir / "merged").c_str(), MNT_DETACH);
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -91,6 +91,7 @@ public:
         return daemon::image_facts(database_, c, path, content, deadline);
     }
     void publish(model::DriftEvent ev) override { alerts_->publish(std::move(ev)); }
+    void prepare_worker() override { open_thread_store(database_); }
     void tick() override;
 
 private:

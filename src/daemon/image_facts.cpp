@@ -70,12 +70,8 @@ gate::ImageFacts from_disk(const gate::GatedContainer& c, const std::string& pat
     return f;
 }
 
-}  // namespace
-
-gate::ImageFacts image_facts(const std::string& database, const gate::GatedContainer& c,
-                             const std::string& path, const model::Sha256& content,
-                             std::chrono::steady_clock::time_point deadline) {
-    // One connection per worker thread, opened on first use.
+// One connection per worker thread.
+baseline::Store* thread_store(const std::string& database) {
     thread_local std::unique_ptr<baseline::Store> store;
     thread_local std::string store_path;
     if (!store || store_path != database) {
@@ -83,6 +79,17 @@ gate::ImageFacts image_facts(const std::string& database, const gate::GatedConta
         store = s ? std::make_unique<baseline::Store>(std::move(*s)) : nullptr;
         store_path = database;
     }
+    return store.get();
+}
+
+}  // namespace
+
+void open_thread_store(const std::string& database) { thread_store(database); }
+
+gate::ImageFacts image_facts(const std::string& database, const gate::GatedContainer& c,
+                             const std::string& path, const model::Sha256& content,
+                             std::chrono::steady_clock::time_point deadline) {
+    baseline::Store* store = thread_store(database);
     if (store && store->all_complete(c.info.lowers)) {
         gate::ImageFacts f;
         f.known = true;

@@ -12,6 +12,9 @@
 
 namespace layerlock::daemon {
 
+// Opens this thread's baseline connection ahead of its first use.
+void open_thread_store(const std::string& database);
+
 gate::ImageFacts image_facts(const std::string& database, const gate::GatedContainer& c,
                              const std::string& path, const model::Sha256& content,
                              std::chrono::steady_clock::time_point deadline);

@@ -7,8 +7,7 @@
 #include "layerlock/gate/exec_gate.hpp"
 
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/timerfd.h>
+#include <fcntl.h>
 #include <sys/fanotify.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "exec_facts.hpp"
 #include "layerlock/digest/sha256.hpp"
 #include "permission_event.hpp"
+#include "reader_wakeup.hpp"
 
 namespace layerlock::gate {
 
@@ -79,12 +79,10 @@ struct ExecGate::Impl {
     ExecGate& gate;
     GateOptions opts;
     std::mutex opts_mu;
-    base::UniqueFd stop_fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-    // The reader sleeps in poll() without a timeout: an hrtimer armed and
-    // cancelled on every event costs more than the rest of a cache hit on a VM.
-    // Periodic work (watchdog, deadlines) comes from these timers instead.
-    base::UniqueFd tick_fd{::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)};
-    base::UniqueFd deadline_fd{::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)};
+    // The reader sleeps in a blocking read(): one syscall per event. Signals from
+    // ReaderWakeup interrupt it for the watchdog tick, deadlines and stop.
+    std::atomic<ReaderWakeup*> wakeup{nullptr};
+    std::atomic<bool> reader_done{false};
     bool deadline_armed = false;         // reader only
     std::atomic<bool> stopping{false};
     pid_t self = ::getpid();
@@ -106,11 +104,7 @@ struct ExecGate::Impl {
     void worker_loop(Lane& lane);
     void judge(Job& job, const GateOptions& o);
     void sweep_deadlines();
-    void arm_deadline();
-    static void drain_timer(int fd) {
-        std::uint64_t expirations;
-        [[maybe_unused]] auto n = ::read(fd, &expirations, sizeof expirations);
-    }
+    void arm_deadline(ReaderWakeup& w);
     void drain_on_stop();
     void report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
                 const policy::Verdict& v, const std::optional<model::Sha256>& digest);
@@ -145,8 +139,10 @@ void ExecGate::start() {
 
 void ExecGate::stop() noexcept {
     if (!impl_ || impl_->stopping.exchange(true)) return;
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(impl_->stop_fd.get(), &one, sizeof one);
+    while (!impl_->reader_done) {   // until the reader has left its blocking read
+        if (auto* w = impl_->wakeup.load()) w->request_stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     impl_->small.stop();
     impl_->large.stop();
     for (auto& t : impl_->threads)
@@ -155,41 +151,25 @@ void ExecGate::stop() noexcept {
 }
 
 void ExecGate::Impl::reader_loop() {
-    auto tick = std::chrono::duration_cast<std::chrono::nanoseconds>(options().tick).count();
-    itimerspec period{};
-    period.it_interval = {static_cast<time_t>(tick / 1'000'000'000), static_cast<long>(tick % 1'000'000'000)};
-    period.it_value = period.it_interval;
-    ::timerfd_settime(tick_fd.get(), 0, &period, nullptr);
-    for (;;) {
-        pollfd fds[4] = {{gate.group_.fd(), POLLIN, 0}, {stop_fd.get(), POLLIN, 0},
-                         {tick_fd.get(), POLLIN, 0}, {deadline_fd.get(), POLLIN, 0}};
-        if (::poll(fds, 4, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
+    {
+        ReaderWakeup w(options().tick);
+        wakeup = &w;
+        while (!w.stop_requested() && !stopping) {
+            read_batch(options());   // blocks until events or a wake-up signal
+            if (w.take_tick()) gate.env_.tick();
+            if (w.take_deadline()) deadline_armed = false;
+            if (!in_flight.empty()) sweep_deadlines();
+            if (!in_flight.empty() && !deadline_armed) arm_deadline(w);
         }
-        if (fds[1].revents) break;
-        if (fds[0].revents & POLLIN) read_batch(options());
-        if (fds[2].revents) {
-            drain_timer(tick_fd.get());
-            gate.env_.tick();
-        }
-        if (fds[3].revents) {
-            drain_timer(deadline_fd.get());
-            deadline_armed = false;
-        }
-        if (!in_flight.empty()) sweep_deadlines();
-        if (!in_flight.empty() && !deadline_armed) arm_deadline();
+        wakeup = nullptr;
     }
+    reader_done = true;
     drain_on_stop();
 }
 
 // One-shot timer at the oldest waiting event's deadline (FIFO = deadline order).
-void ExecGate::Impl::arm_deadline() {
-    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(in_flight.front()->deadline() - Clock::now()).count();
-    left = std::max<long long>(left, 1'000'000);   // at least 1 ms from now
-    itimerspec at{};
-    at.it_value = {static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-    ::timerfd_settime(deadline_fd.get(), 0, &at, nullptr);
+void ExecGate::Impl::arm_deadline(ReaderWakeup& w) {
+    w.arm_deadline(in_flight.front()->deadline() - Clock::now());
     deadline_armed = true;
 }
 
@@ -281,9 +261,12 @@ void ExecGate::Impl::maybe_ignore(const PendingExec& ev, const GateOptions& o) {
 }
 
 void ExecGate::Impl::worker_loop(Lane& lane) {
+    gate.env_.prepare_worker();
+    std::uint8_t probe = 0;
+    (void)digest::sha256_bytes(&probe, 1);   // per-thread digest state, allocated now
     while (auto job = lane.pop()) {
-        if (job->ev->answered()) continue;   // the deadline sweep already answered
-        judge(*job, options());
+        if (!job->ev->answered()) judge(*job, options());   // else the deadline sweep answered
+        job->ev->close_fd();
     }
 }
 
@@ -342,6 +325,7 @@ void ExecGate::Impl::sweep_deadlines() {
 // already queued, then every event still waiting for a worker.
 void ExecGate::Impl::drain_on_stop() {
     gate.group_.flush_all();
+    ::fcntl(gate.group_.fd(), F_SETFL, ::fcntl(gate.group_.fd(), F_GETFL) | O_NONBLOCK);
     auto o = options();
     alignas(fanotify_event_metadata) char buf[4096];
     for (;;) {

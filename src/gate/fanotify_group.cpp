@@ -19,8 +19,8 @@ using base::unexpected;
 Result<FanotifyGroup> FanotifyGroup::open() {
     // Unlimited queue and marks: permission events must never be dropped, and the
     // number of marks is bounded by layerlock itself (containers, ignore cap).
-    unsigned flags = FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK |
-                     FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS;
+    // Blocking reads: the gate's reader sleeps in read() (see gate/reader_wakeup.hpp).
+    unsigned flags = FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS;
     int fd = ::fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
     if (fd < 0 && errno == EPERM) {  // O_NOATIME needs ownership or CAP_FOWNER
         fd = ::fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);

@@ -30,6 +30,10 @@ public:
     bool answered() const noexcept { return answered_.load(std::memory_order_acquire); }
 
     int fd() const noexcept { return fd_.get(); }   // hash through this fd; never reopen the path
+    // Closes the event's fd once its owner is done with it, so the container's
+    // filesystem is not kept busy (an open fd blocks its unmount). Only the thread
+    // that uses the fd calls this: a worker after judging, never the deadline sweep.
+    void close_fd() noexcept { fd_.reset(); }
     pid_t pid() const noexcept { return pid_; }
     model::Action fallback() const noexcept { return fallback_; }
     std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }

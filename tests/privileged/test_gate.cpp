@@ -360,3 +360,24 @@ TEST_CASE("a 1 GiB binary being hashed never holds up the exec of a small one") 
     CHECK_FALSE(huge_done);           // the small exec was answered while the huge hash ran
     huge.join();
 }
+
+TEST_CASE("no event fd stays open on the container's filesystem after the answer") {
+    Harness h(model::Mode::Enforce);
+    h.copy(test::kBusybox, h.fx.at("tmp/evil"));
+    CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);      // judged by a worker
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);        // answered by the reader
+    REQUIRE(h.env.take(1).size() == 1);
+    auto open_on_overlay = [&] {
+        int n = 0;
+        for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+            std::error_code ec;
+            auto target = fs::read_symlink(e.path(), ec).string();
+            if (!ec && target.rfind(h.fx.merged(), 0) == 0) ++n;
+        }
+        return n;
+    };
+    auto until = std::chrono::steady_clock::now() + milliseconds(2000);
+    while (open_on_overlay() > 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(milliseconds(5));
+    CHECK(open_on_overlay() == 0);   // an open fd would keep the overlay busy (EBUSY on unmount)
+}

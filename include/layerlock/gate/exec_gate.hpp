@@ -57,6 +57,9 @@ public:
     virtual void publish(model::DriftEvent ev) = 0;
     // Reader thread, at least every tick: liveness (systemd watchdog keep-alive).
     virtual void tick() {}
+    // Each worker thread, once, before its first event: open per-thread resources
+    // (database connection) so their first-use cost is never paid by an exec.
+    virtual void prepare_worker() {}
 };
 
 struct GateOptions {

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "reader_wakeup.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace layerlock::gate {
+namespace {
+
+int wake_signal() { return SIGRTMIN + 1; }
+
+extern "C" void on_wake(int, siginfo_t* si, void*) {
+    // Async-signal-safe: a lock-free atomic store through the timer's pointer.
+    if (auto* flag = static_cast<std::atomic<bool>*>(si->si_value.sival_ptr)) flag->store(true);
+}
+
+timespec to_timespec(std::chrono::nanoseconds ns) {
+    auto n = ns.count();
+    return {static_cast<time_t>(n / 1'000'000'000), static_cast<long>(n % 1'000'000'000)};
+}
+
+bool make_timer(std::atomic<bool>* flag, timer_t* out) {
+    sigevent sev;
+    std::memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = wake_signal();
+    sev.sigev_value.sival_ptr = flag;
+    sev._sigev_un._tid = ::gettid();
+    return ::timer_create(CLOCK_MONOTONIC, &sev, out) == 0;
+}
+
+}  // namespace
+
+ReaderWakeup::ReaderWakeup(std::chrono::milliseconds tick) : reader_(::pthread_self()) {
+    struct sigaction sa{};
+    sa.sa_sigaction = on_wake;
+    sa.sa_flags = SA_SIGINFO;   // no SA_RESTART: the blocking read returns EINTR
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(wake_signal(), &sa, nullptr);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, wake_signal());
+    ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    timers_ok_ = make_timer(&tick_, &tick_timer_) && make_timer(&deadline_, &deadline_timer_);
+    if (timers_ok_) {
+        itimerspec period{};
+        period.it_interval = to_timespec(tick);
+        period.it_value = period.it_interval;
+        ::timer_settime(tick_timer_, 0, &period, nullptr);
+    }
+}
+
+ReaderWakeup::~ReaderWakeup() {
+    if (timers_ok_) {
+        ::timer_delete(tick_timer_);
+        ::timer_delete(deadline_timer_);
+    }
+}
+
+void ReaderWakeup::arm_deadline(std::chrono::nanoseconds from_now) {
+    if (!timers_ok_) return;
+    itimerspec at{};
+    at.it_value = to_timespec(std::max(from_now, std::chrono::nanoseconds(1'000'000)));
+    ::timer_settime(deadline_timer_, 0, &at, nullptr);
+}
+
+void ReaderWakeup::request_stop() {
+    // The signal can land just before the reader enters read(); repeat until the
+    // reader has acknowledged by leaving its loop (stop_ is then cleared below).
+    sigval v{};
+    v.sival_ptr = &stop_;
+    ::pthread_sigqueue(reader_, wake_signal(), v);
+}
+
+}  // namespace layerlock::gate
