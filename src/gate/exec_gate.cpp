@@ -262,8 +262,7 @@ void ExecGate::Impl::maybe_ignore(const PendingExec& ev, const GateOptions& o) {
 
 void ExecGate::Impl::worker_loop(Lane& lane) {
     gate.env_.prepare_worker();
-    std::uint8_t probe = 0;
-    (void)digest::sha256_bytes(&probe, 1);   // per-thread digest state, allocated now
+    digest::prepare_thread();
     while (auto job = lane.pop()) {
         if (!job->ev->answered()) judge(*job, options());   // else the deadline sweep answered
         job->ev->close_fd();

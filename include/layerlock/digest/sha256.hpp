@@ -26,4 +26,8 @@ base::Result<model::Sha256> sha256_fd(int fd, const HashLimits& limits = {},
 
 model::Sha256 sha256_bytes(const void* data, std::size_t size);
 
+// Allocates and touches this thread's hashing state (buffer, EVP context) so the
+// first hash on a gate worker does not pay for page faults and provider lookups.
+void prepare_thread();
+
 }  // namespace layerlock::digest
