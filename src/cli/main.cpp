@@ -31,6 +31,14 @@ int main(int argc, char** argv) {
     show->add_option("path", opt.path, "one path inside the container");
     show->add_flag("--json", opt.json, "JSON output");
 
+    auto* st = app.add_subcommand("status", "the running daemon: mode, containers, counters");
+    st->add_flag("--json", opt.json, "JSON output");
+    auto* rl = app.add_subcommand("reload", "reload the daemon's configuration (refused if invalid)");
+    auto* md = app.add_subcommand("mode", "live per-container mode; survives reload until cleared");
+    md->add_option("container", opt.container, "container name or id")->required();
+    md->add_option("mode", opt.mode, "monitor, enforce or clear")->required()
+        ->check(CLI::IsMember({"monitor", "enforce", "clear"}));
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -40,6 +48,9 @@ int main(int argc, char** argv) {
         if (check->parsed()) return config_check(opt);
         if (build->parsed()) return baseline_build(opt);
         if (show->parsed()) return baseline_show(opt);
+        if (st->parsed()) return status(opt);
+        if (rl->parsed()) return reload(opt);
+        if (md->parsed()) return mode(opt);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "layerlock: %s\n", e.what());
         return 2;

@@ -16,10 +16,14 @@ struct Options {
     std::vector<std::string> containers;
     std::string container;
     std::string path;
+    std::string mode;
 };
 
 int config_check(const Options& o);
 int baseline_build(const Options& o);
 int baseline_show(const Options& o);
+int status(const Options& o);
+int reload(const Options& o);
+int mode(const Options& o);
 
 }  // namespace layerlock::cli

@@ -205,8 +205,9 @@ void read_alerts(Reader& r, const Scope& s, AlertConfig& a) {
 }
 
 void read_daemon(Reader& r, const Scope& s, DaemonConfig& d) {
-    r.only_keys(s, {"lock_file", "log_level"});
+    r.only_keys(s, {"lock_file", "control_socket", "log_level"});
     if (auto p = r.path(s, "lock_file", PathRule::Required)) d.lock_file = *p;
+    if (auto p = r.path(s, "control_socket", PathRule::Required)) d.control_socket = *p;
     if (auto w = r.word(s, "log_level", {"trace", "debug", "info", "warn", "error"}))
         d.log_level = *w;
 }

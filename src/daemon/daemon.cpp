@@ -34,6 +34,7 @@
 #include "layerlock/daemon/containers.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/gate/exec_gate.hpp"
+#include "daemon_impl.hpp"
 #include "registry.hpp"
 
 namespace layerlock::daemon {
@@ -77,57 +78,6 @@ std::vector<dev_t> host_devices(const config::Config& c) {
 }
 
 }  // namespace
-
-class Daemon final : public gate::Environment {
-public:
-    explicit Daemon(config::Config cfg) : cfg_(std::move(cfg)) {}
-    int run();
-
-    // gate::Environment
-    std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override { return registry_.find(dev); }
-    gate::ImageFacts image_facts(const gate::GatedContainer& c, const std::string& path,
-                                 const model::Sha256& content,
-                                 std::chrono::steady_clock::time_point deadline) override {
-        return daemon::image_facts(database_, c, path, content, deadline);
-    }
-    void publish(model::DriftEvent ev) override { alerts_->publish(std::move(ev)); }
-    void prepare_worker() override { open_thread_store(database_); }
-    void tick() override;
-
-private:
-    base::Result<void> step_lock();
-    base::Result<void> step_group();
-    void step_alerts();
-    void discovery_loop();
-    void sync_mounts(const std::string& table);
-    void add_container(const discovery::OverlayMount& m, model::Runtime rt);
-    void remove_container(std::uint64_t mount_id);
-    void metadata_loop();
-    void republish(const gate::GatedContainer& old, const model::Container& info);
-    void reload();
-    int wait_for_signals();
-
-    config::Config cfg_;
-    std::mutex cfg_mu_;
-    std::string database_;
-    base::UniqueFd lock_fd_;
-    std::optional<gate::FanotifyGroup> group_;
-    std::unique_ptr<alert::AlertQueue> alerts_;
-    std::unique_ptr<gate::ExecGate> gate_;
-    std::unique_ptr<BaselineBuilder> builder_;
-    std::unique_ptr<Metadata> metadata_;
-    Registry registry_;
-    std::vector<dev_t> host_devs_;
-    std::map<std::uint64_t, dev_t> mounts_;      // mount id → overlay dev (discovery thread)
-    base::UniqueFd stop_fd_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-    std::atomic<bool> stopping_{false};
-    std::thread discovery_thread_, metadata_thread_;
-    std::mutex meta_mu_;
-    std::condition_variable meta_cv_;
-    std::deque<dev_t> meta_queue_;
-    std::atomic<bool> initial_sync_done_{false};
-    std::chrono::steady_clock::time_point last_watchdog_{};
-};
 
 base::Result<void> Daemon::step_lock() {
     std::filesystem::create_directories(std::filesystem::path(cfg_.daemon.lock_file).parent_path());
@@ -193,10 +143,7 @@ void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt) 
     auto gc = std::make_shared<gate::GatedContainer>();
     for (const auto& l : info.lowers) gc->lower_fds.push_back(base::UniqueFd(::open(l.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)));
     gc->upper_fd.reset(::open(info.upper.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    {
-        std::lock_guard lock(cfg_mu_);
-        gc->mode = config::mode_for(cfg_, info.name, info.image);
-    }
+    gc->mode = mode_of(info);
     gc->info = info;
     registry_.put(gc);   // registered before marking: the first event finds it
     if (auto r = group_->mark_filesystem(root.get()); !r) {
@@ -259,10 +206,7 @@ void Daemon::republish(const gate::GatedContainer& old, const model::Container& 
     gc->info = info;
     for (const auto& fd : old.lower_fds) gc->lower_fds.push_back(dup_fd(fd));
     gc->upper_fd = dup_fd(old.upper_fd);
-    {
-        std::lock_guard lock(cfg_mu_);
-        gc->mode = config::mode_for(cfg_, info.name, info.image);
-    }
+    gc->mode = mode_of(info);
     if (registry_.find(info.dev)) registry_.put(std::move(gc));
 }
 
@@ -291,11 +235,17 @@ void Daemon::metadata_loop() {
     }
 }
 
-void Daemon::reload() {
+model::Mode Daemon::mode_of(const model::Container& info) {
+    std::lock_guard lock(cfg_mu_);
+    if (auto it = live_modes_.find(info.id); it != live_modes_.end()) return it->second;
+    return config::mode_for(cfg_, info.name, info.image);
+}
+
+base::Result<void> Daemon::reload() {
     auto fresh = config::load(cfg_.source);
     if (!fresh) {
         logger()->error("reload refused, keeping the running configuration: {}", fresh.error().message());
-        return;
+        return base::unexpected(fresh.error());
     }
     {
         std::lock_guard lock(cfg_mu_);
@@ -307,6 +257,7 @@ void Daemon::reload() {
     gate_->set_options(gate_options(cfg_));
     for (const auto& c : registry_.all()) republish(*c, c->info);
     logger()->info("configuration reloaded from {}", cfg_.source);
+    return {};
 }
 
 int Daemon::wait_for_signals() {
@@ -319,7 +270,7 @@ int Daemon::wait_for_signals() {
         if (::read(sfd.get(), &si, sizeof si) != sizeof si) continue;
         if (si.ssi_signo == SIGHUP) {
             sd_notify(0, "RELOADING=1");
-            reload();
+            (void)reload();   // logged inside; the running configuration stays on error
             sd_notify(0, "READY=1");
             continue;
         }
@@ -358,6 +309,8 @@ int Daemon::run() {
     discovery_thread_ = std::thread([this] { discovery_loop(); });
     metadata_thread_ = std::thread([this] { metadata_loop(); });
     while (!initial_sync_done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (auto r = control_.start(cfg_.daemon.control_socket, [this](const std::string& q) { return handle_control(q); }); !r)
+        logger()->error("control socket: {} (layerlock status/reload/mode unavailable)", r.error().message());
     logger()->info("layerlockd {} ready: mode={} containers={} on_error={}", LAYERLOCK_VERSION,
                    model::to_string(cfg_.mode), registry_.all().size(), model::to_string(cfg_.gate.on_error));
     sd_notify(0, "READY=1");
@@ -368,6 +321,7 @@ int Daemon::run() {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof one);
     meta_cv_.notify_all();
+    control_.stop();
     discovery_thread_.join();
     metadata_thread_.join();
     gate_->stop();   // marks removed, pending events answered

@@ -69,6 +69,7 @@ stderr = "always"
 json_path = "$T/alerts.jsonl"
 [daemon]
 lock_file = "$T/layerlockd.lock"
+control_socket = "$T/control.sock"
 log_level = "debug"
 TOML
     for line in "$@"; do echo "$line" >> "$T/layerlock.toml"; done

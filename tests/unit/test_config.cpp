@@ -87,6 +87,7 @@ void check_same_settings(const cfg::Config& a, const cfg::Config& b) {
     CHECK(a.alerts.json_path == b.alerts.json_path);
     CHECK(a.alerts.queue_size == b.alerts.queue_size);
     CHECK(a.daemon.lock_file == b.daemon.lock_file);
+    CHECK(a.daemon.control_socket == b.daemon.control_socket);
     CHECK(a.daemon.log_level == b.daemon.log_level);
 }
 
@@ -94,7 +95,7 @@ const char* const kAllKeys[] = {
     "mode",          "on_error",     "hash_timeout_ms", "workers",   "max_pending",
     "cache_entries", "ignore_marks", "ignore_marks_max", "database", "threads",
     "docker_socket", "docker_root",  "journald",        "stderr",    "json_path",
-    "queue_size",    "lock_file",    "log_level",
+    "queue_size",    "lock_file",    "control_socket", "log_level",
 };
 
 }  // namespace
@@ -143,6 +144,7 @@ TEST_CASE("the full fixture sets every key and keeps override order") {
     CHECK(c.alerts.json_path == "/var/log/layerlock/alerts.jsonl");
     CHECK(c.alerts.queue_size == 64);
     CHECK(c.daemon.lock_file == "/tmp/layerlockd.lock");
+    CHECK(c.daemon.control_socket == "/tmp/layerlock.sock");
     CHECK(c.daemon.log_level == "debug");
     REQUIRE(c.container_modes.size() == 2);
     CHECK(c.container_modes[0].glob == "payments-*");
@@ -346,7 +348,7 @@ TEST_CASE("an integer too large for 64 bits is out of range, not wrapped") {
 TEST_CASE("every path key rejects a relative path") {
     const std::vector<std::pair<std::string, std::string>> keys = {
         {"baseline", "database"},    {"discovery", "docker_socket"}, {"discovery", "docker_root"},
-        {"alerts", "json_path"},     {"daemon", "lock_file"},
+        {"alerts", "json_path"},     {"daemon", "lock_file"},     {"daemon", "control_socket"},
     };
     for (const auto& [table, key] : keys) {
         CAPTURE(key);

@@ -52,6 +52,7 @@ struct AlertConfig {
 
 struct DaemonConfig {
     std::string lock_file = "/run/layerlock/layerlockd.lock";
+    std::string control_socket = "/run/layerlock/control.sock";   // root-only (0600, peer uid checked)
     std::string log_level = "info";                // trace debug info warn error
 };
 

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// The control socket's verbs, as the daemon answers them:
+//   {"verb":"status"}                                   mode, uptime, containers, counters
+//   {"verb":"reload"}                                   same as SIGHUP, but says what failed
+//   {"verb":"mode","container":"NAME|ID","mode":"monitor|enforce|clear"}
+// A live mode set here outranks the configuration and survives reloads until
+// cleared. Every answer is {"ok":true,...} or {"ok":false,"error":"..."}.
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "daemon_impl.hpp"
+#include "layerlock/base/escape.hpp"
+#include "layerlock/baseline/store.hpp"
+
+namespace layerlock::daemon {
+namespace json = boost::json;
+
+namespace {
+
+std::string error_reply(const std::string& why) {
+    return json::serialize(json::object{{"ok", false}, {"error", why}});
+}
+
+json::object counters_json(const gate::GateCounters& k, const policy::VerdictCache& cache,
+                           const alert::AlertQueue& alerts) {
+    auto hits = cache.hits(), misses = cache.misses();
+    return json::object{
+        {"events", k.events.load()}, {"allowed", k.allowed.load()}, {"denied", k.denied.load()},
+        {"fallback", k.fallback.load()}, {"timeouts", k.timeouts.load()}, {"overload", k.overload.load()},
+        {"unknown_container", k.unknown_container.load()}, {"queue_overflows", k.queue_overflows.load()},
+        {"image_inode_fast_path", k.lower_fast_path.load()}, {"hashed", k.hashed.load()},
+        {"hashed_bytes", k.hashed_bytes.load()}, {"ignore_marks", k.ignore_marks.load()},
+        {"cache_hits", hits}, {"cache_misses", misses},
+        {"cache_hit_rate", hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0.0},
+        {"cache_entries", cache.size()},
+        {"alerts_delivered", alerts.delivered()}, {"alerts_dropped", alerts.dropped()}};
+}
+
+}  // namespace
+
+std::string Daemon::status_json() {
+    // The control thread's own baseline connection (WAL: never blocks the builder).
+    thread_local std::optional<baseline::Store> store;
+    if (!store) if (auto s = baseline::Store::open(database_)) store.emplace(std::move(*s));
+    json::array containers;
+    for (const auto& c : registry_.all()) {
+        const auto& i = c->info;
+        std::string state = !store ? "unknown" : store->all_complete(i.lowers) ? "complete" : "building";
+        containers.push_back(json::object{
+            {"runtime", std::string(model::to_string(i.runtime))}, {"id", i.id},
+            {"name", base::escape(i.name)}, {"image", base::escape(i.image)}, {"pid", i.pid},
+            {"mode", std::string(model::to_string(c->mode))}, {"baseline", state},
+            {"layers", i.lowers.size()}, {"metadata_known", i.metadata_known}});
+    }
+    model::Mode mode;
+    model::Action on_error;
+    {
+        std::lock_guard lock(cfg_mu_);
+        mode = cfg_.mode;
+        on_error = cfg_.gate.on_error;
+    }
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
+    json::object out{
+        {"ok", true}, {"version", LAYERLOCK_VERSION}, {"pid", ::getpid()},
+        {"mode", std::string(model::to_string(mode))}, {"on_error", std::string(model::to_string(on_error))},
+        {"uptime_seconds", uptime.count()}, {"config", cfg_.source}, {"containers", std::move(containers)},
+        {"counters", counters_json(gate_->counters(), gate_->cache(), *alerts_)},
+        {"baseline", json::object{{"database", database_},
+                                  {"layers", store ? store->layer_count() : 0},
+                                  {"files", store ? store->file_count() : 0}}}};
+    return json::serialize(out);
+}
+
+std::string Daemon::set_live_mode(const std::string& container, const std::string& mode) {
+    std::vector<model::Container> known;
+    for (const auto& c : registry_.all()) known.push_back(c->info);
+    std::vector<std::string> missing;
+    auto found = select_containers(known, {container}, &missing);
+    if (found.empty()) return error_reply("no gated container \"" + base::escape(container) + "\"");
+    const auto& target = found.front();
+    {
+        std::lock_guard lock(cfg_mu_);
+        if (mode == "clear") live_modes_.erase(target.id);
+        else if (auto m = model::parse_mode(mode)) live_modes_[target.id] = *m;
+        else return error_reply("mode must be monitor, enforce or clear");
+    }
+    if (auto c = registry_.find(target.dev)) republish(*c, c->info);
+    auto now = registry_.find(target.dev);
+    std::string effective(model::to_string(now ? now->mode : model::Mode::Monitor));
+    spdlog::get("layerlockd")->info("live mode for container id={} name=\"{}\": {} (now {})", target.id.substr(0, 12),
+                                    base::escape(target.name), mode, effective);
+    return json::serialize(json::object{{"ok", true}, {"container", target.id}, {"mode", effective}});
+}
+
+std::string Daemon::handle_control(const std::string& request) {
+    boost::system::error_code ec;
+    auto value = json::parse(request, ec);
+    if (ec || !value.is_object()) return error_reply("request is not a JSON object");
+    const auto& obj = value.as_object();
+    auto str = [&](const char* key) -> std::string {
+        auto it = obj.find(key);
+        return it != obj.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+    };
+    const std::string verb = str("verb");
+    try {
+        if (verb == "status") return status_json();
+        if (verb == "reload") {
+            auto r = reload();
+            return r ? std::string("{\"ok\":true}") : error_reply(r.error().message());
+        }
+        if (verb == "mode") return set_live_mode(str("container"), str("mode"));
+    } catch (const std::exception& e) {
+        return error_reply(std::string("internal error: ") + e.what());
+    }
+    return error_reply("unknown verb \"" + base::escape(verb) + "\"");
+}
+
+}  // namespace layerlock::daemon

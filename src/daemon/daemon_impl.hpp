@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Daemon object: wiring of every module, declared here so its methods can be
+// split by concern (daemon.cpp: start-up, discovery, signals; control_verbs.cpp:
+// the control socket's verbs). Internal to src/daemon.
+#pragma once
+
+#include <sys/eventfd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "baseline_builder.hpp"
+#include "image_facts.hpp"
+#include "layerlock/alert/alerts.hpp"
+#include "layerlock/config/config.hpp"
+#include "layerlock/daemon/containers.hpp"
+#include "layerlock/daemon/control.hpp"
+#include "layerlock/discovery/mounts.hpp"
+#include "layerlock/gate/exec_gate.hpp"
+#include "registry.hpp"
+
+namespace layerlock::daemon {
+
+class Daemon final : public gate::Environment {
+public:
+    explicit Daemon(config::Config cfg) : cfg_(std::move(cfg)) {}
+    int run();
+
+    // gate::Environment
+    std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override { return registry_.find(dev); }
+    gate::ImageFacts image_facts(const gate::GatedContainer& c, const std::string& path,
+                                 const model::Sha256& content,
+                                 std::chrono::steady_clock::time_point deadline) override {
+        return daemon::image_facts(database_, c, path, content, deadline);
+    }
+    void publish(model::DriftEvent ev) override { alerts_->publish(std::move(ev)); }
+    void prepare_worker() override { open_thread_store(database_); }
+    void tick() override;
+
+private:
+    base::Result<void> step_lock();
+    base::Result<void> step_group();
+    void step_alerts();
+    void discovery_loop();
+    void sync_mounts(const std::string& table);
+    void add_container(const discovery::OverlayMount& m, model::Runtime rt);
+    void remove_container(std::uint64_t mount_id);
+    void metadata_loop();
+    void republish(const gate::GatedContainer& old, const model::Container& info);
+    base::Result<void> reload();
+    model::Mode mode_of(const model::Container& info);   // live override, then config
+    std::string handle_control(const std::string& request);
+    std::string status_json();
+    std::string set_live_mode(const std::string& container, const std::string& mode);
+    int wait_for_signals();
+
+    config::Config cfg_;
+    std::mutex cfg_mu_;
+    std::string database_;
+    base::UniqueFd lock_fd_;
+    std::optional<gate::FanotifyGroup> group_;
+    std::unique_ptr<alert::AlertQueue> alerts_;
+    std::unique_ptr<gate::ExecGate> gate_;
+    std::unique_ptr<BaselineBuilder> builder_;
+    std::unique_ptr<Metadata> metadata_;
+    Registry registry_;
+    std::vector<dev_t> host_devs_;
+    std::map<std::uint64_t, dev_t> mounts_;      // mount id → overlay dev (discovery thread)
+    base::UniqueFd stop_fd_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    std::atomic<bool> stopping_{false};
+    std::thread discovery_thread_, metadata_thread_;
+    std::mutex meta_mu_;
+    std::condition_variable meta_cv_;
+    std::deque<dev_t> meta_queue_;
+    std::atomic<bool> initial_sync_done_{false};
+    std::chrono::steady_clock::time_point last_watchdog_{};
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::map<std::string, model::Mode> live_modes_;   // container id → mode (layerlock mode); under cfg_mu_
+    ControlServer control_;
+};
+
+}  // namespace layerlock::daemon
