@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
     md->add_option("mode", opt.mode, "monitor, enforce or clear")->required()
         ->check(CLI::IsMember({"monitor", "enforce", "clear"}));
 
+    auto* sc = app.add_subcommand("scan", "drift report from each container's writable layer (no daemon needed)");
+    sc->add_option("containers", opt.containers, "container names or ids (default: all)");
+    sc->add_flag("--json", opt.json, "JSON output");
+    sc->add_option("--min-severity", opt.min_severity, "report from this severity up (info low medium high critical)")
+        ->capture_default_str();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -51,6 +57,7 @@ int main(int argc, char** argv) {
         if (st->parsed()) return status(opt);
         if (rl->parsed()) return reload(opt);
         if (md->parsed()) return mode(opt);
+        if (sc->parsed()) return scan(opt);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "layerlock: %s\n", e.what());
         return 2;

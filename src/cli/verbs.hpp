@@ -17,6 +17,7 @@ struct Options {
     std::string container;
     std::string path;
     std::string mode;
+    std::string min_severity = "low";
 };
 
 int config_check(const Options& o);
@@ -25,5 +26,6 @@ int baseline_show(const Options& o);
 int status(const Options& o);
 int reload(const Options& o);
 int mode(const Options& o);
+int scan(const Options& o);
 
 }  // namespace layerlock::cli

@@ -136,3 +136,63 @@ TEST_CASE("forgetting a container's device drops only its entries") {
     CHECK_FALSE(cache.get(a));
     CHECK(cache.get(b));
 }
+
+// ---------------------------------------------------------------- file drift rules
+
+#include "layerlock/policy/file_rules.hpp"
+
+namespace {
+policy::FileVerdict file(std::string_view path, std::string_view change, bool exec = false,
+                         std::uint32_t mode = 0100644, std::uint32_t image_mode = 0100644, bool dir = false) {
+    return policy::classify_file({path, change, dir, exec, mode, image_mode});
+}
+}  // namespace
+
+TEST_CASE("package databases and trees are package drift, high") {
+    for (auto p : {"/var/lib/dpkg/status", "/var/lib/dpkg/info/curl.list", "/lib/apk/db/installed",
+                   "/var/lib/rpm/Packages", "/usr/lib/python3/dist-packages/requests-2.0.dist-info/METADATA",
+                   "/app/node_modules/left-pad/package.json"}) {
+        CAPTURE(p);
+        auto v = file(p, "modified");
+        CHECK(v.kind == "package");
+        CHECK(v.severity == model::Severity::High);
+    }
+}
+
+TEST_CASE("sensitive configuration is critical, other /etc changes medium") {
+    for (auto p : {"/etc/passwd", "/etc/shadow", "/etc/sudoers.d/x", "/etc/ld.so.preload", "/etc/cron.d/job",
+                   "/root/.ssh/id_rsa", "/home/app/.ssh/authorized_keys"}) {
+        CAPTURE(p);
+        CHECK(file(p, "modified").severity == model::Severity::Critical);
+    }
+    auto v = file("/etc/motd", "modified");
+    CHECK(v.kind == "config");
+    CHECK(v.severity == model::Severity::Medium);
+}
+
+TEST_CASE("a setuid bit added is high; on an executable it is binary drift") {
+    auto meta = file("/bin/busybox", "metadata", true, 0104755, 0100755);
+    CHECK(meta.kind == "config");
+    CHECK(meta.severity == model::Severity::High);
+    auto added = file("/usr/local/bin/x", "added", true, 0104755, 0);
+    CHECK(added.kind == "binary");
+    CHECK_FALSE(file("/bin/su", "metadata", true, 0104755, 0104755).severity == model::Severity::High);
+}
+
+TEST_CASE("expected runtime paths are quiet, but an executable dropped there is not") {
+    auto log = file("/var/log/app/a.log", "added");
+    CHECK(log.quiet);
+    CHECK(log.severity == model::Severity::Info);
+    CHECK(file("/tmp", "metadata", false, 040755, 040755, true).quiet);
+    auto dropped = file("/tmp/payload", "added", true, 0100755, 0);
+    CHECK_FALSE(dropped.quiet);
+    CHECK(dropped.kind == "binary");
+    CHECK(dropped.severity == model::Severity::High);
+}
+
+TEST_CASE("other changes are low file drift; parent directories info") {
+    CHECK(file("/srv/data.txt", "added").kind == "file");
+    CHECK(file("/srv/data.txt", "added").severity == model::Severity::Low);
+    CHECK(file("/srv", "metadata", false, 040755, 040755, true).severity == model::Severity::Info);
+    CHECK(file("/bin/cat", "deleted").severity == model::Severity::Low);
+}

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// The reconcile scan: walks a container's writable (upper) layer and compares
+// every entry with the image's effective file at the same path, which is exactly
+// the information `docker diff` shows: added, modified (content differs),
+// metadata-only (copy-up by chmod/chown/touch: same content), deleted (whiteout).
+// Everything is opened beneath the upper directory fd, never following a symlink;
+// FIFOs, sockets and devices are never opened; hashing is bounded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "layerlock/base/result.hpp"
+#include "layerlock/baseline/store.hpp"
+#include "layerlock/model/types.hpp"
+
+namespace layerlock::watch {
+
+enum class Change { Added, Modified, Metadata, Deleted };
+std::string_view to_string(Change c);
+
+struct FileChange {
+    std::string path;                 // inside the container, raw bytes
+    Change change = Change::Added;
+    char type = 'f';                  // f regular, d directory, l symlink, p fifo, s socket, c/b device, w whiteout
+    std::uint32_t mode = 0;           // st_mode now (0 for deleted)
+    std::uint32_t image_mode = 0;     // st_mode in the image (0 when absent)
+    std::uint64_t size = 0;
+    std::optional<model::Sha256> sha256;   // regular files that were hashed
+    bool executable = false;          // any exec bit, or an ELF header
+    std::string detail;               // e.g. "mode 0755 -> 4755"
+};
+
+// The image's effective entry at a path (nullopt: absent from the image).
+using ImageLookup = std::function<std::optional<baseline::Entry>(std::string_view path)>;
+
+struct ScanLimits {
+    std::uint64_t max_entries = 1'000'000;      // stop (error) past this many upper entries
+    std::uint64_t max_hash_bytes = 1ull << 32;  // larger files are reported without a hash
+};
+
+// All changes in the upper directory `upper_fd` (an O_RDONLY|O_DIRECTORY fd),
+// sorted by path.
+base::Result<std::vector<FileChange>> reconcile(int upper_fd, const ImageLookup& image,
+                                                const ScanLimits& limits = {});
+
+}  // namespace layerlock::watch

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+// `layerlock scan [CONTAINER...] [--json] [--min-severity S]`: a drift report per
+// container from its writable layer compared with the image baseline (built on
+// the spot for layers not hashed yet). Works without the daemon. Exit status:
+// 0 no drift at or above the threshold, 1 drift found, 2 error.
+#include <fcntl.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "layerlock/base/escape.hpp"
+#include "layerlock/baseline/store.hpp"
+#include "layerlock/config/config.hpp"
+#include "layerlock/daemon/containers.hpp"
+#include "layerlock/policy/file_rules.hpp"
+#include "layerlock/watch/reconcile.hpp"
+#include "verbs.hpp"
+
+namespace layerlock::cli {
+namespace {
+
+using base::escape;
+using base::json_escape;
+
+struct Finding {
+    watch::FileChange change;
+    policy::FileVerdict verdict;
+};
+
+base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model::Container& c, unsigned threads) {
+    for (const auto& layer : c.lowers)
+        if (auto r = store.import_layer(layer, threads); !r) return base::unexpected(r.error());
+    if (!store.all_complete(c.lowers)) return base::unexpected(base::Error::plain("baseline is being built by another process"));
+    base::UniqueFd upper(::open(c.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!upper) return base::unexpected(base::Error::from_errno("open " + c.upper));
+    auto lookup = [&](std::string_view p) { return store.lookup(c.lowers, p); };
+    auto changes = watch::reconcile(upper.get(), lookup);
+    if (!changes) return base::unexpected(changes.error());
+    std::vector<Finding> out;
+    for (auto& ch : *changes) {
+        policy::FileFacts f{ch.path, watch::to_string(ch.change), ch.type == 'd', ch.executable, ch.mode, ch.image_mode};
+        auto v = policy::classify_file(f);
+        out.push_back({std::move(ch), std::move(v)});
+    }
+    return out;
+}
+
+std::string hex_or_empty(const watch::FileChange& c) { return c.sha256 ? model::to_hex(*c.sha256) : std::string(); }
+
+void print_text(const model::Container& c, const std::vector<Finding>& found, model::Severity min) {
+    std::printf("container %s (%s, image %s)\n", escape(c.name.empty() ? c.id : c.name).c_str(),
+                std::string(model::to_string(c.runtime)).c_str(), escape(c.image.empty() ? "unknown" : c.image).c_str());
+    for (const auto& f : found) {
+        if (f.verdict.severity < min) continue;
+        std::printf("  %-8s %-8s %-9s %s%s%s%s\n", f.verdict.kind.c_str(),
+                    std::string(model::to_string(f.verdict.severity)).c_str(),
+                    std::string(watch::to_string(f.change.change)).c_str(), escape(f.change.path).c_str(),
+                    f.change.detail.empty() ? "" : ("  (" + f.change.detail + ")").c_str(),
+                    f.change.sha256 && f.change.change != watch::Change::Metadata ? "  sha256=" : "",
+                    f.change.change != watch::Change::Metadata ? hex_or_empty(f.change).c_str() : "");
+    }
+}
+
+std::string json_container(const model::Container& c, const std::vector<Finding>& found, model::Severity min) {
+    std::string s = "{\"container\":\"" + json_escape(c.name) + "\",\"id\":\"" + json_escape(c.id) +
+                    "\",\"runtime\":\"" + std::string(model::to_string(c.runtime)) + "\",\"image\":\"" +
+                    json_escape(c.image) + "\",\"changes\":[";
+    bool first = true;
+    for (const auto& f : found) {
+        if (f.verdict.severity < min) continue;
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", f.change.mode & 07777);
+        s += std::string(first ? "" : ",") + "{\"path\":\"" + json_escape(f.change.path) + "\",\"change\":\"" +
+             std::string(watch::to_string(f.change.change)) + "\",\"kind\":\"" + f.verdict.kind +
+             "\",\"severity\":\"" + std::string(model::to_string(f.verdict.severity)) + "\",\"type\":\"" +
+             std::string(1, f.change.type) + "\",\"mode\":\"" + mode + "\",\"sha256\":\"" + hex_or_empty(f.change) +
+             "\",\"quiet\":" + (f.verdict.quiet ? "true" : "false") + ",\"detail\":\"" + json_escape(f.change.detail) + "\"}";
+        first = false;
+    }
+    return s + "]}";
+}
+
+}  // namespace
+
+int scan(const Options& o) {
+    auto min = model::parse_severity(o.min_severity);
+    if (!min) {
+        std::fprintf(stderr, "layerlock: --min-severity must be info, low, medium, high or critical\n");
+        return 2;
+    }
+    auto cfg = config::load(o.config);
+    if (!cfg) {
+        std::fprintf(stderr, "layerlock: configuration error: %s\n", cfg.error().message().c_str());
+        return 2;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(cfg->baseline.database).parent_path(), ec);
+    auto store = baseline::Store::open(cfg->baseline.database);
+    if (!store) {
+        std::fprintf(stderr, "layerlock: baseline database: %s\n", store.error().message().c_str());
+        return 2;
+    }
+    daemon::Metadata meta(cfg->discovery);
+    auto all = daemon::scan_containers(*cfg, &meta);
+    std::vector<std::string> missing;
+    auto containers = o.containers.empty() ? all : daemon::select_containers(all, o.containers, &missing);
+    for (const auto& m : missing) std::fprintf(stderr, "layerlock: no running container \"%s\"\n", escape(m).c_str());
+    if (!missing.empty()) return 2;
+    int status = 0;
+    std::string json = "[";
+    for (const auto& c : containers) {
+        auto found = scan_one(*store, c, cfg->baseline.threads);
+        if (!found) {
+            std::fprintf(stderr, "layerlock: %s: %s\n", escape(c.name.empty() ? c.id : c.name).c_str(),
+                         found.error().message().c_str());
+            return 2;
+        }
+        for (const auto& f : *found)
+            if (f.verdict.severity >= *min && !f.verdict.quiet) status = 1;
+        if (o.json) json += (json.size() > 1 ? "," : "") + json_container(c, *found, *min);
+        else print_text(c, *found, *min);
+    }
+    if (o.json) std::printf("%s]\n", json.c_str());
+    return status;
+}
+
+}  // namespace layerlock::cli

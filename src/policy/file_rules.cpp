@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "layerlock/policy/file_rules.hpp"
+
+#include <fnmatch.h>
+
+namespace layerlock::policy {
+namespace {
+
+using model::Severity;
+
+bool starts(std::string_view p, std::string_view prefix) { return p.substr(0, prefix.size()) == prefix; }
+
+bool glob(std::string_view pattern, std::string_view path) {
+    return ::fnmatch(std::string(pattern).c_str(), std::string(path).c_str(), 0) == 0;
+}
+
+bool package_path(std::string_view p) {
+    return p == "/var/lib/dpkg/status" || starts(p, "/var/lib/dpkg/info/") || p == "/lib/apk/db/installed" ||
+           starts(p, "/var/lib/rpm/") || glob("*/site-packages/*.dist-info*", p) ||
+           glob("*/dist-packages/*.dist-info*", p) || glob("*/site-packages/*.egg-info*", p) ||
+           glob("*/dist-packages/*.egg-info*", p) || glob("*/node_modules/*/package.json", p);
+}
+
+bool sensitive_path(std::string_view p) {
+    return p == "/etc/passwd" || p == "/etc/shadow" || p == "/etc/group" || p == "/etc/gshadow" ||
+           starts(p, "/etc/sudoers") || p == "/etc/ld.so.preload" || starts(p, "/etc/cron") ||
+           starts(p, "/root/.ssh/") || p == "/root/.ssh" || glob("*/authorized_keys", p) ||
+           glob("*/authorized_keys2", p);
+}
+
+bool privilege_bit_added(const FileFacts& f) {
+    constexpr std::uint32_t kBits = 06000;   // setuid | setgid
+    return f.change != "deleted" && (f.mode & kBits & ~f.image_mode) != 0;
+}
+
+}  // namespace
+
+FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
+    const std::string_view p = f.path;
+    if (package_path(p)) return {"package", Severity::High, false, "package database changed"};
+    if (sensitive_path(p)) return {"config", Severity::Critical, false, "sensitive file"};
+    bool content = f.change == "added" || f.change == "modified";
+    if (privilege_bit_added(f)) {
+        if (content && f.executable && !f.directory) return {"binary", Severity::High, false, "setuid/setgid executable"};
+        return {"config", Severity::High, false, "setuid/setgid bit added"};
+    }
+    if (starts(p, "/etc/")) return {"config", Severity::Medium, false, "configuration"};
+    for (const auto& q : rules.quiet_prefixes)
+        if (starts(p, q) || std::string(p) + "/" == q) {
+            if (content && f.executable && !f.directory) break;   // an executable is never quiet
+            return {"file", Severity::Info, true, "expected runtime path"};
+        }
+    if (content && f.executable && !f.directory) return {"binary", Severity::High, false, "executable"};
+    if (f.directory && f.change == "metadata") return {"file", Severity::Info, false, "directory"};
+    return {"file", Severity::Low, false, "file"};
+}
+
+}  // namespace layerlock::policy

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "layerlock/watch/reconcile.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "layerlock/base/escape.hpp"
+#include "layerlock/base/fs.hpp"
+#include "layerlock/digest/sha256.hpp"
+
+namespace layerlock::watch {
+namespace {
+
+char type_of(const struct stat& st) {
+    if (S_ISREG(st.st_mode)) return 'f';
+    if (S_ISDIR(st.st_mode)) return 'd';
+    if (S_ISLNK(st.st_mode)) return 'l';
+    if (S_ISFIFO(st.st_mode)) return 'p';
+    if (S_ISSOCK(st.st_mode)) return 's';
+    if (S_ISCHR(st.st_mode)) return st.st_rdev == makedev(0, 0) ? 'w' : 'c';
+    return 'b';
+}
+
+std::string mode_text(std::uint32_t m) {
+    char b[8];
+    std::snprintf(b, sizeof b, "%04o", m & 07777);
+    return b;
+}
+
+// A zero-size regular file with the overlay whiteout xattr is a whiteout too.
+bool xattr_whiteout(int dirfd, const char* name, const struct stat& st) {
+    if (!S_ISREG(st.st_mode) || st.st_size != 0) return false;
+    auto fd = base::open_beneath(dirfd, name, O_PATH);
+    if (!fd) return false;
+    char proc[64];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd->get());
+    return ::getxattr(proc, "trusted.overlay.whiteout", nullptr, 0) >= 0 ||
+           ::getxattr(proc, "user.overlay.whiteout", nullptr, 0) >= 0;
+}
+
+// Hashes a regular upper file through an fd opened beneath its directory, after
+// checking it is still the inode that was listed. Also reads its ELF magic.
+void hash_regular(int dirfd, const char* name, const struct stat& st, const ScanLimits& limits, FileChange& fc) {
+    auto fd = base::open_beneath(dirfd, name, O_RDONLY | O_NONBLOCK);
+    if (!fd) return;
+    struct stat now{};
+    if (::fstat(fd->get(), &now) != 0 || !S_ISREG(now.st_mode) || now.st_ino != st.st_ino) return;
+    char magic[4] = {};
+    if (::pread(fd->get(), magic, 4, 0) == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0) fc.executable = true;
+    digest::HashLimits hl;
+    hl.max_bytes = limits.max_hash_bytes;
+    if (auto d = digest::sha256_fd(fd->get(), hl)) fc.sha256 = *d;
+}
+
+class Walker {
+public:
+    Walker(const ImageLookup& image, const ScanLimits& limits) : image_(image), limits_(limits) {}
+    base::Result<void> walk(int dirfd, const std::string& dir_path, unsigned depth = 0);
+    std::vector<FileChange> take() { return std::move(out_); }
+
+private:
+    void visit(int dirfd, const char* name, const std::string& path, const struct stat& st);
+    const ImageLookup& image_;
+    const ScanLimits& limits_;
+    std::vector<FileChange> out_;
+    std::uint64_t seen_ = 0;
+};
+
+void Walker::visit(int dirfd, const char* name, const std::string& path, const struct stat& st) {
+    FileChange fc;
+    fc.path = path;
+    fc.type = type_of(st);
+    fc.mode = st.st_mode;
+    fc.size = static_cast<std::uint64_t>(st.st_size);
+    fc.executable = (st.st_mode & 0111) != 0 && fc.type == 'f';
+    auto in_image = image_(path);
+    if (in_image) fc.image_mode = in_image->mode;
+    if (fc.type == 'w' || xattr_whiteout(dirfd, name, st)) {
+        fc.type = 'w';
+        fc.mode = 0;
+        fc.change = Change::Deleted;
+        fc.executable = false;
+        out_.push_back(std::move(fc));
+        return;
+    }
+    if (fc.type == 'f') hash_regular(dirfd, name, st, limits_, fc);
+    if (!in_image) {
+        fc.change = Change::Added;
+    } else if (fc.type == 'f' && in_image->kind == baseline::EntryKind::Regular) {
+        bool same = fc.sha256 && *fc.sha256 == in_image->sha256;
+        fc.change = same ? Change::Metadata : Change::Modified;
+    } else if (fc.type == 'd' && (in_image->kind == baseline::EntryKind::Directory ||
+                                  in_image->kind == baseline::EntryKind::OpaqueDirectory)) {
+        fc.change = Change::Metadata;
+    } else {
+        fc.change = Change::Modified;   // type changed, or a link/special file replaced
+    }
+    if (in_image && (in_image->mode & 07777) != (st.st_mode & 07777))
+        fc.detail = "mode " + mode_text(in_image->mode) + " -> " + mode_text(st.st_mode);
+    else if (fc.change == Change::Metadata)
+        fc.detail = fc.type == 'd' ? "directory entries changed" : "owner or timestamps changed";
+    out_.push_back(std::move(fc));
+}
+
+// One open directory fd per level: the depth is bounded so that a hostile tree
+// cannot exhaust the daemon's fds or stack; deeper entries are reported once.
+constexpr unsigned kMaxDepth = 256;
+
+base::Result<void> Walker::walk(int dirfd, const std::string& dir_path, unsigned depth) {
+    if (depth >= kMaxDepth) {
+        FileChange fc;
+        fc.path = dir_path;
+        fc.type = 'd';
+        fc.change = Change::Modified;
+        fc.detail = "not scanned below: deeper than " + std::to_string(kMaxDepth) + " levels";
+        out_.push_back(std::move(fc));
+        return {};
+    }
+    auto dup = base::open_beneath(dirfd, ".", O_RDONLY | O_DIRECTORY);
+    if (!dup) return base::unexpected(dup.error());
+    DIR* dir = ::fdopendir(dup->release());
+    if (!dir) return base::unexpected(base::Error::from_errno("fdopendir"));
+    std::vector<std::string> subdirs;
+    while (dirent* de = ::readdir(dir)) {
+        if (!std::strcmp(de->d_name, ".") || !std::strcmp(de->d_name, "..")) continue;
+        if (++seen_ > limits_.max_entries) {
+            ::closedir(dir);
+            return base::unexpected(base::Error::plain("more than " + std::to_string(limits_.max_entries) +
+                                                       " entries in the writable layer"));
+        }
+        struct stat st{};
+        if (::fstatat(::dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;   // gone meanwhile
+        std::string path = dir_path + "/" + de->d_name;
+        visit(::dirfd(dir), de->d_name, path, st);
+        if (S_ISDIR(st.st_mode)) subdirs.push_back(de->d_name);
+    }
+    int fd = ::dirfd(dir);
+    for (const auto& name : subdirs) {
+        auto sub = base::open_beneath(fd, name, O_RDONLY | O_DIRECTORY);
+        if (!sub) continue;   // removed or replaced since listed
+        if (auto r = walk(sub->get(), dir_path + "/" + name, depth + 1); !r) {
+            ::closedir(dir);
+            return r;
+        }
+    }
+    ::closedir(dir);
+    return {};
+}
+
+}  // namespace
+
+std::string_view to_string(Change c) {
+    switch (c) {
+        case Change::Added: return "added";
+        case Change::Modified: return "modified";
+        case Change::Metadata: return "metadata";
+        case Change::Deleted: return "deleted";
+    }
+    return "modified";
+}
+
+base::Result<std::vector<FileChange>> reconcile(int upper_fd, const ImageLookup& image, const ScanLimits& limits) {
+    Walker w(image, limits);
+    if (auto r = w.walk(upper_fd, ""); !r) return base::unexpected(r.error());
+    auto out = w.take();
+    std::sort(out.begin(), out.end(), [](const FileChange& a, const FileChange& b) { return a.path < b.path; });
+    return out;
+}
+
+}  // namespace layerlock::watch
