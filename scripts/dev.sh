@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 BUILD_DEPS=(meson ninja-build pkg-config g++ libboost1.81-dev libboost-json1.81-dev
             libsqlite3-dev libssl-dev libspdlog-dev libtoml11-dev doctest-dev libsystemd-dev
             libcli11-dev)
-TEST_DEPS=(docker.io containerd runc busybox-static systemd sqlite3 util-linux procps curl)
+TEST_DEPS=(docker.io containerd runc busybox-static systemd sqlite3 util-linux procps curl
+           debhelper dpkg-dev lintian fakeroot man-db libcap2-bin)
 
 install_missing() {
     local missing=()

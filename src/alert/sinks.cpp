@@ -25,6 +25,7 @@ std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s;
 class JournaldSink final : public Sink {
 public:
     void write(const model::DriftEvent& ev) override {
+        if (ev.quiet) return;   // expected runtime changes: stored and in JSON lines only
         const std::string msg = message(ev);
         auto f = [](const char* k, const std::string& v) { return std::string(k) + "=" + v; };
         const std::string fields[] = {
@@ -39,12 +40,19 @@ public:
             f("LAYERLOCK_CONTAINER_ID", or_unknown(ev.container_id)),
             f("LAYERLOCK_CONTAINER_NAME", or_unknown(escape(ev.container_name))),
             f("LAYERLOCK_IMAGE", or_unknown(escape(ev.image))),
+            f("LAYERLOCK_K8S_POD", escape(ev.k8s_pod)),
+            f("LAYERLOCK_K8S_NAMESPACE", escape(ev.k8s_namespace)),
+            f("LAYERLOCK_K8S_CONTAINER", escape(ev.k8s_container)),
             f("LAYERLOCK_PATH", escape(ev.path)),
             f("LAYERLOCK_SHA256", ev.sha256),
             f("LAYERLOCK_PID", std::to_string(ev.pid)),
             f("LAYERLOCK_COMM", escape(ev.comm)),
             f("LAYERLOCK_PARENT_COMM", escape(ev.parent_comm)),
             f("LAYERLOCK_UNKNOWN", ev.unknown),
+            f("LAYERLOCK_CHANGE", ev.change),
+            f("LAYERLOCK_PACKAGE", escape(ev.package)),
+            f("LAYERLOCK_DETAIL", ev.detail),
+            f("LAYERLOCK_COUNT", ev.count > 1 ? std::to_string(ev.count) : std::string()),
         };
         constexpr std::size_t n = sizeof fields / sizeof fields[0];
         iovec iov[n];
@@ -60,6 +68,7 @@ public:
 class StderrSink final : public Sink {
 public:
     void write(const model::DriftEvent& ev) override {
+        if (ev.quiet) return;
         std::string line = "layerlockd: " + message(ev) + "\n";
         [[maybe_unused]] auto n = ::write(STDERR_FILENO, line.data(), line.size());
     }
@@ -86,8 +95,15 @@ std::string message(const model::DriftEvent& ev) {
                     or_unknown(ev.container_id.substr(0, 12)) + " image=\"" + escape(or_unknown(ev.image)) +
                     "\" path=\"" + escape(ev.path) + "\" pid=" + std::to_string(ev.pid) + " comm=\"" +
                     escape(ev.comm) + "\" parent=\"" + escape(ev.parent_comm) + "\"";
+    if (!ev.k8s_pod.empty() || !ev.k8s_namespace.empty() || !ev.k8s_container.empty())
+        m += " k8s_namespace=\"" + escape(ev.k8s_namespace) + "\" k8s_pod=\"" + escape(ev.k8s_pod) +
+             "\" k8s_container=\"" + escape(ev.k8s_container) + "\"";
     if (!ev.sha256.empty()) m += " sha256=" + ev.sha256;
     if (!ev.unknown.empty()) m += " unknown=\"" + ev.unknown + "\"";
+    if (!ev.change.empty()) m += " change=" + ev.change;
+    if (!ev.package.empty()) m += " package=\"" + escape(ev.package) + "\"";
+    if (!ev.detail.empty()) m += " detail=\"" + escape(ev.detail) + "\"";
+    if (ev.count > 1) m += " count=" + std::to_string(ev.count);
     return m;
 }
 
@@ -97,9 +113,13 @@ std::string to_json(const model::DriftEvent& ev) {
            ",\"severity\":" + q(std::string(model::to_string(ev.severity))) + ",\"action\":" + q(ev.action) +
            ",\"reason\":" + q(ev.reason) + ",\"runtime\":" + q(std::string(model::to_string(ev.runtime))) +
            ",\"container_id\":" + q(ev.container_id) + ",\"container_name\":" + q(ev.container_name) +
-           ",\"image\":" + q(ev.image) + ",\"path\":" + q(ev.path) + ",\"sha256\":" + q(ev.sha256) +
+           ",\"image\":" + q(ev.image) + ",\"k8s_pod\":" + q(ev.k8s_pod) +
+           ",\"k8s_namespace\":" + q(ev.k8s_namespace) + ",\"k8s_container\":" + q(ev.k8s_container) +
+           ",\"path\":" + q(ev.path) + ",\"sha256\":" + q(ev.sha256) +
            ",\"pid\":" + std::to_string(ev.pid) + ",\"comm\":" + q(ev.comm) +
-           ",\"parent_comm\":" + q(ev.parent_comm) + ",\"unknown\":" + q(ev.unknown) + "}";
+           ",\"parent_comm\":" + q(ev.parent_comm) + ",\"unknown\":" + q(ev.unknown) +
+           ",\"change\":" + q(ev.change) + ",\"detail\":" + q(ev.detail) + ",\"package\":" + q(ev.package) + ",\"count\":" + std::to_string(ev.count) +
+           ",\"quiet\":" + (ev.quiet ? "true" : "false") + "}";
 }
 
 std::unique_ptr<Sink> journald_sink() { return std::make_unique<JournaldSink>(); }

@@ -41,12 +41,48 @@ CREATE TABLE entries(
 CREATE INDEX entries_by_sha256 ON entries(sha256) WHERE sha256 IS NOT NULL;
 )sql";
 
+// Version 2: the drift event table behind `layerlock events`, and the file
+// changes already reported per container (so a reconcile reports each once,
+// across daemon restarts).
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE events(
+    id             INTEGER PRIMARY KEY,
+    time_us        INTEGER NOT NULL,
+    kind           TEXT NOT NULL,
+    severity       INTEGER NOT NULL,          -- 0 info .. 4 critical
+    action         TEXT NOT NULL,
+    change         TEXT NOT NULL DEFAULT '',
+    reason         TEXT NOT NULL DEFAULT '',
+    runtime        TEXT NOT NULL DEFAULT '',
+    container_id   TEXT NOT NULL DEFAULT '',
+    container_name TEXT NOT NULL DEFAULT '',
+    image          TEXT NOT NULL DEFAULT '',
+    path           BLOB NOT NULL DEFAULT '',
+    sha256         TEXT NOT NULL DEFAULT '',
+    pid            INTEGER NOT NULL DEFAULT 0,
+    comm           BLOB NOT NULL DEFAULT '',
+    parent_comm    BLOB NOT NULL DEFAULT '',
+    detail         TEXT NOT NULL DEFAULT '',
+    package        TEXT NOT NULL DEFAULT '',
+    count          INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX events_by_time ON events(time_us);
+CREATE INDEX events_by_container ON events(container_name, time_us);
+CREATE TABLE file_drift_seen(
+    container_id TEXT NOT NULL,
+    path         BLOB NOT NULL,
+    change       TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    PRIMARY KEY (container_id, path, change, sha256)
+) WITHOUT ROWID;
+)sql";
+
 struct Migration {
     int to;
     const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}};
-constexpr int kCurrentVersion = 1;
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+constexpr int kCurrentVersion = 2;
 
 base::Result<int> user_version(sqlite3* db) {
     auto s = sql::Stmt::prepare(db, "PRAGMA user_version");

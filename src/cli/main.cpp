@@ -45,6 +45,16 @@ int main(int argc, char** argv) {
     sc->add_option("--min-severity", opt.min_severity, "report from this severity up (info low medium high critical)")
         ->capture_default_str();
 
+    auto* ev = app.add_subcommand("events", "drift events the daemon recorded (no daemon needed)");
+    ev->add_option("--since", opt.since, "only events newer than this age: 30s, 15m, 1h, 7d");
+    ev->add_option("--container", opt.container_filter, "container name or id prefix");
+    ev->add_option("--kind", opt.kind, "binary, file, config or package")
+        ->check(CLI::IsMember({"binary", "file", "config", "package"}));
+    auto* ev_min = ev->add_option("--min-severity", opt.min_severity, "info low medium high critical");
+    ev_min->default_str("info");
+    ev->add_flag("--json", opt.json, "one JSON object per line");
+    ev->add_flag("-f,--follow", opt.follow, "keep printing new events");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -58,6 +68,10 @@ int main(int argc, char** argv) {
         if (rl->parsed()) return reload(opt);
         if (md->parsed()) return mode(opt);
         if (sc->parsed()) return scan(opt);
+        if (ev->parsed()) {
+            if (ev_min->count() == 0) opt.min_severity = "info";
+            return events(opt);
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "layerlock: %s\n", e.what());
         return 2;

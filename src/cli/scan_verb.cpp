@@ -13,6 +13,7 @@
 #include "layerlock/config/config.hpp"
 #include "layerlock/daemon/containers.hpp"
 #include "layerlock/policy/file_rules.hpp"
+#include "layerlock/watch/packages.hpp"
 #include "layerlock/watch/reconcile.hpp"
 #include "verbs.hpp"
 
@@ -25,6 +26,7 @@ using base::json_escape;
 struct Finding {
     watch::FileChange change;
     policy::FileVerdict verdict;
+    std::vector<watch::PackageChange> packages;   // for package databases
 };
 
 base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model::Container& c, unsigned threads) {
@@ -40,7 +42,12 @@ base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model:
     for (auto& ch : *changes) {
         policy::FileFacts f{ch.path, watch::to_string(ch.change), ch.type == 'd', ch.executable, ch.mode, ch.image_mode};
         auto v = policy::classify_file(f);
-        out.push_back({std::move(ch), std::move(v)});
+        std::vector<watch::PackageChange> pkgs;
+        if (v.kind == "package") {
+            auto image = store.lookup(c.lowers, ch.path);
+            pkgs = watch::package_changes(upper.get(), ch.path, image ? image->layer : std::string());
+        }
+        out.push_back({std::move(ch), std::move(v), std::move(pkgs)});
     }
     return out;
 }
@@ -58,6 +65,7 @@ void print_text(const model::Container& c, const std::vector<Finding>& found, mo
                     f.change.detail.empty() ? "" : ("  (" + f.change.detail + ")").c_str(),
                     f.change.sha256 && f.change.change != watch::Change::Metadata ? "  sha256=" : "",
                     f.change.change != watch::Change::Metadata ? hex_or_empty(f.change).c_str() : "");
+        for (const auto& p : f.packages) std::printf("           package  %s\n", escape(p.text()).c_str());
     }
 }
 
@@ -74,7 +82,15 @@ std::string json_container(const model::Container& c, const std::vector<Finding>
              std::string(watch::to_string(f.change.change)) + "\",\"kind\":\"" + f.verdict.kind +
              "\",\"severity\":\"" + std::string(model::to_string(f.verdict.severity)) + "\",\"type\":\"" +
              std::string(1, f.change.type) + "\",\"mode\":\"" + mode + "\",\"sha256\":\"" + hex_or_empty(f.change) +
-             "\",\"quiet\":" + (f.verdict.quiet ? "true" : "false") + ",\"detail\":\"" + json_escape(f.change.detail) + "\"}";
+             "\",\"quiet\":" + (f.verdict.quiet ? "true" : "false") + ",\"detail\":\"" + json_escape(f.change.detail) +
+             "\",\"packages\":[";
+        for (std::size_t i = 0; i < f.packages.size(); ++i) {
+            const auto& p = f.packages[i];
+            s += std::string(i ? "," : "") + "{\"name\":\"" + json_escape(p.name) + "\",\"change\":\"" + p.change() +
+                 "\",\"old_version\":\"" + json_escape(p.old_version) + "\",\"new_version\":\"" +
+                 json_escape(p.new_version) + "\"}";
+        }
+        s += "]}";
         first = false;
     }
     return s + "]}";

@@ -18,6 +18,8 @@ struct Options {
     std::string path;
     std::string mode;
     std::string min_severity = "low";
+    std::string since, kind, container_filter;
+    bool follow = false;
 };
 
 int config_check(const Options& o);
@@ -27,5 +29,6 @@ int status(const Options& o);
 int reload(const Options& o);
 int mode(const Options& o);
 int scan(const Options& o);
+int events(const Options& o);
 
 }  // namespace layerlock::cli

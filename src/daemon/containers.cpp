@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
+// Containers from the mount table, named by their engine: Docker through its Engine
+// API (cached by merged dir), containerd and Podman through the state files that
+// src/discovery/{containerd,podman}.cpp parse. No parsing here, only the choice of
+// source and the bounded wait for an init pid; the gate never waits on any of it.
 #include "layerlock/daemon/containers.hpp"
 
 #include <climits>
 #include <cstdlib>
+#include <thread>
 
 #include "layerlock/base/fs.hpp"
+#include "layerlock/discovery/engines.hpp"
 
 namespace layerlock::daemon {
 namespace {
@@ -20,6 +26,36 @@ std::string dir_name_before(const std::string& path, const std::string& leaf) {
     auto end = path.size() - leaf.size() - 1;
     auto slash = path.rfind('/', end - 1);
     return path.substr(slash + 1, end - slash - 1);
+}
+
+// Podman's run root for root (containers-storage.conf "runroot"), where its pidfiles live.
+constexpr std::string_view kPodmanRunRoot = "/run/containers/storage";
+
+// Reads an engine's files until they name the init pid or kPidWait has passed:
+// containerd and Podman mount the root filesystem before runc creates the process.
+template <typename Read>
+base::Result<discovery::EngineContainer> read_with_pid(Read read) {
+    auto deadline = std::chrono::steady_clock::now() + Metadata::kPidWait;
+    for (;;) {
+        auto r = read();
+        if (!r || r->pid != 0 || std::chrono::steady_clock::now() >= deadline) return r;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+bool apply(model::Container& c, base::Result<discovery::EngineContainer> e) {
+    if (!e) return false;
+    c.id = std::move(e->id);
+    c.name = std::move(e->name);
+    c.image = std::move(e->image);
+    c.image_id = std::move(e->image_id);
+    c.pid = e->pid;
+    c.engine_namespace = std::move(e->ns);
+    c.k8s_pod = std::move(e->k8s_pod);
+    c.k8s_namespace = std::move(e->k8s_namespace);
+    c.k8s_container = std::move(e->k8s_container);
+    c.metadata_known = true;
+    return true;
 }
 
 }  // namespace
@@ -54,8 +90,7 @@ bool Metadata::refresh_docker() {
     return true;
 }
 
-bool Metadata::enrich(model::Container& c) {
-    if (c.runtime != model::Runtime::Docker) return false;
+bool Metadata::enrich_docker(model::Container& c) {
     std::lock_guard lock(mu_);
     auto it = by_merged_.find(c.mount_point);
     if (it == by_merged_.end() || it->second.pid == 0) {
@@ -75,6 +110,23 @@ bool Metadata::enrich(model::Container& c) {
     c.pid = d.pid;
     c.metadata_known = true;
     return true;
+}
+
+bool Metadata::enrich(model::Container& c) {
+    switch (c.runtime) {
+        case model::Runtime::Docker: return enrich_docker(c);
+        case model::Runtime::Containerd: {
+            auto task = discovery::containerd_task(c.mount_point);
+            return task && apply(c, read_with_pid([&] { return discovery::read_containerd_task(*task); }));
+        }
+        case model::Runtime::Podman: {
+            auto layer = discovery::storage_layer(c.mount_point);
+            return layer && apply(c, read_with_pid([&] {
+                       return discovery::read_storage_container(*layer, std::string(kPodmanRunRoot));
+                   }));
+        }
+        default: return false;
+    }
 }
 
 std::vector<model::Container> scan_containers(const config::Config& cfg, Metadata* meta) {

@@ -115,6 +115,7 @@ void Daemon::step_alerts() {
     bool tty = ::isatty(STDERR_FILENO) == 1;
     if (cfg_.alerts.stderr_output == "always" || (cfg_.alerts.stderr_output == "auto" && tty))
         alerts_->add_sink(alert::stderr_sink());
+    alerts_->add_sink(event_store_sink(database_, cfg_.events));
     if (!cfg_.alerts.json_path.empty()) {
         if (auto s = alert::json_lines_sink(cfg_.alerts.json_path)) alerts_->add_sink(std::move(*s));
         else logger()->error("alerts: {}", s.error().message());
@@ -226,9 +227,11 @@ void Daemon::metadata_loop() {
         if (!metadata_->enrich(info)) {
             logger()->warn("metadata unavailable for overlay={} (engine not answering); gated with unknown name",
                            info.id);
+            queue_reconcile(dev);
             continue;
         }
         republish(*c, info);
+        queue_reconcile(dev);   // after the names are known, so file drift alerts carry them
         logger()->info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
                        base::escape(info.name), base::escape(info.image), info.pid,
                        model::to_string(registry_.find(dev) ? registry_.find(dev)->mode : model::Mode::Monitor));
@@ -308,6 +311,7 @@ int Daemon::run() {
     gate_->start();
     discovery_thread_ = std::thread([this] { discovery_loop(); });
     metadata_thread_ = std::thread([this] { metadata_loop(); });
+    drift_thread_ = std::thread([this] { file_drift_loop(); });
     while (!initial_sync_done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (auto r = control_.start(cfg_.daemon.control_socket, [this](const std::string& q) { return handle_control(q); }); !r)
         logger()->error("control socket: {} (layerlock status/reload/mode unavailable)", r.error().message());
@@ -322,8 +326,10 @@ int Daemon::run() {
     [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof one);
     meta_cv_.notify_all();
     control_.stop();
+    drift_cv_.notify_all();
     discovery_thread_.join();
     metadata_thread_.join();
+    drift_thread_.join();
     gate_->stop();   // marks removed, pending events answered
     const auto& k = gate_->counters();
     logger()->info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} "

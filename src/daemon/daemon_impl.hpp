@@ -24,9 +24,19 @@
 #include "layerlock/daemon/control.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/gate/exec_gate.hpp"
+#include "layerlock/policy/file_rules.hpp"
+#include "layerlock/watch/reconcile.hpp"
 #include "registry.hpp"
 
+namespace layerlock::baseline {
+class Store;
+class EventStore;
+}
+
 namespace layerlock::daemon {
+
+// Stores every drift event in the event table (file_drift.cpp).
+std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const config::EventConfig& limits);
 
 class Daemon final : public gate::Environment {
 public:
@@ -59,6 +69,12 @@ private:
     std::string handle_control(const std::string& request);
     std::string status_json();
     std::string set_live_mode(const std::string& container, const std::string& mode);
+    void file_drift_loop();
+    void queue_reconcile(dev_t dev);
+    void reconcile_container(const gate::GatedContainer& c, baseline::Store& store, baseline::EventStore& events);
+    std::size_t report_packages(const gate::GatedContainer& c, const watch::FileChange& ch,
+                                const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
+                                baseline::EventStore& events);
     int wait_for_signals();
 
     config::Config cfg_;
@@ -84,6 +100,10 @@ private:
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::map<std::string, model::Mode> live_modes_;   // container id → mode (layerlock mode); under cfg_mu_
     ControlServer control_;
+    std::thread drift_thread_;
+    std::mutex drift_mu_;
+    std::condition_variable drift_cv_;
+    std::deque<dev_t> drift_queue_;
 };
 
 }  // namespace layerlock::daemon

@@ -360,7 +360,11 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
         d.container_id = c->info.id;
         d.container_name = c->info.name;
         d.image = c->info.image;
+        d.k8s_pod = c->info.k8s_pod;
+        d.k8s_namespace = c->info.k8s_namespace;
+        d.k8s_container = c->info.k8s_container;
         if (!c->info.metadata_known) d.unknown = "container metadata";
+        else if (c->info.image.empty()) d.unknown = "image";
     } else {
         d.unknown = "container";
     }

@@ -15,6 +15,7 @@
 #include "layerlock/base/escape.hpp"
 #include "layerlock/base/fs.hpp"
 #include "layerlock/digest/sha256.hpp"
+#include "layerlock/watch/packages.hpp"
 
 namespace layerlock::watch {
 namespace {
@@ -165,6 +166,33 @@ std::string_view to_string(Change c) {
         case Change::Deleted: return "deleted";
     }
     return "modified";
+}
+
+namespace {
+
+std::string read_beneath(int dirfd, const std::string& path) {
+    constexpr std::size_t kMax = 64u << 20;
+    auto fd = base::open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK);
+    struct stat st{};
+    if (!fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+    std::string out;
+    char buf[65536];
+    for (ssize_t n; (n = ::read(fd->get(), buf, sizeof buf)) > 0 && out.size() < kMax;)
+        out.append(buf, static_cast<std::size_t>(n));
+    return out;
+}
+
+}  // namespace
+
+std::vector<PackageChange> package_changes(int upper_fd, const std::string& path, const std::string& image_layer) {
+    auto parse = package_parser_for(path);
+    if (!parse) return {};
+    std::string before;
+    if (!image_layer.empty()) {
+        base::UniqueFd layer(::open(image_layer.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (layer) before = read_beneath(layer.get(), path);
+    }
+    return diff_packages(parse(before), parse(read_beneath(upper_fd, path)));
 }
 
 base::Result<std::vector<FileChange>> reconcile(int upper_fd, const ImageLookup& image, const ScanLimits& limits) {

@@ -11,6 +11,7 @@ BUILD=${LAYERLOCK_BUILD_ROOT:?}
 LAYERLOCKD=$BUILD/src/daemon/layerlockd
 LAYERLOCK=$BUILD/src/cli/layerlock
 IMAGE=layerlock-test/busybox:1
+IMAGE_REVISION=2   # bump when the fixture content changes: an older local image is rebuilt
 
 if [ "$(id -u)" != 0 ]; then
     if [ "${CI:-}" = true ]; then echo "e2e test needs root; CI=true so this is a failure" >&2; exit 1; fi
@@ -46,13 +47,16 @@ bash "$SRC/tests/support/services.sh" journald containerd dockerd
 
 # The test image: Debian's static busybox with applet links, imported as one layer.
 ensure_image() {
-    docker image inspect "$IMAGE" >/dev/null 2>&1 && return 0
+    [ "$(docker image inspect -f '{{index .Config.Labels "layerlock.fixture"}}' "$IMAGE" 2>/dev/null)" = "$IMAGE_REVISION" ] && return 0
     local root=$T/rootfs
     mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/var/log"
     cp /bin/busybox "$root/bin/busybox"
     for a in sh cp true false sleep cat ls chmod mv ln rm echo touch id ps head; do ln -s busybox "$root/bin/$a"; done
     echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
-    tar -C "$root" -c . | docker import - "$IMAGE" >/dev/null
+    mkdir -p "$root/var/lib/dpkg"   # a package database, for package drift
+    printf 'Package: base-files\nStatus: install ok installed\nVersion: 12.4\n\nPackage: curl\nStatus: install ok installed\nVersion: 7.88.1-10\n\n' \
+        > "$root/var/lib/dpkg/status"
+    tar -C "$root" -c . | docker import --change "LABEL layerlock.fixture=$IMAGE_REVISION" - "$IMAGE" >/dev/null
 }
 ensure_image
 

@@ -32,7 +32,7 @@ for c in json.loads(sys.argv[1])[0]["changes"]:
 }
 check "/etc/passwd is critical config drift" [ "$(kind /etc/passwd)" = "config critical modified" ]
 check "a new executable is binary drift" [ "$(kind /usr-tool)" = "binary high added" ]
-check "the dpkg database is package drift" [ "$(kind /var/lib/dpkg/status)" = "package high added" ]
+check "the dpkg database is package drift" [ "$(kind /var/lib/dpkg/status)" = "package high modified" ]
 check "chmod 4755 is a metadata change flagged high" [ "$(kind /bin/busybox)" = "config high metadata" ]
 check "a deleted image file" [ "$(kind /bin/cat)" = "file low deleted" ]
 check "logs are quiet" [ "$(kind /var/log/app/a.log)" = "file info added" ]

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -23,6 +24,7 @@
 #include <thread>
 
 #include "layerlock/base/unique_fd.hpp"
+#include "layerlock/baseline/events.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/digest/sha256.hpp"
 #include "test_support.hpp"
@@ -294,7 +296,7 @@ TEST_SUITE("store") {
         struct stat st {};
         REQUIRE(::stat((t.path() / "db").c_str(), &st) == 0);
         CHECK((st.st_mode & 0777) == 0700);
-        CHECK(sql_int(db_path(t), "PRAGMA user_version") == 1);
+        CHECK(sql_int(db_path(t), "PRAGMA user_version") == 2);
         CHECK(sql_int(db_path(t), "SELECT count(*) FROM sqlite_master WHERE name = 'entries_by_sha256'") == 1);
         CHECK(fs::exists(db_path(t) + "-wal"));
         CHECK(Store::open(":memory:"));
@@ -506,4 +508,76 @@ TEST_SUITE("store") {
         CHECK(store->lookup({layer.string()}, "/o")->kind == EntryKind::OpaqueDirectory);
         CHECK(store->lookup({layer.string()}, "/x")->kind == EntryKind::Directory);
     }
+}
+
+// ---------------------------------------------------------------- event table
+
+namespace {
+layerlock::model::DriftEvent event(const std::string& kind, const std::string& container, const std::string& path,
+                                   layerlock::model::Severity sev, std::int64_t time_us) {
+    layerlock::model::DriftEvent e;
+    e.kind = kind;
+    e.container_name = container;
+    e.container_id = container + "-id";
+    e.path = path;
+    e.severity = sev;
+    e.time_us = time_us;
+    e.action = "alerted";
+    return e;
+}
+}  // namespace
+
+TEST_CASE("the event table stores drift events and filters them by time, container, kind and severity") {
+    using layerlock::model::Severity;
+    layerlock::test::TempDir t;
+    auto store = layerlock::baseline::EventStore::open((t.path() / "b.db").string());
+    REQUIRE(store);
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr)) * 1'000'000;
+    REQUIRE(store->append(event("binary", "web", "/tmp/x", Severity::High, now)));
+    REQUIRE(store->append(event("config", "web", "/etc/passwd", Severity::Critical, now)));
+    REQUIRE(store->append(event("file", "db", std::string("/tmp/a\nb\xff", 9), Severity::Low, now - 7200'000'000LL)));
+    layerlock::baseline::EventFilter all;
+    CHECK(store->query(all).size() == 3);
+    layerlock::baseline::EventFilter f;
+    f.container = "web";
+    CHECK(store->query(f).size() == 2);
+    f.kind = "config";
+    REQUIRE(store->query(f).size() == 1);
+    CHECK(store->query(f)[0].event.path == "/etc/passwd");
+    layerlock::baseline::EventFilter sev;
+    sev.min_severity = Severity::High;
+    CHECK(store->query(sev).size() == 2);
+    layerlock::baseline::EventFilter recent;
+    recent.since_us = now - 3600'000'000LL;
+    CHECK(store->query(recent).size() == 2);
+    layerlock::baseline::EventFilter raw;
+    raw.container = "db";
+    CHECK(store->query(raw)[0].event.path == std::string("/tmp/a\nb\xff", 9));   // bytes kept as they were
+    layerlock::baseline::EventFilter prefix;
+    prefix.container = "db-i";                                                    // id prefix
+    CHECK(store->query(prefix).size() == 1);
+}
+
+TEST_CASE("a file change is reported once per container and content") {
+    layerlock::test::TempDir t;
+    auto store = layerlock::baseline::EventStore::open((t.path() / "b.db").string());
+    REQUIRE(store);
+    CHECK(store->first_report("c1", "/etc/passwd", "modified", "aa"));
+    CHECK_FALSE(store->first_report("c1", "/etc/passwd", "modified", "aa"));
+    CHECK(store->first_report("c1", "/etc/passwd", "modified", "bb"));     // changed again
+    CHECK(store->first_report("c2", "/etc/passwd", "modified", "aa"));     // another container
+}
+
+TEST_CASE("retention drops events by age and keeps at most max_rows") {
+    using layerlock::model::Severity;
+    layerlock::test::TempDir t;
+    auto store = layerlock::baseline::EventStore::open((t.path() / "b.db").string());
+    REQUIRE(store);
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr)) * 1'000'000;
+    REQUIRE(store->append(event("file", "c", "/old", Severity::Low, now - 40LL * 86400 * 1'000'000)));
+    for (int i = 0; i < 5; ++i) REQUIRE(store->append(event("file", "c", "/f" + std::to_string(i), Severity::Low, now)));
+    REQUIRE(store->prune(std::chrono::hours(24 * 30), 3));
+    auto left = store->query({});
+    REQUIRE(left.size() == 3);
+    CHECK(left.front().event.path == "/f2");
 }

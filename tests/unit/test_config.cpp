@@ -86,6 +86,8 @@ void check_same_settings(const cfg::Config& a, const cfg::Config& b) {
     CHECK(a.alerts.stderr_output == b.alerts.stderr_output);
     CHECK(a.alerts.json_path == b.alerts.json_path);
     CHECK(a.alerts.queue_size == b.alerts.queue_size);
+    CHECK(a.events.max_age_days == b.events.max_age_days);
+    CHECK(a.events.max_rows == b.events.max_rows);
     CHECK(a.daemon.lock_file == b.daemon.lock_file);
     CHECK(a.daemon.control_socket == b.daemon.control_socket);
     CHECK(a.daemon.log_level == b.daemon.log_level);
@@ -95,7 +97,7 @@ const char* const kAllKeys[] = {
     "mode",          "on_error",     "hash_timeout_ms", "workers",   "max_pending",
     "cache_entries", "ignore_marks", "ignore_marks_max", "database", "threads",
     "docker_socket", "docker_root",  "journald",        "stderr",    "json_path",
-    "queue_size",    "lock_file",    "control_socket", "log_level",
+    "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows",
 };
 
 }  // namespace
@@ -445,3 +447,13 @@ TEST_CASE("mode_for applies overrides loaded from a file") {
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("the events table's retention keys are read and range-checked") {
+    auto c = layerlock::config::parse("[events]\nmax_age_days = 7\nmax_rows = 5000\n", "test.toml");
+    REQUIRE(c);
+    CHECK(c->events.max_age_days == 7);
+    CHECK(c->events.max_rows == 5000);
+    CHECK(contains(parse_error("[events]\nmax_age_days = 0\n"), "test.toml:2: events.max_age_days"));
+    CHECK(contains(parse_error("[events]\nmax_rows = 10\n"), "test.toml:2: events.max_rows"));
+    CHECK(parse_error("[events]\nkeep = 1\n") == "test.toml:2: events.keep: unknown key");
+}

@@ -50,6 +50,11 @@ struct AlertConfig {
     std::uint32_t queue_size = 4096;
 };
 
+struct EventConfig {                               // the event table behind `layerlock events`
+    std::uint32_t max_age_days = 30;
+    std::uint32_t max_rows = 1000000;
+};
+
 struct DaemonConfig {
     std::string lock_file = "/run/layerlock/layerlockd.lock";
     std::string control_socket = "/run/layerlock/control.sock";   // root-only (0600, peer uid checked)
@@ -65,6 +70,7 @@ struct Config {
     BaselineConfig baseline;
     DiscoveryConfig discovery;
     AlertConfig alerts;
+    EventConfig events;
     DaemonConfig daemon;
 };
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Finding containers: the mount table says which overlays exist and which engine
-// made them; the engine's metadata (Docker Engine API) names them. Shared by the
+// made them; the engine's metadata (Docker Engine API; containerd's task bundle and
+// containers/storage's files for containerd and Podman) names them. Shared by the
 // daemon (continuously) and the CLI (once, without the daemon).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,15 +21,20 @@ namespace layerlock::daemon {
 // A container known from its overlay mount alone: layer paths resolved, metadata empty.
 model::Container from_mount(const discovery::OverlayMount& m, model::Runtime rt);
 
-// Fills name/image/pid from the engine. Remembers what it learned (by merged dir)
-// so that a later call costs one list request. Thread-safe.
+// Fills name/image/pid (and the Kubernetes names) from the engine that made the
+// container, chosen by c.runtime. Docker: remembers what it learned (by merged dir)
+// so that a later call costs one list request. containerd and Podman: reads their
+// state files each time, waiting up to kPidWait for an init pid the engine has not
+// written yet (the rootfs is mounted before the task's process exists). Thread-safe.
 class Metadata {
 public:
+    static constexpr std::chrono::milliseconds kPidWait{2000};
     explicit Metadata(const config::DiscoveryConfig& c) : docker_(c.docker_socket) {}
-    // True when the engine answered for this container.
+    // True when the engine's metadata for this container was found.
     bool enrich(model::Container& c);
 
 private:
+    bool enrich_docker(model::Container& c);
     bool refresh_docker();
     discovery::DockerClient docker_;
     std::mutex mu_;

@@ -46,6 +46,8 @@ struct Container {
     std::string image_id;    // image id / digest
     pid_t pid = 0;           // init pid, 0 if unknown
     bool metadata_known = false;
+    std::string engine_namespace;  // containerd namespace ("default", "k8s.io", ...)
+    std::string k8s_pod, k8s_namespace, k8s_container;  // from CRI annotations, when known
 
     std::string mount_point; // host path of the overlay mount (merged dir)
     std::uint64_t mount_id = 0;
@@ -62,11 +64,17 @@ struct DriftEvent {
     std::string reason;      // short machine word: new-file, modified, copied, renamed-image-file, ...
     Runtime runtime = Runtime::Unknown;
     std::string container_id, container_name, image;
+    std::string k8s_pod, k8s_namespace, k8s_container;  // empty unless a Kubernetes container
     std::string path;        // path inside the container, raw bytes (escaped by sinks)
     std::string sha256;      // hex, empty when not hashed
     pid_t pid = 0;
     std::string comm, parent_comm;
     std::string unknown;     // what could not be learned (e.g. "container metadata")
+    std::string change;      // file drift: added | modified | metadata | deleted | renamed
+    std::string detail;      // e.g. "mode 0755 -> 4755"
+    std::uint64_t count = 1; // identical events summarised into one
+    bool quiet = false;      // expected runtime change: stored, not alerted
+    std::string package;     // package drift: "name version"
     std::int64_t time_us = 0;  // CLOCK_REALTIME microseconds
 };
 

@@ -48,4 +48,11 @@ struct ScanLimits {
 base::Result<std::vector<FileChange>> reconcile(int upper_fd, const ImageLookup& image,
                                                 const ScanLimits& limits = {});
 
+struct PackageChange;
+// For a changed package database (dpkg status, apk installed): which packages
+// differ between the image's copy (in layer directory `image_layer`, empty when
+// the image has none) and the writable layer's copy. Both files are read beneath
+// their layer directories, at most 64 MiB each. Empty for other paths.
+std::vector<PackageChange> package_changes(int upper_fd, const std::string& path, const std::string& image_layer);
+
 }  // namespace layerlock::watch

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+// `layerlock events [--since 1h] [--container NAME] [--kind KIND]
+// [--min-severity S] [--json] [--follow]`: reads the event table the daemon
+// writes (works without the daemon). --follow keeps printing new events.
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "layerlock/base/escape.hpp"
+#include "layerlock/baseline/events.hpp"
+#include "layerlock/config/config.hpp"
+#include "verbs.hpp"
+
+namespace layerlock::cli {
+namespace {
+
+using base::escape;
+using base::json_escape;
+
+// "90s", "15m", "1h", "7d" → seconds; nullopt when malformed.
+std::optional<std::int64_t> parse_age(const std::string& s) {
+    if (s.size() < 2) return std::nullopt;
+    std::int64_t n = 0;
+    for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+        if (s[i] < '0' || s[i] > '9' || n > 100'000'000) return std::nullopt;
+        n = n * 10 + (s[i] - '0');
+    }
+    switch (s.back()) {
+        case 's': return n;
+        case 'm': return n * 60;
+        case 'h': return n * 3600;
+        case 'd': return n * 86400;
+        default: return std::nullopt;
+    }
+}
+
+std::string time_text(std::int64_t us) {
+    std::time_t t = us / 1'000'000;
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+void print(const model::DriftEvent& e, bool json) {
+    if (json) {
+        auto q = [](const std::string& s) { return "\"" + json_escape(s) + "\""; };
+        std::printf("{\"time\":%s,\"kind\":%s,\"severity\":%s,\"action\":%s,\"change\":%s,\"reason\":%s,"
+                    "\"runtime\":%s,\"container_id\":%s,\"container_name\":%s,\"image\":%s,\"path\":%s,"
+                    "\"sha256\":%s,\"pid\":%d,\"comm\":%s,\"detail\":%s,\"count\":%llu}\n",
+                    q(time_text(e.time_us)).c_str(), q(e.kind).c_str(), q(std::string(model::to_string(e.severity))).c_str(),
+                    q(e.action).c_str(), q(e.change).c_str(), q(e.reason).c_str(),
+                    q(std::string(model::to_string(e.runtime))).c_str(), q(e.container_id).c_str(),
+                    q(e.container_name).c_str(), q(e.image).c_str(), q(e.path).c_str(), q(e.sha256).c_str(),
+                    static_cast<int>(e.pid), q(e.comm).c_str(), q(e.detail).c_str(),
+                    static_cast<unsigned long long>(e.count));
+        return;
+    }
+    std::printf("%s %-8s %-8s %-8s %-9s %-20s %s%s\n", time_text(e.time_us).c_str(), e.kind.c_str(),
+                std::string(model::to_string(e.severity)).c_str(), e.action.c_str(),
+                (e.change.empty() ? "exec" : e.change).c_str(), escape(e.container_name.empty() ? "unknown" : e.container_name).c_str(),
+                escape(e.path).c_str(), e.detail.empty() ? "" : ("  (" + escape(e.detail) + ")").c_str());
+}
+
+}  // namespace
+
+int events(const Options& o) {
+    auto min = model::parse_severity(o.min_severity);
+    if (!min) {
+        std::fprintf(stderr, "layerlock: --min-severity must be info, low, medium, high or critical\n");
+        return 2;
+    }
+    baseline::EventFilter f;
+    f.min_severity = *min;
+    f.kind = o.kind;
+    f.container = o.container_filter;
+    if (!o.since.empty()) {
+        auto age = parse_age(o.since);
+        if (!age) {
+            std::fprintf(stderr, "layerlock: --since takes an age such as 30s, 15m, 1h or 7d\n");
+            return 2;
+        }
+        f.since_us = (static_cast<std::int64_t>(std::time(nullptr)) - *age) * 1'000'000;
+    }
+    auto cfg = config::load(o.config);
+    if (!cfg) {
+        std::fprintf(stderr, "layerlock: configuration error: %s\n", cfg.error().message().c_str());
+        return 2;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(cfg->baseline.database).parent_path(), ec);
+    auto store = baseline::EventStore::open(cfg->baseline.database);
+    if (!store) {
+        std::fprintf(stderr, "layerlock: event table: %s\n", store.error().message().c_str());
+        return 2;
+    }
+    for (;;) {
+        for (const auto& s : store->query(f)) {
+            print(s.event, o.json);
+            f.after_id = s.id;
+        }
+        std::fflush(stdout);
+        if (!o.follow) return 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+}
+
+}  // namespace layerlock::cli

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: Apache-2.0
+// File drift in the daemon: the reconcile scan of each container's writable layer
+// when the container is discovered (and so at daemon start), once its image
+// baseline is complete; each change is classified and published once (the event
+// table remembers what was reported, across restarts). Also the alert sink that
+// stores every drift event in the event table. Runs on its own thread, never on
+// the gate's.
+#include <fcntl.h>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon_impl.hpp"
+#include "layerlock/base/escape.hpp"
+#include "layerlock/baseline/events.hpp"
+#include "layerlock/baseline/store.hpp"
+#include "layerlock/policy/file_rules.hpp"
+#include "layerlock/watch/packages.hpp"
+#include "layerlock/watch/reconcile.hpp"
+
+namespace layerlock::daemon {
+namespace {
+
+std::int64_t now_us() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1'000'000LL + ts.tv_nsec / 1000;
+}
+
+class EventStoreSink final : public alert::Sink {
+public:
+    EventStoreSink(std::string database, config::EventConfig limits)
+        : database_(std::move(database)), limits_(limits) {}
+    void write(const model::DriftEvent& ev) override {
+        if (!store_) {
+            auto s = baseline::EventStore::open(database_);
+            if (!s) return;
+            store_.emplace(std::move(*s));
+        }
+        (void)store_->append(ev);
+        if (++appended_ % 1000 == 1)
+            (void)store_->prune(std::chrono::hours(24) * limits_.max_age_days, limits_.max_rows);
+    }
+
+private:
+    std::string database_;
+    config::EventConfig limits_;
+    std::optional<baseline::EventStore> store_;
+    std::uint64_t appended_ = 0;
+};
+
+model::DriftEvent file_event(const gate::GatedContainer& c, const watch::FileChange& ch,
+                             const policy::FileVerdict& v) {
+    model::DriftEvent d;
+    d.kind = v.kind;
+    d.severity = v.severity;
+    d.action = "alerted";
+    d.reason = v.why;
+    d.change = std::string(watch::to_string(ch.change));
+    d.detail = ch.detail;
+    d.path = ch.path;
+    d.quiet = v.quiet;
+    if (ch.sha256) d.sha256 = model::to_hex(*ch.sha256);
+    d.runtime = c.info.runtime;
+    d.container_id = c.info.id;
+    d.container_name = c.info.name;
+    d.image = c.info.image;
+    d.k8s_pod = c.info.k8s_pod;
+    d.k8s_namespace = c.info.k8s_namespace;
+    d.k8s_container = c.info.k8s_container;
+    if (!c.info.metadata_known) d.unknown = "container metadata";
+    d.time_us = now_us();
+    return d;
+}
+
+}  // namespace
+
+std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const config::EventConfig& limits) {
+    return std::make_unique<EventStoreSink>(database, limits);
+}
+
+void Daemon::reconcile_container(const gate::GatedContainer& c, baseline::Store& store,
+                                 baseline::EventStore& events) {
+    base::UniqueFd upper(::open(c.info.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!upper) return;
+    auto changes = watch::reconcile(upper.get(), [&](std::string_view p) { return store.lookup(c.info.lowers, p); });
+    auto log = spdlog::get("layerlockd");
+    if (!changes) {
+        log->warn("reconcile id={}: {}", c.info.id.substr(0, 12), changes.error().message());
+        return;
+    }
+    std::size_t fresh = 0;
+    for (const auto& ch : *changes) {
+        auto v = policy::classify_file({ch.path, watch::to_string(ch.change), ch.type == 'd', ch.executable, ch.mode,
+                                        ch.image_mode});
+        if (ch.type == 'd' && ch.change == watch::Change::Metadata && ch.detail.rfind("mode", 0) != 0) continue;
+        std::string digest = ch.sha256 ? model::to_hex(*ch.sha256) : std::string();
+        if (!events.first_report(c.info.id, ch.path, std::string(watch::to_string(ch.change)), digest)) continue;
+        alerts_->publish(file_event(c, ch, v));
+        ++fresh;
+        if (v.kind == "package") fresh += report_packages(c, ch, v, upper.get(), store, events);
+    }
+    log->info("reconcile id={} name=\"{}\": {} changes, {} not reported before", c.info.id.substr(0, 12),
+              base::escape(c.info.name), changes->size(), fresh);
+}
+
+// One event per package added, removed or changed, compared with the image's copy.
+std::size_t Daemon::report_packages(const gate::GatedContainer& c, const watch::FileChange& ch,
+                                    const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
+                                    baseline::EventStore& events) {
+    auto image = store.lookup(c.info.lowers, ch.path);
+    std::size_t n = 0;
+    for (const auto& p : watch::package_changes(upper_fd, ch.path, image ? image->layer : std::string())) {
+        if (!events.first_report(c.info.id, ch.path, "package:" + p.text(), "")) continue;
+        auto d = file_event(c, ch, v);
+        d.change = p.change();
+        d.package = p.name + " " + (p.new_version.empty() ? p.old_version : p.new_version);
+        d.detail = p.text();
+        alerts_->publish(std::move(d));
+        ++n;
+    }
+    return n;
+}
+
+void Daemon::file_drift_loop() {
+    auto store = baseline::Store::open(database_);
+    auto events = baseline::EventStore::open(database_);
+    if (!store || !events) return;
+    for (;;) {
+        dev_t dev;
+        {
+            std::unique_lock lock(drift_mu_);
+            drift_cv_.wait(lock, [&] { return stopping_ || !drift_queue_.empty(); });
+            if (stopping_) return;
+            dev = drift_queue_.front();
+            drift_queue_.pop_front();
+        }
+        // The image baseline first: wait for the builder (bounded), checking stop.
+        for (int i = 0; i < 1200 && !stopping_; ++i) {
+            auto c = registry_.find(dev);
+            if (!c) break;
+            if (store->all_complete(c->info.lowers)) {
+                reconcile_container(*c, *store, *events);
+                break;
+            }
+            std::unique_lock lock(drift_mu_);
+            drift_cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_.load(); });
+        }
+    }
+}
+
+void Daemon::queue_reconcile(dev_t dev) {
+    {
+        std::lock_guard lock(drift_mu_);
+        drift_queue_.push_back(dev);
+    }
+    drift_cv_.notify_one();
+}
+
+}  // namespace layerlock::daemon

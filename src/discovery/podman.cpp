@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// Podman containers from containers/storage's own files: the overlay mounted at
+// "<graphroot>/overlay/<layer>/merged" is a container's read-write layer; the
+// container that owns it, its names and image come from overlay-containers/
+// containers.json (libpod's "metadata" string adds the image reference the user ran),
+// image names from overlay-images/images.json, the init pid from the pidfile Podman
+// keeps under its run root. Both JSON files are replaced atomically by the engine, so
+// reading them without its lock sees one version or the other. Owns no state.
+#include <exception>
+
+#include "json_fields.hpp"
+#include "layerlock/base/fs.hpp"
+#include "layerlock/discovery/engines.hpp"
+
+namespace layerlock::discovery {
+namespace {
+
+namespace json = detail::json;
+
+constexpr std::string_view kOverlayDir = "/overlay/";
+constexpr std::size_t kMaxStoreBytes = 64u << 20;
+
+bool is_layer_id(std::string_view s) {
+    if (s.empty() || s.size() > 255 || s == "." || s == "..") return false;
+    for (char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// libpod stores {"image-name": ..., "name": ...} as a JSON string inside the record.
+std::string image_name_in_metadata(const json::object* record) {
+    std::string meta = detail::string_at(record, "metadata");
+    if (meta.empty()) return {};
+    boost::system::error_code ec;
+    json::value v = json::parse(meta, ec);
+    return ec ? std::string() : detail::string_at(v.if_object(), "image-name");
+}
+
+StorageContainer container_from(const json::object* o) {
+    StorageContainer c;
+    c.id = detail::string_at(o, "id");
+    c.names = detail::strings_at(o, "names");
+    c.image_id = detail::string_at(o, "image");
+    c.layer = detail::string_at(o, "layer");
+    c.image_name = image_name_in_metadata(o);
+    return c;
+}
+
+std::string first_or_empty(const std::vector<std::string>& v) { return v.empty() ? std::string() : v.front(); }
+
+// The image's reference: what the user ran, else the image's first name.
+std::string image_reference(const StorageContainer& c, const std::string& graph_root) {
+    if (!c.image_name.empty()) return c.image_name;
+    auto text = base::read_file(graph_root + "/overlay-images/images.json", kMaxStoreBytes);
+    if (!text) return {};
+    auto images = parse_storage_images(*text);
+    if (!images) return {};
+    auto it = images->find(c.image_id);
+    return it == images->end() ? std::string() : first_or_empty(it->second);
+}
+
+}  // namespace
+
+std::optional<StorageLayer> storage_layer(std::string_view mount_point) {
+    constexpr std::string_view leaf = "/merged";
+    if (!mount_point.ends_with(leaf)) return std::nullopt;
+    std::string_view dir = mount_point.substr(0, mount_point.size() - leaf.size());
+    std::size_t at = dir.rfind(kOverlayDir);
+    if (at == std::string_view::npos || at == 0) return std::nullopt;
+    std::string_view layer = dir.substr(at + kOverlayDir.size());
+    if (!is_layer_id(layer)) return std::nullopt;
+    return StorageLayer{std::string(dir.substr(0, at)), std::string(layer)};
+}
+
+base::Result<std::vector<StorageContainer>> parse_storage_containers(std::string_view text) {
+    try {
+        auto v = detail::parse_json(text, "containers.json");
+        if (!v) return base::unexpected(v.error());
+        const json::array* arr = v->if_array();
+        if (!arr) return base::unexpected(base::Error::plain("containers.json: not a JSON array"));
+        std::vector<StorageContainer> out;
+        for (const json::value& e : *arr) {
+            auto c = container_from(e.if_object());
+            if (!c.id.empty()) out.push_back(std::move(c));
+        }
+        return out;
+    } catch (const std::exception& e) {
+        return base::unexpected(base::Error::plain(std::string("containers.json: ") + e.what()));
+    }
+}
+
+base::Result<std::map<std::string, std::vector<std::string>>> parse_storage_images(std::string_view text) {
+    try {
+        auto v = detail::parse_json(text, "images.json");
+        if (!v) return base::unexpected(v.error());
+        const json::array* arr = v->if_array();
+        if (!arr) return base::unexpected(base::Error::plain("images.json: not a JSON array"));
+        std::map<std::string, std::vector<std::string>> out;
+        for (const json::value& e : *arr) {
+            std::string id = detail::string_at(e.if_object(), "id");
+            if (!id.empty()) out[id] = detail::strings_at(e.if_object(), "names");
+        }
+        return out;
+    } catch (const std::exception& e) {
+        return base::unexpected(base::Error::plain(std::string("images.json: ") + e.what()));
+    }
+}
+
+base::Result<EngineContainer> read_storage_container(const StorageLayer& layer, const std::string& run_root) {
+    const std::string path = layer.graph_root + "/overlay-containers/containers.json";
+    auto text = base::read_file(path, kMaxStoreBytes);
+    if (!text) return base::unexpected(text.error());
+    auto all = parse_storage_containers(*text);
+    if (!all) return base::unexpected(all.error());
+    for (const auto& s : *all) {
+        if (s.layer != layer.layer || !is_layer_id(s.id)) continue;
+        EngineContainer c;
+        c.id = s.id;
+        c.name = first_or_empty(s.names);
+        c.image_id = s.image_id;
+        c.image = image_reference(s, layer.graph_root);
+        auto pid = base::read_file(run_root + "/overlay-containers/" + s.id + "/userdata/pidfile", 64);
+        if (pid) c.pid = parse_pid(*pid);
+        return c;
+    }
+    return base::unexpected(base::Error{std::make_error_code(std::errc::no_such_file_or_directory),
+                                        path + ": no container with layer " + layer.layer});
+}
+
+}  // namespace layerlock::discovery
