@@ -18,26 +18,6 @@ namespace {
 using base::escape;
 using base::json_escape;
 
-std::optional<config::Config> load_config(const Options& o) {
-    auto c = config::load(o.config);
-    if (!c) {
-        std::fprintf(stderr, "layerlock: configuration error: %s\n", c.error().message().c_str());
-        return std::nullopt;
-    }
-    return std::move(*c);
-}
-
-std::optional<baseline::Store> open_store(const config::Config& c) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(c.baseline.database).parent_path(), ec);
-    auto s = baseline::Store::open(c.baseline.database);
-    if (!s) {
-        std::fprintf(stderr, "layerlock: baseline database: %s\n", s.error().message().c_str());
-        return std::nullopt;
-    }
-    return std::move(*s);
-}
-
 std::string kind_name(baseline::EntryKind k) {
     switch (k) {
         case baseline::EntryKind::Regular: return "file";

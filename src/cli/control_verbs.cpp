@@ -24,11 +24,8 @@ std::optional<json::object> ask(const Options& o, const json::object& request) {
         std::fprintf(stderr, "layerlock: must be run as root to talk to layerlockd (its control socket is root-only)\n");
         return std::nullopt;
     }
-    auto cfg = config::load(o.config);
-    if (!cfg) {
-        std::fprintf(stderr, "layerlock: configuration error: %s\n", cfg.error().message().c_str());
-        return std::nullopt;
-    }
+    auto cfg = load_config(o);
+    if (!cfg) return std::nullopt;
     auto reply = daemon::control_request(cfg->daemon.control_socket, json::serialize(request));
     if (!reply) {
         std::fprintf(stderr, "layerlock: %s\n", reply.error().message().c_str());

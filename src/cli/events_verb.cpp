@@ -85,18 +85,10 @@ int events(const Options& o) {
         }
         f.since_us = (static_cast<std::int64_t>(std::time(nullptr)) - *age) * 1'000'000;
     }
-    auto cfg = config::load(o.config);
-    if (!cfg) {
-        std::fprintf(stderr, "layerlock: configuration error: %s\n", cfg.error().message().c_str());
-        return 2;
-    }
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(cfg->baseline.database).parent_path(), ec);
-    auto store = baseline::EventStore::open(cfg->baseline.database);
-    if (!store) {
-        std::fprintf(stderr, "layerlock: event table: %s\n", store.error().message().c_str());
-        return 2;
-    }
+    auto cfg = load_config(o);
+    if (!cfg) return 2;
+    auto store = open_events(*cfg);
+    if (!store) return 2;
     for (;;) {
         for (const auto& s : store->query(f)) {
             print(s.event, o.json);

@@ -104,18 +104,10 @@ int scan(const Options& o) {
         std::fprintf(stderr, "layerlock: --min-severity must be info, low, medium, high or critical\n");
         return 2;
     }
-    auto cfg = config::load(o.config);
-    if (!cfg) {
-        std::fprintf(stderr, "layerlock: configuration error: %s\n", cfg.error().message().c_str());
-        return 2;
-    }
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(cfg->baseline.database).parent_path(), ec);
-    auto store = baseline::Store::open(cfg->baseline.database);
-    if (!store) {
-        std::fprintf(stderr, "layerlock: baseline database: %s\n", store.error().message().c_str());
-        return 2;
-    }
+    auto cfg = load_config(o);
+    if (!cfg) return 2;
+    auto store = open_store(*cfg);
+    if (!store) return 2;
     daemon::Metadata meta(cfg->discovery);
     auto all = daemon::scan_containers(*cfg, &meta);
     std::vector<std::string> missing;

@@ -3,8 +3,13 @@
 // each prints its own errors once, to stderr.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "layerlock/baseline/events.hpp"
+#include "layerlock/baseline/store.hpp"
+#include "layerlock/config/config.hpp"
 
 namespace layerlock::cli {
 
@@ -21,6 +26,11 @@ struct Options {
     std::string since, kind, container_filter;
     bool follow = false;
 };
+
+// Shared by the verbs: each prints its failure once and returns nullopt.
+std::optional<config::Config> load_config(const Options& o);
+std::optional<baseline::Store> open_store(const config::Config& c);        // creates the directory
+std::optional<baseline::EventStore> open_events(const config::Config& c);
 
 int config_check(const Options& o);
 int baseline_build(const Options& o);

@@ -156,11 +156,7 @@ void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt) 
     logger()->info("gating container runtime={} overlay={} mount=\"{}\" layers={}",
                    model::to_string(rt), info.id, base::escape(m.mount_point), info.lowers.size());
     builder_->enqueue(info.lowers);
-    {
-        std::lock_guard lock(meta_mu_);
-        meta_queue_.push_back(info.dev);
-    }
-    meta_cv_.notify_one();
+    metadata_queue_.push(info.dev);
 }
 
 void Daemon::remove_container(std::uint64_t mount_id) {
@@ -212,15 +208,8 @@ void Daemon::republish(const gate::GatedContainer& old, const model::Container& 
 }
 
 void Daemon::metadata_loop() {
-    for (;;) {
-        dev_t dev;
-        {
-            std::unique_lock lock(meta_mu_);
-            meta_cv_.wait(lock, [&] { return stopping_ || !meta_queue_.empty(); });
-            if (stopping_) return;
-            dev = meta_queue_.front();
-            meta_queue_.pop_front();
-        }
+    while (auto next = metadata_queue_.pop()) {
+        dev_t dev = *next;
         auto c = registry_.find(dev);
         if (!c) continue;
         auto info = c->info;
@@ -324,9 +313,9 @@ int Daemon::run() {
     stopping_ = true;
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof one);
-    meta_cv_.notify_all();
+    metadata_queue_.stop();
     control_.stop();
-    drift_cv_.notify_all();
+    drift_queue_.stop();
     discovery_thread_.join();
     metadata_thread_.join();
     drift_thread_.join();

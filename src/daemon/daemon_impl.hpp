@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "baseline_builder.hpp"
+#include "dev_queue.hpp"
 #include "image_facts.hpp"
 #include "layerlock/alert/alerts.hpp"
 #include "layerlock/config/config.hpp"
@@ -92,18 +93,14 @@ private:
     base::UniqueFd stop_fd_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     std::atomic<bool> stopping_{false};
     std::thread discovery_thread_, metadata_thread_;
-    std::mutex meta_mu_;
-    std::condition_variable meta_cv_;
-    std::deque<dev_t> meta_queue_;
+    DevQueue metadata_queue_;
     std::atomic<bool> initial_sync_done_{false};
     std::chrono::steady_clock::time_point last_watchdog_{};
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::map<std::string, model::Mode> live_modes_;   // container id → mode (layerlock mode); under cfg_mu_
     ControlServer control_;
     std::thread drift_thread_;
-    std::mutex drift_mu_;
-    std::condition_variable drift_cv_;
-    std::deque<dev_t> drift_queue_;
+    DevQueue drift_queue_;
 };
 
 }  // namespace layerlock::daemon

@@ -125,35 +125,20 @@ void Daemon::file_drift_loop() {
     auto store = baseline::Store::open(database_);
     auto events = baseline::EventStore::open(database_);
     if (!store || !events) return;
-    for (;;) {
-        dev_t dev;
-        {
-            std::unique_lock lock(drift_mu_);
-            drift_cv_.wait(lock, [&] { return stopping_ || !drift_queue_.empty(); });
-            if (stopping_) return;
-            dev = drift_queue_.front();
-            drift_queue_.pop_front();
-        }
-        // The image baseline first: wait for the builder (bounded), checking stop.
-        for (int i = 0; i < 1200 && !stopping_; ++i) {
-            auto c = registry_.find(dev);
+    while (auto dev = drift_queue_.pop()) {
+        // The image baseline first: wait for the builder (at most 5 minutes).
+        for (int i = 0; i < 1200; ++i) {
+            auto c = registry_.find(*dev);
             if (!c) break;
             if (store->all_complete(c->info.lowers)) {
                 reconcile_container(*c, *store, *events);
                 break;
             }
-            std::unique_lock lock(drift_mu_);
-            drift_cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_.load(); });
+            if (!drift_queue_.sleep_for(std::chrono::milliseconds(250))) return;
         }
     }
 }
 
-void Daemon::queue_reconcile(dev_t dev) {
-    {
-        std::lock_guard lock(drift_mu_);
-        drift_queue_.push_back(dev);
-    }
-    drift_cv_.notify_one();
-}
+void Daemon::queue_reconcile(dev_t dev) { drift_queue_.push(dev); }
 
 }  // namespace layerlock::daemon

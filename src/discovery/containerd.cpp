@@ -24,15 +24,7 @@ constexpr std::string_view kSandboxNamespace = "io.kubernetes.cri.sandbox-namesp
 constexpr std::string_view kContainerName = "io.kubernetes.cri.container-name";
 constexpr std::string_view kImageName = "io.kubernetes.cri.image-name";
 
-bool is_name(std::string_view s) {
-    if (s.empty() || s.size() > 255 || s == "." || s == "..") return false;
-    for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
-}
+bool is_name(std::string_view s) { return detail::is_plain_name(s); }
 
 EngineContainer from_spec(const detail::json::value& v) {
     EngineContainer c;

@@ -44,6 +44,18 @@ inline std::vector<std::string> strings_at(const json::object* o, std::string_vi
 }
 
 // what: the caller's name for the document, used in the error ("containerd spec").
+// A directory name an engine made (id, task id, layer id): letters, digits, '_', '-',
+// '.', at most 255 bytes, not "." or "..". Anything else is never used in a path.
+inline bool is_plain_name(std::string_view s) {
+    if (s.empty() || s.size() > 255 || s == "." || s == "..") return false;
+    for (char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
 inline base::Result<json::value> parse_json(std::string_view text, std::string_view what) {
     json::parse_options opt;
     opt.max_depth = 64;

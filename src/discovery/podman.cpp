@@ -20,15 +20,7 @@ namespace json = detail::json;
 constexpr std::string_view kOverlayDir = "/overlay/";
 constexpr std::size_t kMaxStoreBytes = 64u << 20;
 
-bool is_layer_id(std::string_view s) {
-    if (s.empty() || s.size() > 255 || s == "." || s == "..") return false;
-    for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.';
-        if (!ok) return false;
-    }
-    return true;
-}
+bool is_layer_id(std::string_view s) { return detail::is_plain_name(s); }
 
 // libpod stores {"image-name": ..., "name": ...} as a JSON string inside the record.
 std::string image_name_in_metadata(const json::object* record) {
