@@ -210,6 +210,12 @@ void read_events(Reader& r, const Scope& s, EventConfig& e) {
     assign(e.max_rows, r.number(s, "max_rows", {1000, 100000000}));
 }
 
+void read_watch(Reader& r, const Scope& s, WatchConfig& w) {
+    r.only_keys(s, {"max_watches_per_container", "reconcile_interval_s"});
+    assign(w.max_watches_per_container, r.number(s, "max_watches_per_container", {16, 1048576}));
+    assign(w.reconcile_interval_s, r.number(s, "reconcile_interval_s", {5, 86400}));
+}
+
 void read_daemon(Reader& r, const Scope& s, DaemonConfig& d) {
     r.only_keys(s, {"lock_file", "control_socket", "log_level"});
     if (auto p = r.path(s, "lock_file", PathRule::Required)) d.lock_file = *p;
@@ -254,13 +260,14 @@ void read_section(Reader& r, const Scope& root, std::string_view key, Fn fn, Par
 }
 
 void read_config(Reader& r, const Scope& root, Config& c) {
-    r.only_keys(root, {"mode", "gate", "baseline", "discovery", "alerts", "events", "daemon", "override"});
+    r.only_keys(root, {"mode", "gate", "baseline", "discovery", "alerts", "events", "watch", "daemon", "override"});
     if (auto w = r.word(root, "mode", kModes)) c.mode = *model::parse_mode(*w);
     read_section(r, root, "gate", read_gate, c.gate);
     read_section(r, root, "baseline", read_baseline, c.baseline);
     read_section(r, root, "discovery", read_discovery, c.discovery);
     read_section(r, root, "alerts", read_alerts, c.alerts);
     read_section(r, root, "events", read_events, c.events);
+    read_section(r, root, "watch", read_watch, c.watch);
     read_section(r, root, "daemon", read_daemon, c.daemon);
     read_overrides(r, root, c);
 }

@@ -162,6 +162,7 @@ void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt) 
 void Daemon::remove_container(std::uint64_t mount_id) {
     auto it = mounts_.find(mount_id);
     if (it == mounts_.end()) return;
+    unwatch_container(it->second);
     if (auto c = registry_.remove(it->second)) {
         gate_->forget_container(it->second);
         logger()->info("released container id={} name=\"{}\"", c->info.id, base::escape(c->info.name));
@@ -216,11 +217,11 @@ void Daemon::metadata_loop() {
         if (!metadata_->enrich(info)) {
             logger()->warn("metadata unavailable for overlay={} (engine not answering); gated with unknown name",
                            info.id);
-            queue_reconcile(dev);
+            watch_container(dev);
             continue;
         }
         republish(*c, info);
-        queue_reconcile(dev);   // after the names are known, so file drift alerts carry them
+        watch_container(dev);   // then the reconcile scan, once the watch is in place
         logger()->info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
                        base::escape(info.name), base::escape(info.image), info.pid,
                        model::to_string(registry_.find(dev) ? registry_.find(dev)->mode : model::Mode::Monitor));
@@ -301,6 +302,11 @@ int Daemon::run() {
     discovery_thread_ = std::thread([this] { discovery_loop(); });
     metadata_thread_ = std::thread([this] { metadata_loop(); });
     drift_thread_ = std::thread([this] { file_drift_loop(); });
+    watch_cfg_ = cfg_.watch;
+    // Opened here so that READY=1 implies the live watcher exists.
+    watch_thread_ = std::thread([this, w = watch::UpperWatcher::open(watch_cfg_.max_watches_per_container)]() mutable {
+        watch_loop(std::move(w));
+    });
     while (!initial_sync_done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (auto r = control_.start(cfg_.daemon.control_socket, [this](const std::string& q) { return handle_control(q); }); !r)
         logger()->error("control socket: {} (layerlock status/reload/mode unavailable)", r.error().message());
@@ -319,6 +325,7 @@ int Daemon::run() {
     discovery_thread_.join();
     metadata_thread_.join();
     drift_thread_.join();
+    watch_thread_.join();
     gate_->stop();   // marks removed, pending events answered
     const auto& k = gate_->counters();
     logger()->info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} "

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "layerlock/gate/exec_gate.hpp"
 #include "layerlock/policy/file_rules.hpp"
 #include "layerlock/watch/reconcile.hpp"
+#include "layerlock/watch/watcher.hpp"
 #include "registry.hpp"
 
 namespace layerlock::baseline {
@@ -35,6 +37,10 @@ class EventStore;
 }
 
 namespace layerlock::daemon {
+
+// A file drift event for one change of a container (file_drift.cpp).
+model::DriftEvent file_event(const gate::GatedContainer& c, const watch::FileChange& ch,
+                             const policy::FileVerdict& v);
 
 // Stores every drift event in the event table (file_drift.cpp).
 std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const config::EventConfig& limits);
@@ -72,6 +78,12 @@ private:
     std::string set_live_mode(const std::string& container, const std::string& mode);
     void file_drift_loop();
     void queue_reconcile(dev_t dev);
+    void watch_loop(base::Result<watch::UpperWatcher> w);
+    void watch_container(dev_t dev);
+    void unwatch_container(dev_t dev);
+    void apply_watch_commands(watch::UpperWatcher& w);
+    void handle_batch(watch::WatchBatch batch, baseline::Store& store, baseline::EventStore& events);
+    void judge_touched(const watch::TouchedPath& t, baseline::Store& store, baseline::EventStore& events);
     void reconcile_container(const gate::GatedContainer& c, baseline::Store& store, baseline::EventStore& events);
     std::size_t report_packages(const gate::GatedContainer& c, const watch::FileChange& ch,
                                 const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
@@ -101,6 +113,11 @@ private:
     ControlServer control_;
     std::thread drift_thread_;
     DevQueue drift_queue_;
+    std::thread watch_thread_;
+    std::mutex watch_mu_;
+    std::vector<std::pair<dev_t, bool>> watch_commands_;   // (dev, add?) for the watch thread
+    std::set<dev_t> degraded_;                              // watch thread only
+    config::WatchConfig watch_cfg_;                         // fixed at start (restart to change)
 };
 
 }  // namespace layerlock::daemon

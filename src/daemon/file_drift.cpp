@@ -48,6 +48,8 @@ private:
     std::uint64_t appended_ = 0;
 };
 
+}  // namespace
+
 model::DriftEvent file_event(const gate::GatedContainer& c, const watch::FileChange& ch,
                              const policy::FileVerdict& v) {
     model::DriftEvent d;
@@ -71,8 +73,6 @@ model::DriftEvent file_event(const gate::GatedContainer& c, const watch::FileCha
     d.time_us = now_us();
     return d;
 }
-
-}  // namespace
 
 std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const config::EventConfig& limits) {
     return std::make_unique<EventStoreSink>(database, limits);

@@ -75,24 +75,25 @@ private:
     std::uint64_t seen_ = 0;
 };
 
-void Walker::visit(int dirfd, const char* name, const std::string& path, const struct stat& st) {
+// How one upper entry differs from the image's file at the same path.
+FileChange examine_entry(int dirfd, const char* name, const std::string& path, const struct stat& st,
+                         const ImageLookup& image, const ScanLimits& limits) {
     FileChange fc;
     fc.path = path;
     fc.type = type_of(st);
     fc.mode = st.st_mode;
     fc.size = static_cast<std::uint64_t>(st.st_size);
     fc.executable = (st.st_mode & 0111) != 0 && fc.type == 'f';
-    auto in_image = image_(path);
+    auto in_image = image(path);
     if (in_image) fc.image_mode = in_image->mode;
     if (fc.type == 'w' || xattr_whiteout(dirfd, name, st)) {
         fc.type = 'w';
         fc.mode = 0;
         fc.change = Change::Deleted;
         fc.executable = false;
-        out_.push_back(std::move(fc));
-        return;
+        return fc;
     }
-    if (fc.type == 'f') hash_regular(dirfd, name, st, limits_, fc);
+    if (fc.type == 'f') hash_regular(dirfd, name, st, limits, fc);
     if (!in_image) {
         fc.change = Change::Added;
     } else if (fc.type == 'f' && in_image->kind == baseline::EntryKind::Regular) {
@@ -108,7 +109,11 @@ void Walker::visit(int dirfd, const char* name, const std::string& path, const s
         fc.detail = "mode " + mode_text(in_image->mode) + " -> " + mode_text(st.st_mode);
     else if (fc.change == Change::Metadata)
         fc.detail = fc.type == 'd' ? "directory entries changed" : "owner or timestamps changed";
-    out_.push_back(std::move(fc));
+    return fc;
+}
+
+void Walker::visit(int dirfd, const char* name, const std::string& path, const struct stat& st) {
+    out_.push_back(examine_entry(dirfd, name, path, st, image_, limits_));
 }
 
 // One open directory fd per level: the depth is bounded so that a hostile tree
@@ -183,6 +188,18 @@ std::string read_beneath(int dirfd, const std::string& path) {
 }
 
 }  // namespace
+
+std::optional<FileChange> examine(int upper_fd, const std::string& path, const ImageLookup& image,
+                                  const ScanLimits& limits) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || slash + 1 >= path.size()) return std::nullopt;
+    auto dir = base::open_beneath(upper_fd, path.substr(0, slash), O_RDONLY | O_DIRECTORY);
+    if (!dir) return std::nullopt;
+    std::string name = path.substr(slash + 1);
+    struct stat st{};
+    if (::fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+    return examine_entry(dir->get(), name.c_str(), path, st, image, limits);
+}
 
 std::vector<PackageChange> package_changes(int upper_fd, const std::string& path, const std::string& image_layer) {
     auto parse = package_parser_for(path);

@@ -80,10 +80,13 @@ TOML
 }
 
 start_daemon() {
+    local from=0   # only this daemon's "ready" line counts, not an earlier one's
+    if [ -f "$T/daemon.log" ]; then from=$(wc -l < "$T/daemon.log"); fi
+    LOG_FROM=$from
     "$LAYERLOCKD" --config "$T/layerlock.toml" >>"$T/daemon.log" 2>&1 &
     DAEMON_PID=$!
     local deadline=$((SECONDS + 20))
-    until grep -q "ready: mode=" "$T/daemon.log" 2>/dev/null; do
+    until tail -n +"$((from + 1))" "$T/daemon.log" 2>/dev/null | grep -q "ready: mode="; do
         if ! kill -0 "$DAEMON_PID" 2>/dev/null; then echo "layerlockd exited:" >&2; cat "$T/daemon.log" >&2; exit 1; fi
         ((SECONDS < deadline)) || { echo "layerlockd not ready" >&2; cat "$T/daemon.log" >&2; exit 1; }
         sleep 0.05
@@ -103,10 +106,11 @@ run_container() {
     docker run -d --network none --name "$name" "$@" "$IMAGE" sleep 100000 >/dev/null
 }
 
-# wait_for_log PATTERN [SECONDS]
+# wait_for_log PATTERN [SECONDS]: in what the current daemon logged
+LOG_FROM=0
 wait_for_log() {
     local deadline=$((SECONDS + ${2:-10}))
-    until grep -q -- "$1" "$T/daemon.log"; do
+    until tail -n +"$((LOG_FROM + 1))" "$T/daemon.log" 2>/dev/null | grep -q -- "$1"; do
         ((SECONDS < deadline)) || return 1
         sleep 0.05
     done

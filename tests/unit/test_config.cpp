@@ -88,6 +88,8 @@ void check_same_settings(const cfg::Config& a, const cfg::Config& b) {
     CHECK(a.alerts.queue_size == b.alerts.queue_size);
     CHECK(a.events.max_age_days == b.events.max_age_days);
     CHECK(a.events.max_rows == b.events.max_rows);
+    CHECK(a.watch.max_watches_per_container == b.watch.max_watches_per_container);
+    CHECK(a.watch.reconcile_interval_s == b.watch.reconcile_interval_s);
     CHECK(a.daemon.lock_file == b.daemon.lock_file);
     CHECK(a.daemon.control_socket == b.daemon.control_socket);
     CHECK(a.daemon.log_level == b.daemon.log_level);
@@ -97,7 +99,7 @@ const char* const kAllKeys[] = {
     "mode",          "on_error",     "hash_timeout_ms", "workers",   "max_pending",
     "cache_entries", "ignore_marks", "ignore_marks_max", "database", "threads",
     "docker_socket", "docker_root",  "journald",        "stderr",    "json_path",
-    "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows",
+    "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows", "max_watches_per_container", "reconcile_interval_s",
 };
 
 }  // namespace

@@ -55,6 +55,11 @@ struct EventConfig {                               // the event table behind `la
     std::uint32_t max_rows = 1000000;
 };
 
+struct WatchConfig {                               // live file drift (inotify on upper dirs)
+    std::uint32_t max_watches_per_container = 8192; // past this: periodic reconcile instead
+    std::uint32_t reconcile_interval_s = 60;        // period of that fallback
+};
+
 struct DaemonConfig {
     std::string lock_file = "/run/layerlock/layerlockd.lock";
     std::string control_socket = "/run/layerlock/control.sock";   // root-only (0600, peer uid checked)
@@ -71,6 +76,7 @@ struct Config {
     DiscoveryConfig discovery;
     AlertConfig alerts;
     EventConfig events;
+    WatchConfig watch;
     DaemonConfig daemon;
 };
 

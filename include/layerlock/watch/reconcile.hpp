@@ -48,6 +48,11 @@ struct ScanLimits {
 base::Result<std::vector<FileChange>> reconcile(int upper_fd, const ImageLookup& image,
                                                 const ScanLimits& limits = {});
 
+// The same comparison for one path (after an inotify event); nullopt when the
+// writable layer no longer holds the path (a new file deleted again: no drift).
+std::optional<FileChange> examine(int upper_fd, const std::string& path, const ImageLookup& image,
+                                  const ScanLimits& limits = {});
+
 struct PackageChange;
 // For a changed package database (dpkg status, apk installed): which packages
 // differ between the image's copy (in layer directory `image_layer`, empty when

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+// Live file drift in the daemon: one thread drives the inotify watcher over every
+// container's writable layer, folds raw events per path over a 500 ms window,
+// then judges each touched path against the image (watch::examine), classifies
+// it and publishes it once per content (the event table remembers). Overflow and
+// containers past the watch cap get reconcile scans instead (periodic for the
+// latter, and reported). Never on the gate's path.
+#include <fcntl.h>
+#include <poll.h>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon_impl.hpp"
+#include "layerlock/base/escape.hpp"
+#include "layerlock/baseline/events.hpp"
+#include "layerlock/baseline/store.hpp"
+#include "layerlock/watch/watcher.hpp"
+
+namespace layerlock::daemon {
+namespace {
+constexpr auto kWindow = std::chrono::milliseconds(500);
+}
+
+void Daemon::watch_container(dev_t dev) {
+    std::lock_guard lock(watch_mu_);
+    watch_commands_.push_back({dev, true});
+}
+
+void Daemon::unwatch_container(dev_t dev) {
+    std::lock_guard lock(watch_mu_);
+    watch_commands_.push_back({dev, false});
+}
+
+// Applies add/remove requests from the discovery side (the watcher is not thread-safe).
+void Daemon::apply_watch_commands(watch::UpperWatcher& w) {
+    std::vector<std::pair<dev_t, bool>> cmds;
+    {
+        std::lock_guard lock(watch_mu_);
+        cmds.swap(watch_commands_);
+    }
+    for (const auto& [dev, add] : cmds) {
+        std::string key = std::to_string(dev);
+        if (!add) {
+            w.remove(key);
+            degraded_.erase(dev);
+            continue;
+        }
+        if (auto c = registry_.find(dev)) w.add(key, c->info.upper);
+        // The live watch is in place before the reconcile scan starts, so a change
+        // is seen by one or the other (or both: the event table reports it once).
+        queue_reconcile(dev);
+    }
+}
+
+void Daemon::judge_touched(const watch::TouchedPath& t, baseline::Store& store, baseline::EventStore& events) {
+    dev_t dev = static_cast<dev_t>(std::stoull(t.container));
+    auto c = registry_.find(dev);
+    if (!c || !store.all_complete(c->info.lowers)) {   // no baseline yet: the reconcile scan covers it
+        if (c) queue_reconcile(dev);
+        return;
+    }
+    base::UniqueFd upper(::open(c->info.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!upper) return;
+    auto ch = watch::examine(upper.get(), t.path, [&](std::string_view p) { return store.lookup(c->info.lowers, p); });
+    if (!ch || (ch->type == 'd' && ch->change == watch::Change::Metadata && ch->detail.rfind("mode", 0) != 0)) return;
+    auto v = policy::classify_file({ch->path, watch::to_string(ch->change), ch->type == 'd', ch->executable, ch->mode,
+                                    ch->image_mode});
+    std::string change(watch::to_string(ch->change));
+    if (!t.renamed_from.empty() && ch->change == watch::Change::Added) change = "renamed";
+    std::string digest = ch->sha256 ? model::to_hex(*ch->sha256) : std::string();
+    if (!events.first_report(c->info.id, ch->path, change, digest)) return;
+    auto ev = file_event(*c, *ch, v);
+    ev.change = change;
+    ev.count = t.events;
+    if (change == "renamed") ev.detail = "from " + t.renamed_from;
+    alerts_->publish(std::move(ev));
+    if (v.kind == "package") report_packages(*c, *ch, v, upper.get(), store, events);
+}
+
+void Daemon::handle_batch(watch::WatchBatch batch, baseline::Store& store, baseline::EventStore& events) {
+    for (const auto& key : batch.degraded) {
+        dev_t dev = static_cast<dev_t>(std::stoull(key));
+        degraded_.insert(dev);
+        if (auto c = registry_.find(dev)) {
+            spdlog::get("layerlockd")->warn("container id={} name=\"{}\": more than {} directories to watch; "
+                                            "falling back to a reconcile scan every {} s", c->info.id.substr(0, 12),
+                                            base::escape(c->info.name), watch_cfg_.max_watches_per_container,
+                                            watch_cfg_.reconcile_interval_s);
+            model::DriftEvent d = file_event(*c, watch::FileChange{}, {"file", model::Severity::Medium, false,
+                                                                       "watch limit reached"});
+            d.change = "";
+            d.detail = "watch limit reached: periodic reconcile every " + std::to_string(watch_cfg_.reconcile_interval_s) + " s";
+            alerts_->publish(std::move(d));
+        }
+    }
+    if (batch.overflow)
+        spdlog::get("layerlockd")->warn("inotify queue overflow: reconciling {} container(s)", batch.reconcile.size());
+    for (const auto& key : batch.reconcile) queue_reconcile(static_cast<dev_t>(std::stoull(key)));
+    for (const auto& t : batch.touched) judge_touched(t, store, events);
+}
+
+void Daemon::watch_loop(base::Result<watch::UpperWatcher> w) {
+    auto store = baseline::Store::open(database_);
+    auto events = baseline::EventStore::open(database_);
+    if (!w || !store || !events) {
+        spdlog::get("layerlockd")->error("live file drift unavailable: {}",
+                                         !w ? w.error().message() : "baseline database");
+        return;
+    }
+    auto next_flush = std::chrono::steady_clock::now() + kWindow;
+    auto next_periodic = std::chrono::steady_clock::now() + std::chrono::seconds(watch_cfg_.reconcile_interval_s);
+    while (!stopping_) {
+        pollfd p{w->fd(), POLLIN, 0};
+        ::poll(&p, 1, static_cast<int>(kWindow.count()));
+        apply_watch_commands(*w);
+        w->read_events();
+        auto now = std::chrono::steady_clock::now();
+        if (now >= next_flush) {
+            handle_batch(w->take(), *store, *events);
+            next_flush = now + kWindow;
+        }
+        if (now >= next_periodic) {
+            for (dev_t dev : degraded_) queue_reconcile(dev);
+            next_periodic = now + std::chrono::seconds(watch_cfg_.reconcile_interval_s);
+        }
+    }
+}
+
+}  // namespace layerlock::daemon
