@@ -29,7 +29,8 @@ struct Finding {
     std::vector<watch::PackageChange> packages;   // for package databases
 };
 
-base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model::Container& c, unsigned threads) {
+base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model::Container& c, unsigned threads,
+                                            const policy::FileRules& rules) {
     for (const auto& layer : c.lowers)
         if (auto r = store.import_layer(layer, threads); !r) return base::unexpected(r.error());
     if (!store.all_complete(c.lowers)) return base::unexpected(base::Error::plain("baseline is being built by another process"));
@@ -40,8 +41,7 @@ base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model:
     if (!changes) return base::unexpected(changes.error());
     std::vector<Finding> out;
     for (auto& ch : *changes) {
-        policy::FileFacts f{ch.path, watch::to_string(ch.change), ch.type == 'd', ch.executable, ch.mode, ch.image_mode};
-        auto v = policy::classify_file(f);
+        auto v = daemon::classify_change(ch, c, rules);
         std::vector<watch::PackageChange> pkgs;
         if (v.kind == "package") {
             auto image = store.lookup(c.lowers, ch.path);
@@ -117,7 +117,7 @@ int scan(const Options& o) {
     int status = 0;
     std::string json = "[";
     for (const auto& c : containers) {
-        auto found = scan_one(*store, c, cfg->baseline.threads);
+        auto found = scan_one(*store, c, cfg->baseline.threads, daemon::file_rules(*cfg));
         if (!found) {
             std::fprintf(stderr, "layerlock: %s: %s\n", escape(c.name.empty() ? c.id : c.name).c_str(),
                          found.error().message().c_str());

@@ -141,6 +141,21 @@ public:
         return std::nullopt;
     }
 
+    // An array of absolute-path globs ("/tmp/*").
+    std::optional<std::vector<std::string>> globs(const Scope& s, std::string_view key) {
+        const auto* v = find(s, key, toml::value_t::array);
+        if (!v) return std::nullopt;
+        std::vector<std::string> out;
+        for (const auto& item : v->as_array()) {
+            if (!item.is_string() || item.as_string().str.empty() || item.as_string().str.front() != '/') {
+                fail(item, dotted(s, key), "every entry must be a path glob starting with \"/\"");
+                return std::nullopt;
+            }
+            out.push_back(item.as_string().str);
+        }
+        return out;
+    }
+
     std::optional<std::string> word(const Scope& s, std::string_view key, Words allowed) {
         auto w = text(s, key);
         if (!w || std::find(allowed.begin(), allowed.end(), *w) != allowed.end()) return w;
@@ -210,6 +225,34 @@ void read_events(Reader& r, const Scope& s, EventConfig& e) {
     assign(e.max_rows, r.number(s, "max_rows", {1000, 100000000}));
 }
 
+void read_file_drift(Reader& r, const Scope& s, FileDriftConfig& f) {
+    r.only_keys(s, {"quiet"});
+    if (auto g = r.globs(s, "quiet")) f.quiet = *g;
+}
+
+// One [[allow]] block: a path glob, optionally narrowed to an image or container glob.
+void read_allow(Reader& r, const Scope& s, Config& c) {
+    r.only_keys(s, {"path", "image", "container"});
+    auto path = r.text(s, "path");
+    auto image = r.text(s, "image");
+    auto container = r.text(s, "container");
+    if (!r.ok()) return;
+    if (!path || path->empty() || path->front() != '/')
+        return r.fail(s.table, dotted(s, "path"), "required: a path glob starting with \"/\"");
+    c.file_drift.allow.push_back({*path, image.value_or(""), container.value_or("")});
+}
+
+void read_allows(Reader& r, const Scope& root, Config& c) {
+    const auto* list = r.find(root, "allow", toml::value_t::array);
+    if (!list) return;
+    std::size_t index = 0;
+    for (const auto& item : list->as_array()) {
+        std::string key = "allow[" + std::to_string(++index) + "]";
+        if (!item.is_table()) return r.fail(item, key, "expected a table ([[allow]])");
+        read_allow(r, Scope{item, key}, c);
+    }
+}
+
 void read_watch(Reader& r, const Scope& s, WatchConfig& w) {
     r.only_keys(s, {"max_watches_per_container", "reconcile_interval_s"});
     assign(w.max_watches_per_container, r.number(s, "max_watches_per_container", {16, 1048576}));
@@ -260,7 +303,7 @@ void read_section(Reader& r, const Scope& root, std::string_view key, Fn fn, Par
 }
 
 void read_config(Reader& r, const Scope& root, Config& c) {
-    r.only_keys(root, {"mode", "gate", "baseline", "discovery", "alerts", "events", "watch", "daemon", "override"});
+    r.only_keys(root, {"mode", "gate", "baseline", "discovery", "alerts", "events", "watch", "file_drift", "allow", "daemon", "override"});
     if (auto w = r.word(root, "mode", kModes)) c.mode = *model::parse_mode(*w);
     read_section(r, root, "gate", read_gate, c.gate);
     read_section(r, root, "baseline", read_baseline, c.baseline);
@@ -268,6 +311,8 @@ void read_config(Reader& r, const Scope& root, Config& c) {
     read_section(r, root, "alerts", read_alerts, c.alerts);
     read_section(r, root, "events", read_events, c.events);
     read_section(r, root, "watch", read_watch, c.watch);
+    read_section(r, root, "file_drift", read_file_drift, c.file_drift);
+    read_allows(r, root, c);
     read_section(r, root, "daemon", read_daemon, c.daemon);
     read_overrides(r, root, c);
 }

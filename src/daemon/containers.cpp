@@ -158,4 +158,18 @@ std::vector<model::Container> select_containers(const std::vector<model::Contain
     return out;
 }
 
+policy::FileRules file_rules(const config::Config& cfg) {
+    policy::FileRules r;
+    r.quiet = cfg.file_drift.quiet;
+    for (const auto& a : cfg.file_drift.allow) r.allow.push_back({a.path, a.image, a.container});
+    return r;
+}
+
+policy::FileVerdict classify_change(const watch::FileChange& ch, const model::Container& c,
+                                    const policy::FileRules& rules) {
+    policy::FileFacts f{ch.path, watch::to_string(ch.change), ch.type == 'd', ch.executable,
+                        ch.mode, ch.image_mode, c.name, c.image};
+    return policy::classify_file(f, rules);
+}
+
 }  // namespace layerlock::daemon

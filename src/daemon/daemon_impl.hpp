@@ -73,6 +73,10 @@ private:
     void republish(const gate::GatedContainer& old, const model::Container& info);
     base::Result<void> reload();
     model::Mode mode_of(const model::Container& info);   // live override, then config
+    policy::FileRules current_file_rules() {
+        std::lock_guard lock(cfg_mu_);
+        return file_rules(cfg_);
+    }
     std::string handle_control(const std::string& request);
     std::string status_json();
     std::string set_live_mode(const std::string& container, const std::string& mode);

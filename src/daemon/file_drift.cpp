@@ -89,9 +89,9 @@ void Daemon::reconcile_container(const gate::GatedContainer& c, baseline::Store&
         return;
     }
     std::size_t fresh = 0;
+    const auto rules = current_file_rules();
     for (const auto& ch : *changes) {
-        auto v = policy::classify_file({ch.path, watch::to_string(ch.change), ch.type == 'd', ch.executable, ch.mode,
-                                        ch.image_mode});
+        auto v = classify_change(ch, c.info, rules);
         if (ch.type == 'd' && ch.change == watch::Change::Metadata && ch.detail.rfind("mode", 0) != 0) continue;
         std::string digest = ch.sha256 ? model::to_hex(*ch.sha256) : std::string();
         if (!events.first_report(c.info.id, ch.path, std::string(watch::to_string(ch.change)), digest)) continue;

@@ -63,8 +63,7 @@ void Daemon::judge_touched(const watch::TouchedPath& t, baseline::Store& store, 
     if (!upper) return;
     auto ch = watch::examine(upper.get(), t.path, [&](std::string_view p) { return store.lookup(c->info.lowers, p); });
     if (!ch || (ch->type == 'd' && ch->change == watch::Change::Metadata && ch->detail.rfind("mode", 0) != 0)) return;
-    auto v = policy::classify_file({ch->path, watch::to_string(ch->change), ch->type == 'd', ch->executable, ch->mode,
-                                    ch->image_mode});
+    auto v = classify_change(*ch, c->info, current_file_rules());
     std::string change(watch::to_string(ch->change));
     if (!t.renamed_from.empty() && ch->change == watch::Change::Added) change = "renamed";
     std::string digest = ch->sha256 ? model::to_hex(*ch->sha256) : std::string();

@@ -33,24 +33,38 @@ bool privilege_bit_added(const FileFacts& f) {
     return f.change != "deleted" && (f.mode & kBits & ~f.image_mode) != 0;
 }
 
+bool matches(const std::string& pattern, const FileFacts& f) {
+    return glob(pattern, f.path) || (f.directory && glob(pattern, std::string(f.path) + "/"));
+}
+
+bool expected(const FileFacts& f, const FileRules& rules) {
+    for (const auto& q : rules.quiet)
+        if (matches(q, f)) return true;
+    for (const auto& a : rules.allow)
+        if (matches(a.path, f) && (a.image.empty() || glob(a.image, f.image)) &&
+            (a.container.empty() || glob(a.container, f.container)))
+            return true;
+    return false;
+}
+
 }  // namespace
 
 FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
     const std::string_view p = f.path;
+    const bool content = f.change == "added" || f.change == "modified";
+    const bool new_executable = content && f.executable && !f.directory;
+    // Expected changes (quiet globs, [[allow]] rules) are stored but never alerted;
+    // a new or changed executable or setuid bit is never expected.
+    if (!new_executable && !privilege_bit_added(f) && expected(f, rules))
+        return {"file", Severity::Info, true, "expected change"};
     if (package_path(p)) return {"package", Severity::High, false, "package database changed"};
     if (sensitive_path(p)) return {"config", Severity::Critical, false, "sensitive file"};
-    bool content = f.change == "added" || f.change == "modified";
     if (privilege_bit_added(f)) {
-        if (content && f.executable && !f.directory) return {"binary", Severity::High, false, "setuid/setgid executable"};
+        if (new_executable) return {"binary", Severity::High, false, "setuid/setgid executable"};
         return {"config", Severity::High, false, "setuid/setgid bit added"};
     }
     if (starts(p, "/etc/")) return {"config", Severity::Medium, false, "configuration"};
-    for (const auto& q : rules.quiet_prefixes)
-        if (starts(p, q) || std::string(p) + "/" == q) {
-            if (content && f.executable && !f.directory) break;   // an executable is never quiet
-            return {"file", Severity::Info, true, "expected runtime path"};
-        }
-    if (content && f.executable && !f.directory) return {"binary", Severity::High, false, "executable"};
+    if (new_executable) return {"binary", Severity::High, false, "executable"};
     if (f.directory && f.change == "metadata") return {"file", Severity::Info, false, "directory"};
     return {"file", Severity::Low, false, "file"};
 }

@@ -44,6 +44,14 @@ check "a hostile name is escaped in text" grep -q 'esc\\x1b\[31mname' <<<"$out$(
 out=$("${LL[@]}" scan "$c" --min-severity critical) && rc=0 || rc=$?
 check "--min-severity critical still finds /etc/passwd (rc=$rc)" [ "$rc" -eq 1 ]
 check "and hides what is below it" bash -c "! grep -q usr-tool <<<'$out'"
+# An [[allow]] rule for this container makes /newdir expected: quiet, info.
+cp "$T/layerlock.toml" "$T/plain.toml"
+printf '[[allow]]\npath = "/newdir/*"\ncontainer = "ll-scan-*"\n' >> "$T/layerlock.toml"
+json=$("${LL[@]}" scan "$c" --json --min-severity info) || true
+check "an allow rule quiets the matching paths" [ "$(kind /newdir/sub/f)" = "file info added" ]
+check "and only those" [ "$(kind /etc/passwd)" = "config critical modified" ]
+cp "$T/plain.toml" "$T/layerlock.toml"
+
 out=$("${LL[@]}" scan no-such-container 2>&1) && rc=0 || rc=$?
 check "an unknown container is an error: exit 2 (rc=$rc)" [ "$rc" -eq 2 ]
 finish

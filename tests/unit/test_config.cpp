@@ -99,7 +99,7 @@ const char* const kAllKeys[] = {
     "mode",          "on_error",     "hash_timeout_ms", "workers",   "max_pending",
     "cache_entries", "ignore_marks", "ignore_marks_max", "database", "threads",
     "docker_socket", "docker_root",  "journald",        "stderr",    "json_path",
-    "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows", "max_watches_per_container", "reconcile_interval_s",
+    "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows", "max_watches_per_container", "reconcile_interval_s", "quiet",
 };
 
 }  // namespace
@@ -458,4 +458,20 @@ TEST_CASE("the events table's retention keys are read and range-checked") {
     CHECK(contains(parse_error("[events]\nmax_age_days = 0\n"), "test.toml:2: events.max_age_days"));
     CHECK(contains(parse_error("[events]\nmax_rows = 10\n"), "test.toml:2: events.max_rows"));
     CHECK(parse_error("[events]\nkeep = 1\n") == "test.toml:2: events.keep: unknown key");
+}
+
+TEST_CASE("file drift quiet globs and allow rules are read, with their errors located") {
+    auto c = layerlock::config::parse(
+        "[file_drift]\nquiet = [\"/scratch/*\"]\n\n[[allow]]\npath = \"/app/cache/*\"\nimage = \"app:*\"\n",
+        "test.toml");
+    REQUIRE(c);
+    REQUIRE(c->file_drift.quiet.size() == 1);
+    CHECK(c->file_drift.quiet[0] == "/scratch/*");
+    REQUIRE(c->file_drift.allow.size() == 1);
+    CHECK(c->file_drift.allow[0].path == "/app/cache/*");
+    CHECK(c->file_drift.allow[0].image == "app:*");
+    CHECK(c->file_drift.allow[0].container.empty());
+    CHECK(contains(parse_error("[file_drift]\nquiet = [\"tmp/*\"]\n"), "test.toml:2: file_drift.quiet"));
+    CHECK(contains(parse_error("[[allow]]\nimage = \"x\"\n"), "allow[1].path"));
+    CHECK(contains(parse_error("[[allow]]\npath = \"/x\"\nmode = \"enforce\"\n"), "test.toml:3: allow[1].mode: unknown key"));
 }

@@ -196,3 +196,26 @@ TEST_CASE("other changes are low file drift; parent directories info") {
     CHECK(file("/srv", "metadata", false, 040755, 040755, true).severity == model::Severity::Info);
     CHECK(file("/bin/cat", "deleted").severity == model::Severity::Low);
 }
+
+TEST_CASE("allow rules quiet expected changes, narrowed by image or container glob") {
+    policy::FileRules rules;
+    rules.allow.push_back({"/app/cache/*", "registry.example/app:*", ""});
+    rules.allow.push_back({"/etc/resolv.conf", "", "web-*"});
+    auto in_app = policy::classify_file({"/app/cache/x", "added", false, false, 0100644, 0, "web-1", "registry.example/app:2"}, rules);
+    CHECK(in_app.quiet);
+    auto other_image = policy::classify_file({"/app/cache/x", "added", false, false, 0100644, 0, "web-1", "other:1"}, rules);
+    CHECK_FALSE(other_image.quiet);
+    CHECK(policy::classify_file({"/etc/resolv.conf", "modified", false, false, 0100644, 0100644, "web-2", "any"}, rules).quiet);
+    CHECK_FALSE(policy::classify_file({"/etc/resolv.conf", "modified", false, false, 0100644, 0100644, "db-1", "any"}, rules).quiet);
+    // An executable dropped under an allowed path is still binary drift.
+    auto exe = policy::classify_file({"/app/cache/tool", "added", false, true, 0100755, 0, "web-1", "registry.example/app:2"}, rules);
+    CHECK_FALSE(exe.quiet);
+    CHECK(exe.kind == "binary");
+}
+
+TEST_CASE("quiet globs come from the rules, so configuration can replace them") {
+    policy::FileRules none;
+    none.quiet.clear();
+    CHECK_FALSE(policy::classify_file({"/var/log/a.log", "added", false, false, 0100644, 0}, none).quiet);
+    CHECK(policy::classify_file({"/var/log/a.log", "added", false, false, 0100644, 0}).quiet);
+}

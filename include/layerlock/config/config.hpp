@@ -60,6 +60,17 @@ struct WatchConfig {                               // live file drift (inotify o
     std::uint32_t reconcile_interval_s = 60;        // period of that fallback
 };
 
+struct AllowRule {                                 // [[allow]]: expected change, stored not alerted
+    std::string path;                              // fnmatch glob on the path inside the container
+    std::string image, container;                  // optional globs narrowing the rule; empty: any
+};
+
+struct FileDriftConfig {
+    // Expected runtime changes: stored and queryable, never alerted.
+    std::vector<std::string> quiet = {"/tmp/*", "/var/tmp/*", "/var/log/*", "/var/cache/*", "/run/*"};
+    std::vector<AllowRule> allow;
+};
+
 struct DaemonConfig {
     std::string lock_file = "/run/layerlock/layerlockd.lock";
     std::string control_socket = "/run/layerlock/control.sock";   // root-only (0600, peer uid checked)
@@ -77,6 +88,7 @@ struct Config {
     AlertConfig alerts;
     EventConfig events;
     WatchConfig watch;
+    FileDriftConfig file_drift;
     DaemonConfig daemon;
 };
 

@@ -15,6 +15,8 @@
 #include "layerlock/discovery/docker.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/model/types.hpp"
+#include "layerlock/policy/file_rules.hpp"
+#include "layerlock/watch/reconcile.hpp"
 
 namespace layerlock::daemon {
 
@@ -49,5 +51,12 @@ std::vector<model::Container> scan_containers(const config::Config& cfg, Metadat
 std::vector<model::Container> select_containers(const std::vector<model::Container>& all,
                                                 const std::vector<std::string>& wanted,
                                                 std::vector<std::string>* missing);
+
+// The file drift rules the configuration asks for ([file_drift] quiet, [[allow]]).
+policy::FileRules file_rules(const config::Config& cfg);
+
+// Classification of one change of a container's writable layer.
+policy::FileVerdict classify_change(const watch::FileChange& ch, const model::Container& c,
+                                    const policy::FileRules& rules);
 
 }  // namespace layerlock::daemon

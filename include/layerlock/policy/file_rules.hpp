@@ -22,6 +22,7 @@ struct FileFacts {
     bool directory = false;
     bool executable = false;
     std::uint32_t mode = 0, image_mode = 0;
+    std::string_view container = {}, image = {};   // for allow rules narrowed to them
 };
 
 struct FileVerdict {
@@ -32,7 +33,13 @@ struct FileVerdict {
 };
 
 struct FileRules {
-    std::vector<std::string> quiet_prefixes = {"/tmp/", "/var/tmp/", "/var/log/", "/var/cache/", "/run/"};
+    // fnmatch globs without flags ("*" also matches "/"); a directory matches when
+    // its path with a trailing "/" does.
+    std::vector<std::string> quiet = {"/tmp/*", "/var/tmp/*", "/var/log/*", "/var/cache/*", "/run/*"};
+    struct Allow {
+        std::string path, image, container;        // image/container empty: any
+    };
+    std::vector<Allow> allow;                      // expected changes: quiet, like `quiet`
 };
 
 FileVerdict classify_file(const FileFacts& f, const FileRules& rules = {});
