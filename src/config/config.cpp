@@ -225,9 +225,29 @@ void read_events(Reader& r, const Scope& s, EventConfig& e) {
     assign(e.max_rows, r.number(s, "max_rows", {1000, 100000000}));
 }
 
+template <typename Fn, typename Part>
+void read_section(Reader& r, const Scope& root, std::string_view key, Fn fn, Part& part) {
+    if (auto s = r.section(root, key)) fn(r, *s, part);
+}
+
+void read_severities(Reader& r, const Scope& s, FileDriftConfig& f) {
+    r.only_keys(s, {"binary", "package", "sensitive", "setuid", "config", "file"});
+    const Words levels = {"info", "low", "medium", "high", "critical"};
+    auto read = [&](const char* key, model::Severity& out) {
+        if (auto w = r.word(s, key, levels)) out = *model::parse_severity(*w);
+    };
+    read("binary", f.binary);
+    read("package", f.package);
+    read("sensitive", f.sensitive);
+    read("setuid", f.setuid);
+    read("config", f.config);
+    read("file", f.file);
+}
+
 void read_file_drift(Reader& r, const Scope& s, FileDriftConfig& f) {
-    r.only_keys(s, {"quiet"});
+    r.only_keys(s, {"quiet", "severity"});
     if (auto g = r.globs(s, "quiet")) f.quiet = *g;
+    read_section(r, s, "severity", read_severities, f);
 }
 
 // One [[allow]] block: a path glob, optionally narrowed to an image or container glob.
@@ -297,10 +317,6 @@ void read_overrides(Reader& r, const Scope& root, Config& c) {
     }
 }
 
-template <typename Fn, typename Part>
-void read_section(Reader& r, const Scope& root, std::string_view key, Fn fn, Part& part) {
-    if (auto s = r.section(root, key)) fn(r, *s, part);
-}
 
 void read_config(Reader& r, const Scope& root, Config& c) {
     r.only_keys(root, {"mode", "gate", "baseline", "discovery", "alerts", "events", "watch", "file_drift", "allow", "daemon", "override"});

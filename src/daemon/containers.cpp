@@ -162,6 +162,8 @@ policy::FileRules file_rules(const config::Config& cfg) {
     policy::FileRules r;
     r.quiet = cfg.file_drift.quiet;
     for (const auto& a : cfg.file_drift.allow) r.allow.push_back({a.path, a.image, a.container});
+    const auto& f = cfg.file_drift;
+    r.severity = {f.binary, f.package, f.sensitive, f.setuid, f.config, f.file};
     return r;
 }
 

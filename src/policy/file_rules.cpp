@@ -3,6 +3,8 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
+
 namespace layerlock::policy {
 namespace {
 
@@ -57,16 +59,17 @@ FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
     // a new or changed executable or setuid bit is never expected.
     if (!new_executable && !privilege_bit_added(f) && expected(f, rules))
         return {"file", Severity::Info, true, "expected change"};
-    if (package_path(p)) return {"package", Severity::High, false, "package database changed"};
-    if (sensitive_path(p)) return {"config", Severity::Critical, false, "sensitive file"};
+    const auto& sev = rules.severity;
+    if (package_path(p)) return {"package", sev.package, false, "package database changed"};
+    if (sensitive_path(p)) return {"config", sev.sensitive, false, "sensitive file"};
     if (privilege_bit_added(f)) {
-        if (new_executable) return {"binary", Severity::High, false, "setuid/setgid executable"};
-        return {"config", Severity::High, false, "setuid/setgid bit added"};
+        if (new_executable) return {"binary", std::max(sev.binary, sev.setuid), false, "setuid/setgid executable"};
+        return {"config", sev.setuid, false, "setuid/setgid bit added"};
     }
-    if (starts(p, "/etc/")) return {"config", Severity::Medium, false, "configuration"};
-    if (new_executable) return {"binary", Severity::High, false, "executable"};
+    if (starts(p, "/etc/")) return {"config", sev.config, false, "configuration"};
+    if (new_executable) return {"binary", sev.binary, false, "executable"};
     if (f.directory && f.change == "metadata") return {"file", Severity::Info, false, "directory"};
-    return {"file", Severity::Low, false, "file"};
+    return {"file", sev.file, false, "file"};
 }
 
 }  // namespace layerlock::policy

@@ -14,7 +14,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/baseline/store.hpp"
@@ -136,4 +138,23 @@ TEST_CASE("the scan refuses a writable layer with more entries than the limit") 
     limits.max_entries = 10;
     auto r = watch::reconcile(upper.get(), [](std::string_view) { return std::optional<baseline::Entry>(); }, limits);
     CHECK_FALSE(r);
+}
+
+TEST_CASE("a file that keeps changing while it is hashed neither crashes nor stalls the scan") {
+    Scan s;
+    s.write("tmp/growing", std::string(1 << 20, 'a'));
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+        for (int i = 0; !stop && i < 200000; ++i) {
+            std::ofstream f(s.fx.at("tmp/growing"), i % 2 ? std::ios::app : std::ios::trunc);
+            f << std::string(4096, static_cast<char>('a' + i % 26));
+        }
+    });
+    for (int round = 0; round < 20; ++round) {
+        auto r = s.run();
+        REQUIRE(r.count("/tmp/growing"));
+        CHECK(r["/tmp/growing"].change == watch::Change::Added);
+    }
+    stop = true;
+    writer.join();
 }

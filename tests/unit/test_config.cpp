@@ -99,7 +99,7 @@ const char* const kAllKeys[] = {
     "mode",          "on_error",     "hash_timeout_ms", "workers",   "max_pending",
     "cache_entries", "ignore_marks", "ignore_marks_max", "database", "threads",
     "docker_socket", "docker_root",  "journald",        "stderr",    "json_path",
-    "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows", "max_watches_per_container", "reconcile_interval_s", "quiet",
+    "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows", "max_watches_per_container", "reconcile_interval_s", "quiet", "binary", "package", "sensitive", "setuid", "file",
 };
 
 }  // namespace
@@ -474,4 +474,13 @@ TEST_CASE("file drift quiet globs and allow rules are read, with their errors lo
     CHECK(contains(parse_error("[file_drift]\nquiet = [\"tmp/*\"]\n"), "test.toml:2: file_drift.quiet"));
     CHECK(contains(parse_error("[[allow]]\nimage = \"x\"\n"), "allow[1].path"));
     CHECK(contains(parse_error("[[allow]]\npath = \"/x\"\nmode = \"enforce\"\n"), "test.toml:3: allow[1].mode: unknown key"));
+}
+
+TEST_CASE("file drift severities are overridable per kind") {
+    auto c = layerlock::config::parse("[file_drift.severity]\nfile = \"medium\"\nconfig = \"high\"\n", "test.toml");
+    REQUIRE(c);
+    CHECK(c->file_drift.file == layerlock::model::Severity::Medium);
+    CHECK(c->file_drift.config == layerlock::model::Severity::High);
+    CHECK(c->file_drift.binary == layerlock::model::Severity::High);
+    CHECK(contains(parse_error("[file_drift.severity]\nfile = \"severe\"\n"), "test.toml:2: file_drift.severity.file"));
 }

@@ -219,3 +219,12 @@ TEST_CASE("quiet globs come from the rules, so configuration can replace them") 
     CHECK_FALSE(policy::classify_file({"/var/log/a.log", "added", false, false, 0100644, 0}, none).quiet);
     CHECK(policy::classify_file({"/var/log/a.log", "added", false, false, 0100644, 0}).quiet);
 }
+
+TEST_CASE("severities per kind come from the rules") {
+    policy::FileRules rules;
+    rules.severity.file = model::Severity::Medium;
+    rules.severity.sensitive = model::Severity::High;
+    CHECK(policy::classify_file({"/srv/x", "added", false, false, 0100644, 0}, rules).severity == model::Severity::Medium);
+    CHECK(policy::classify_file({"/etc/shadow", "modified", false, false, 0100640, 0100640}, rules).severity ==
+          model::Severity::High);
+}

@@ -69,6 +69,10 @@ struct FileDriftConfig {
     // Expected runtime changes: stored and queryable, never alerted.
     std::vector<std::string> quiet = {"/tmp/*", "/var/tmp/*", "/var/log/*", "/var/cache/*", "/run/*"};
     std::vector<AllowRule> allow;
+    // Severity per kind of file drift ([file_drift.severity]).
+    model::Severity binary = model::Severity::High, package = model::Severity::High,
+                    sensitive = model::Severity::Critical, setuid = model::Severity::High,
+                    config = model::Severity::Medium, file = model::Severity::Low;
 };
 
 struct DaemonConfig {

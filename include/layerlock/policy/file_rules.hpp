@@ -40,6 +40,11 @@ struct FileRules {
         std::string path, image, container;        // image/container empty: any
     };
     std::vector<Allow> allow;                      // expected changes: quiet, like `quiet`
+    struct Severities {
+        model::Severity binary = model::Severity::High, package = model::Severity::High,
+                        sensitive = model::Severity::Critical, setuid = model::Severity::High,
+                        config = model::Severity::Medium, file = model::Severity::Low;
+    } severity;
 };
 
 FileVerdict classify_file(const FileFacts& f, const FileRules& rules = {});
