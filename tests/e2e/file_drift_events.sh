@@ -54,4 +54,10 @@ start_daemon
 check "the restarted daemon reconciles again" wait_for_log "reconcile id=.* name=\"$c\".* 0 not reported before" 30
 n=$("${LL[@]}" events --container "$c" --json | grep -c '"path":"/etc/passwd"' || true)
 check "each change is reported once across restarts ($n)" [ "$n" -eq 1 ]
+
+timeout 6 "${LL[@]}" events --follow --container "$c" > "$T/follow.txt" 2>&1 &
+sleep 1
+docker exec "$c" sh -c 'echo later > /srv-later.txt'
+sleep 3
+check "events --follow prints a change made after it started" grep -q "/srv-later.txt" "$T/follow.txt"
 finish
