@@ -307,12 +307,14 @@ void ExecGate::Impl::sweep_deadlines() {
             auto o = options();
             auto v = policy::decide({false, true, model::Severity::Medium, "undecided"},
                                     model::Mode::Monitor, o.on_error);
+            // The path is read while the worker still owns the fd open: once this
+            // answer wins, the worker may close it at any moment.
+            bool deleted = false;
+            auto c = gate.env_.container_for(front->st.st_dev);
+            std::string path = c ? container_path(front->fd(), *c, &deleted) : std::string();
             if (front->respond(v.action)) {
                 gate.counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
                 count(v);
-                bool deleted = false;
-                auto c = gate.env_.container_for(front->st.st_dev);
-                std::string path = c ? container_path(front->fd(), *c, &deleted) : std::string();
                 report(*front, c.get(), path, v, std::nullopt);
             }
         }

@@ -90,7 +90,15 @@ void UpperWatcher::remove(const std::string& container) {
 }
 
 void UpperWatcher::touch(const std::string& container, const std::string& path, const std::string& from) {
-    auto& t = pending_[{container, path}];
+    // Bounded: a container creating paths faster than a window can hold gets a
+    // reconcile scan instead of an ever-growing pending set.
+    constexpr std::size_t kMaxPending = 65536;
+    auto key = std::make_pair(container, path);
+    if (pending_.size() >= kMaxPending && !pending_.count(key)) {
+        batch_.reconcile.insert(container);
+        return;
+    }
+    auto& t = pending_[key];
     t.container = container;
     t.path = path;
     ++t.events;

@@ -35,7 +35,7 @@ for c in "$before" "$after"; do
     pid=$(ctr_pid default "$c")
     check "$c: the init pid is containerd's ($pid)" grep -q "container id=${c:0:12} name=\"$c\" image=\"\" pid=$pid " "$T/daemon.log"
 done
-entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_ID="$after" LAYERLOCK_KIND=binary | tail -1)
+entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_ID="$after" LAYERLOCK_KIND=binary LAYERLOCK_ACTION=denied | tail -1)
 check "a task outside Kubernetes has no LAYERLOCK_K8S_* fields" eval '! grep -q LAYERLOCK_K8S_ <<<"$entry"'
 
 # A CRI-style container: namespace k8s.io, the annotations containerd's CRI plugin writes.
@@ -50,7 +50,7 @@ check "k8s.io task: drifted binary fails (rc=$rc)" [ "$rc" -ne 0 ]
 check "k8s.io task: journald has the Kubernetes fields and the image" journal_has LAYERLOCK_ACTION=denied \
     LAYERLOCK_RUNTIME=containerd LAYERLOCK_CONTAINER_ID="$pod" LAYERLOCK_K8S_POD=web-$RUN_ID \
     LAYERLOCK_K8S_NAMESPACE=shop LAYERLOCK_K8S_CONTAINER=nginx LAYERLOCK_IMAGE="$CTR_REF"
-entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_ID="$pod" LAYERLOCK_KIND=binary | tail -1)
+entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_ID="$pod" LAYERLOCK_KIND=binary LAYERLOCK_ACTION=denied | tail -1)
 check "k8s.io task: nothing is unknown" eval '! grep -q LAYERLOCK_UNKNOWN <<<"$entry"'
 check "k8s.io task: the JSON lines carry the Kubernetes fields" grep -q \
     "\"container_id\":\"$pod\".*\"k8s_pod\":\"web-$RUN_ID\",\"k8s_namespace\":\"shop\",\"k8s_container\":\"nginx\"" \

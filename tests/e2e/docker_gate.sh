@@ -25,7 +25,7 @@ for c in "$before" "$after"; do
         LAYERLOCK_RUNTIME=docker LAYERLOCK_IMAGE="$IMAGE" SYSLOG_IDENTIFIER=layerlockd
 done
 
-entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_NAME="$after" LAYERLOCK_KIND=binary | tail -1)
+entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_NAME="$after" LAYERLOCK_KIND=binary LAYERLOCK_ACTION=denied | tail -1)
 for field in PRIORITY MESSAGE LAYERLOCK_SEVERITY LAYERLOCK_CONTAINER_ID LAYERLOCK_SHA256 LAYERLOCK_PID \
              LAYERLOCK_COMM LAYERLOCK_PARENT_COMM; do
     check "journald entry carries $field" grep -q "\"$field\":\"[^\"]" <<<"$entry"

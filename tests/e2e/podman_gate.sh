@@ -31,7 +31,7 @@ for c in "$before" "$after"; do
     check "$c: the init pid is Podman's ($pid)" grep -q "container id=${id:0:12} name=\"$c\" image=\"$PODMAN_REF\" pid=$pid " \
         "$T/daemon.log"
 done
-entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_NAME="$after" LAYERLOCK_KIND=binary | tail -1)
+entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_NAME="$after" LAYERLOCK_KIND=binary LAYERLOCK_ACTION=denied | tail -1)
 check "nothing is unknown about a Podman container" eval '! grep -q LAYERLOCK_UNKNOWN <<<"$entry"'
 check "the JSON lines have the denial" grep -q "\"runtime\":\"podman\",\"container_id\":\"[0-9a-f]*\",\"container_name\":\"$after\"" \
     "$T/alerts.jsonl"
