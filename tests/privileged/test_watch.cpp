@@ -158,3 +158,26 @@ TEST_CASE("a file that keeps changing while it is hashed neither crashes nor sta
     stop = true;
     writer.join();
 }
+
+TEST_CASE("a path of more than 4096 bytes is scanned and reported whole") {
+    Scan s;
+    int fd = ::open(s.fx.merged().c_str(), O_RDONLY | O_DIRECTORY);
+    const std::string name(250, 'n');
+    std::string expect;
+    for (int i = 0; i < 18; ++i) {                 // 18 * 251 = 4518 bytes
+        REQUIRE(::mkdirat(fd, name.c_str(), 0755) == 0);
+        int next = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY);
+        ::close(fd);
+        fd = next;
+        expect += "/" + name;
+    }
+    int f = ::openat(fd, "leaf", O_WRONLY | O_CREAT, 0644);
+    REQUIRE(f >= 0);
+    ::close(f);
+    ::close(fd);
+    expect += "/leaf";
+    auto r = s.run();
+    REQUIRE(r.count(expect));
+    CHECK(expect.size() > 4096);
+    CHECK(r[expect].change == watch::Change::Added);
+}
