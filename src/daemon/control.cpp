@@ -66,7 +66,10 @@ base::Result<void> ControlServer::start(const std::string& path, ControlHandler 
     if (!addr) return base::unexpected(addr.error());
     std::error_code ec;
     auto dir = std::filesystem::path(path).parent_path();
-    std::filesystem::create_directories(dir, ec);
+    if (!std::filesystem::exists(dir, ec)) {   // created private; systemd's RuntimeDirectory is 0700 too
+        std::filesystem::create_directories(dir, ec);
+        ::chmod(dir.c_str(), 0700);
+    }
     ::unlink(path.c_str());   // stale socket of a previous run; the lock says it is ours
     listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!listen_fd_) return base::unexpected(base::Error::from_errno("socket"));

@@ -80,7 +80,11 @@ std::vector<dev_t> host_devices(const config::Config& c) {
 }  // namespace
 
 base::Result<void> Daemon::step_lock() {
-    std::filesystem::create_directories(std::filesystem::path(cfg_.daemon.lock_file).parent_path());
+    auto lock_dir = std::filesystem::path(cfg_.daemon.lock_file).parent_path();
+    if (!std::filesystem::exists(lock_dir)) {
+        std::filesystem::create_directories(lock_dir);
+        ::chmod(lock_dir.c_str(), 0700);   // private, like systemd's RuntimeDirectoryMode=0700
+    }
     lock_fd_.reset(::open(cfg_.daemon.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!lock_fd_) return base::unexpected(base::Error::from_errno("open " + cfg_.daemon.lock_file));
     if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
