@@ -100,7 +100,8 @@ struct ExecGate::Impl {
     void reader_loop();
     void read_batch(const GateOptions& o);
     void handle(int event_fd, pid_t pid, const GateOptions& o);
-    void answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls);
+    void answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls,
+                    const GateOptions& o);
     void worker_loop(Lane& lane);
     void judge(Job& job, const GateOptions& o);
     void sweep_deadlines();
@@ -157,9 +158,13 @@ void ExecGate::Impl::reader_loop() {
         while (!w.stop_requested() && !stopping) {
             read_batch(options());   // blocks until events or a wake-up signal
             if (w.take_tick()) gate.env_.tick();
-            if (w.take_deadline()) deadline_armed = false;
+            w.take_deadline();
             if (!in_flight.empty()) sweep_deadlines();
             if (!in_flight.empty() && !deadline_armed) arm_deadline(w);
+            if (in_flight.empty() && deadline_armed) {
+                w.disarm_deadline();
+                deadline_armed = false;
+            }
         }
         wakeup = nullptr;
     }
@@ -167,9 +172,10 @@ void ExecGate::Impl::reader_loop() {
     drain_on_stop();
 }
 
-// One-shot timer at the oldest waiting event's deadline (FIFO = deadline order).
+// Timer at the oldest waiting event's deadline (FIFO = deadline order), then every
+// 20 ms while events wait for workers, so deadlines are met within 20 ms.
 void ExecGate::Impl::arm_deadline(ReaderWakeup& w) {
-    w.arm_deadline(in_flight.front()->deadline() - Clock::now());
+    w.arm_deadline(in_flight.front()->deadline() - Clock::now(), std::chrono::milliseconds(20));
     deadline_armed = true;
 }
 
@@ -211,7 +217,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
     }
     auto key = policy::FileKey::of(ev->st);
     if (auto hit = gate.cache_.get(key)) {
-        answer_now(ev, *c, *hit);
+        answer_now(ev, *c, *hit, o);
         return;
     }
     bool deleted = false;
@@ -220,7 +226,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
         gate.counters_.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
         policy::Classification cls = policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
         gate.cache_.put(key, cls);
-        answer_now(ev, *c, cls);
+        answer_now(ev, *c, cls, o);
         return;
     }
     Lane& lane = static_cast<std::uint64_t>(ev->st.st_size) >= o.large_file_bytes ? large : small;
@@ -236,8 +242,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
 }
 
 void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c,
-                                const policy::Classification& cls) {
-    auto o = options();
+                                const policy::Classification& cls, const GateOptions& o) {
     auto v = policy::decide(cls, c.mode, o.on_error);
     ev->respond(v.action);
     count(v);

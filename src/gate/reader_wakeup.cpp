@@ -59,11 +59,18 @@ ReaderWakeup::~ReaderWakeup() {
     }
 }
 
-void ReaderWakeup::arm_deadline(std::chrono::nanoseconds from_now) {
+void ReaderWakeup::arm_deadline(std::chrono::nanoseconds from_now, std::chrono::nanoseconds every) {
     if (!timers_ok_) return;
     itimerspec at{};
     at.it_value = to_timespec(std::max(from_now, std::chrono::nanoseconds(1'000'000)));
+    at.it_interval = to_timespec(every);
     ::timer_settime(deadline_timer_, 0, &at, nullptr);
+}
+
+void ReaderWakeup::disarm_deadline() {
+    if (!timers_ok_) return;
+    itimerspec off{};
+    ::timer_settime(deadline_timer_, 0, &off, nullptr);
 }
 
 void ReaderWakeup::request_stop() {

@@ -28,7 +28,11 @@ public:
     bool take_tick() { return tick_.exchange(false); }
     bool take_deadline() { return deadline_.exchange(false); }
     bool stop_requested() const { return stop_.load(); }
-    void arm_deadline(std::chrono::nanoseconds from_now);
+    // First wake-up after `from_now`, then every `every` until disarmed: a signal
+    // that lands just before the reader enters read() is then late by at most
+    // `every`, never lost.
+    void arm_deadline(std::chrono::nanoseconds from_now, std::chrono::nanoseconds every);
+    void disarm_deadline();
 
     // Any thread: interrupts the reader until it has seen the request.
     void request_stop();

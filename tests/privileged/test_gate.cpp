@@ -64,6 +64,15 @@ public:
     }
 };
 
+// Counters are bumped right after the answer reaches the kernel, so the released
+// exec can return first: wait (bounded) for the value instead of reading it once.
+template <typename Counter>
+std::uint64_t settled(const Counter& c, std::uint64_t want) {
+    auto until = std::chrono::steady_clock::now() + milliseconds(2000);
+    while (c.load() != want && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(milliseconds(1));
+    return c.load();
+}
+
 std::shared_ptr<gate::GatedContainer> gated(const test::OverlayFixture& fx, model::Mode mode) {
     auto c = std::make_shared<gate::GatedContainer>();
     c->mode = mode;
@@ -239,7 +248,7 @@ TEST_CASE("a hash that misses its deadline gets the configured fallback answer")
         h.env.before_facts = [](const std::string&) { std::this_thread::sleep_for(milliseconds(1500)); };
         int r = test::run(h.fx.at("tmp/slow"));
         CHECK(r == (fallback == model::Action::Deny ? EPERM : 0));
-        CHECK(h.gate->counters().timeouts == 1);                  // answered by the deadline sweep, not the worker
+        CHECK(settled(h.gate->counters().timeouts, 1) == 1);      // answered by the deadline sweep, not the worker
         auto events = h.env.take(1);
         REQUIRE(events.size() == 1);
         CHECK(events[0].reason == "undecided");
@@ -263,7 +272,7 @@ TEST_CASE("overload answers at once with the fallback instead of queueing withou
     while (h.gate->counters().events < 1) std::this_thread::sleep_for(milliseconds(5));
     std::this_thread::sleep_for(milliseconds(50));
     CHECK(test::run(h.fx.at("tmp/b")) == EPERM);                             // queue full: fallback
-    CHECK(h.gate->counters().overload == 1);
+    CHECK(settled(h.gate->counters().overload, 1) == 1);
     release = true;
     first.join();
 }
@@ -306,7 +315,7 @@ TEST_CASE("ignore marks make repeat execs free until the file changes or is repl
     Harness h(model::Mode::Enforce, opts);
     for (int i = 0; i < 3; ++i) CHECK(test::run(h.fx.at("bin/busybox")) == 0);
     CHECK(h.gate->counters().events == 1);
-    CHECK(h.gate->counters().ignore_marks == 1);
+    CHECK(settled(h.gate->counters().ignore_marks, 1) == 1);
     {   // modified through the overlay: the kernel drops the ignore mark
         std::ofstream f(h.fx.at("bin/busybox"), std::ios::app | std::ios::binary);
         f << "x";
