@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon_impl.hpp"
+#include "layerlock/base/clock.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/events.hpp"
 #include "layerlock/baseline/store.hpp"
@@ -19,12 +20,6 @@
 
 namespace layerlock::daemon {
 namespace {
-
-std::int64_t now_us() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec * 1'000'000LL + ts.tv_nsec / 1000;
-}
 
 class EventStoreSink final : public alert::Sink {
 public:
@@ -62,15 +57,8 @@ model::DriftEvent file_event(const gate::GatedContainer& c, const watch::FileCha
     d.path = ch.path;
     d.quiet = v.quiet;
     if (ch.sha256) d.sha256 = model::to_hex(*ch.sha256);
-    d.runtime = c.info.runtime;
-    d.container_id = c.info.id;
-    d.container_name = c.info.name;
-    d.image = c.info.image;
-    d.k8s_pod = c.info.k8s_pod;
-    d.k8s_namespace = c.info.k8s_namespace;
-    d.k8s_container = c.info.k8s_container;
-    if (!c.info.metadata_known) d.unknown = "container metadata";
-    d.time_us = now_us();
+    model::describe_container(d, c.info);
+    d.time_us = base::now_us();
     return d;
 }
 

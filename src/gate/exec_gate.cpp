@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "exec_facts.hpp"
+#include "layerlock/base/clock.hpp"
 #include "layerlock/digest/sha256.hpp"
 #include "permission_event.hpp"
 #include "reader_wakeup.hpp"
@@ -66,12 +67,6 @@ private:
     std::deque<Job> jobs_;
     bool stopping_ = false;
 };
-
-std::int64_t now_us() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec * 1'000'000LL + ts.tv_nsec / 1000;
-}
 
 }  // namespace
 
@@ -357,21 +352,14 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
     d.reason = std::string(v.what.reason);
     d.path = path;
     d.pid = ev.pid();
-    d.time_us = now_us();
+    d.time_us = base::now_us();
     if (digest) d.sha256 = model::to_hex(*digest);
     auto names = process_names(ev.pid());
     d.comm = std::move(names.comm);
     d.parent_comm = std::move(names.parent_comm);
     if (c) {
-        d.runtime = c->info.runtime;
-        d.container_id = c->info.id;
-        d.container_name = c->info.name;
-        d.image = c->info.image;
-        d.k8s_pod = c->info.k8s_pod;
-        d.k8s_namespace = c->info.k8s_namespace;
-        d.k8s_container = c->info.k8s_container;
-        if (!c->info.metadata_known) d.unknown = "container metadata";
-        else if (c->info.image.empty()) d.unknown = "image";
+        model::describe_container(d, c->info);
+        if (c->info.metadata_known && c->info.image.empty()) d.unknown = "image";
     } else {
         d.unknown = "container";
     }

@@ -78,4 +78,17 @@ struct DriftEvent {
     std::int64_t time_us = 0;  // CLOCK_REALTIME microseconds
 };
 
+// Copies what an alert says about its container (runtime, id, name, image,
+// Kubernetes names; "container metadata" as unknown when the engine did not answer).
+inline void describe_container(DriftEvent& d, const Container& c) {
+    d.runtime = c.runtime;
+    d.container_id = c.id;
+    d.container_name = c.name;
+    d.image = c.image;
+    d.k8s_pod = c.k8s_pod;
+    d.k8s_namespace = c.k8s_namespace;
+    d.k8s_container = c.k8s_container;
+    if (!c.metadata_known) d.unknown = "container metadata";
+}
+
 }  // namespace layerlock::model
