@@ -61,6 +61,24 @@ base::Result<base::UniqueFd> open_below(int root_fd, const std::string& relative
     return open_by_components(root_fd, relative, flags);
 }
 
+base::Result<HashedFile> hash_open_file(int fd, struct stat before, const std::atomic<bool>& cancel) {
+    digest::HashLimits limits;
+    limits.cancel = &cancel;
+    limits.short_read_is_end = true;  // the fstat after the read catches a file that grew
+    HashedFile out;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto digest = digest::sha256_fd(fd, limits, &out.bytes);
+        if (!digest) return base::unexpected(digest.error());
+        out.sha256 = *digest;
+        struct stat after {};
+        if (::fstat(fd, &after) != 0) return base::unexpected(base::Error::from_errno("fstat"));
+        out.mode = after.st_mode;
+        if (unchanged(before, after) && out.bytes == static_cast<std::uint64_t>(after.st_size)) return out;
+        before = after;  // changed while read: read once more, then keep what was read
+    }
+    return out;
+}
+
 void hash_job(int root_fd, FileJob& job, const std::atomic<bool>& cancel) {
     auto fd = open_below(root_fd, job.relative, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     if (!fd) {
@@ -76,24 +94,14 @@ void hash_job(int root_fd, FileJob& job, const std::atomic<bool>& cancel) {
         job.error = job_error(job, "replaced during import", ESTALE);
         return;
     }
-    digest::HashLimits limits;
-    limits.cancel = &cancel;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        auto digest = digest::sha256_fd(fd->get(), limits, &job.bytes);
-        if (!digest) {
-            job.error = job_error(job, "hash", digest.error().code.value());
-            return;
-        }
-        job.sha256 = *digest;
-        struct stat after {};
-        if (::fstat(fd->get(), &after) != 0) {
-            job.error = job_error(job, "fstat", errno);
-            return;
-        }
-        job.mode = after.st_mode;
-        if (unchanged(before, after) && job.bytes == static_cast<std::uint64_t>(after.st_size)) return;
-        before = after;  // changed while read: read once more, then keep what was read
+    auto hashed = hash_open_file(fd->get(), before, cancel);
+    if (!hashed) {
+        job.error = job_error(job, "hash", hashed.error().code.value());
+        return;
     }
+    job.sha256 = hashed->sha256;
+    job.bytes = hashed->bytes;
+    job.mode = hashed->mode;
 }
 
 void JobQueue::push(FileJob* job) {
@@ -108,9 +116,9 @@ void JobQueue::close() {
     {
         std::lock_guard lock(m_);
         closed_ = true;
-        // pop() takes from the back: largest last means largest first.
+        // pop() takes from the back: highest order first in the vector, lowest popped first.
         std::sort(pending_.begin(), pending_.end(),
-                  [](const FileJob* a, const FileJob* b) { return a->seen.st_size < b->seen.st_size; });
+                  [](const FileJob* a, const FileJob* b) { return a->order > b->order; });
     }
     cv_.notify_all();
 }
@@ -130,6 +138,22 @@ void JobQueue::abort() noexcept {
         abort_.store(true, std::memory_order_relaxed);
     }
     cv_.notify_all();
+    done_cv_.notify_all();
+}
+
+void JobQueue::done(FileJob& job) {
+    {
+        std::lock_guard lock(m_);
+        job.done.store(true, std::memory_order_release);
+    }
+    done_cv_.notify_all();
+}
+
+bool JobQueue::wait_done(FileJob& job) {
+    if (job.done.load(std::memory_order_acquire)) return true;
+    std::unique_lock lock(m_);
+    done_cv_.wait(lock, [&] { return job.done.load(std::memory_order_acquire) || aborted(); });
+    return job.done.load(std::memory_order_acquire);
 }
 
 HashPool::HashPool(int root_fd, JobQueue& queue, unsigned threads) : root_fd_(root_fd), queue_(queue) {
@@ -150,6 +174,7 @@ void HashPool::work() {
     while (FileJob* job = queue_.pop()) {
         hash_job(root_fd_, *job, queue_.abort_flag());
         if (job->error) queue_.abort();
+        queue_.done(*job);
     }
 }
 

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <new>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "layer_scan.hpp"
@@ -179,50 +180,84 @@ bool still_owner(sqlite3* db, std::int64_t id) {
     return s->step() == SQLITE_ROW;
 }
 
-// In key order (scan.by_path), the WITHOUT ROWID b-tree is appended to rather than split.
-base::Result<void> insert_entries(StoreDb& impl, std::int64_t id, const detail::ScanResult& scan) {
-    sql::Stmt& ins = impl.insert_entry;
-    for (std::uint32_t i : scan.by_path) {
-        const Entry& e = scan.entries[i];
-        ins.reset().bind(1, id).bind_blob(2, e.path).bind_text(3, kind_name(e.kind));
+// Stores a layer's entries while it is being hashed, in transactions of at most
+// kBatchRows rows so that no other writer (another builder, the event store) waits
+// long for the write lock. Entries of a layer that is not Complete are invisible
+// to every reader, so committing them early exposes nothing; the first batch also
+// drops what an earlier, failed or abandoned build of the same layer left. The
+// last transaction also stores the sorted digest array (schema.cpp, version 3).
+class BatchWriter final : public detail::EntrySink {
+public:
+    static constexpr int kBatchRows = 16384;
+
+    BatchWriter(StoreDb& impl, std::int64_t id) : impl_(impl), id_(id), txn_(impl.db.get()) {}
+
+    base::Result<void> put(const Entry& e) override {
+        if (auto r = open_batch(); !r) return r;
+        sql::Stmt& ins = impl_.insert_entry;
+        ins.reset().bind(1, id_).bind_blob(2, e.path).bind_text(3, kind_name(e.kind));
         if (e.kind == EntryKind::Regular) ins.bind_digest(4, e.sha256);
         ins.bind(5, static_cast<std::int64_t>(e.size)).bind(6, static_cast<std::int64_t>(e.mode));
         if (e.kind == EntryKind::Symlink) ins.bind_blob(7, e.target);
         if (auto r = ins.run(); !r) return r;
+        if (e.kind == EntryKind::Regular) digests_.push_back(e.sha256);
+        if (++rows_ >= kBatchRows) return close_batch();
+        return {};
     }
-    return {};
-}
 
-base::Result<void> finish(sqlite3* db, std::int64_t id, const LayerStats& st) {
-    auto s = sql::Stmt::prepare(db,
-        "UPDATE layers SET state = 'complete', files = ?2, bytes = ?3, entries = ?4, built_at = ?5, "
-        "seconds = ?6, owner_pid = NULL, owner_start = NULL, error = NULL WHERE id = ?1");
-    if (!s) return base::unexpected(s.error());
-    s->bind(1, id).bind(2, static_cast<std::int64_t>(st.files)).bind(3, static_cast<std::int64_t>(st.bytes));
-    s->bind(4, static_cast<std::int64_t>(st.entries)).bind(5, std::int64_t{::time(nullptr)}).bind(6, st.seconds);
-    return s->run();
-}
+    // Marks the layer Complete in the transaction holding the last rows. False
+    // when the layer is no longer ours (taken over: nothing is marked).
+    base::Result<bool> finish(const LayerStats& st) {
+        if (auto r = open_batch(); !r) return base::unexpected(r.error());
+        if (!owned_) return false;
+        auto s = sql::Stmt::prepare(impl_.db.get(),
+            "UPDATE layers SET state = 'complete', files = ?2, bytes = ?3, entries = ?4, built_at = ?5, "
+            "seconds = ?6, digests = ?7, owner_pid = NULL, owner_start = NULL, error = NULL WHERE id = ?1");
+        if (!s) return base::unexpected(s.error());
+        std::sort(digests_.begin(), digests_.end());
+        digests_.erase(std::unique(digests_.begin(), digests_.end()), digests_.end());
+        std::string_view sorted(reinterpret_cast<const char*>(digests_.data()), digests_.size() * sizeof(model::Sha256));
+        s->bind(1, id_).bind(2, static_cast<std::int64_t>(st.files)).bind(3, static_cast<std::int64_t>(st.bytes));
+        s->bind(4, static_cast<std::int64_t>(st.entries)).bind(5, std::int64_t{::time(nullptr)}).bind(6, st.seconds);
+        s->bind_blob(7, sorted);
+        if (auto r = s->run(); !r) return base::unexpected(r.error());
+        if (auto r = close_batch(); !r) return base::unexpected(r.error());
+        return true;
+    }
 
-// One transaction: the layer is Complete exactly when its entries are there.
-base::Result<LayerStats> commit(StoreDb& impl, std::int64_t id, detail::ScanResult& scan,
-                                std::chrono::steady_clock::time_point started) {
-    sqlite3* db = impl.db.get();
-    Txn txn(db);
-    if (auto r = txn.begin(); !r) return base::unexpected(r.error());
-    LayerStats st = scan.stats;
-    st.state = LayerState::Building;
-    if (!still_owner(db, id)) return st;
-    auto del = sql::Stmt::prepare(db, "DELETE FROM entries WHERE layer_id = ?1");
-    if (!del) return base::unexpected(del.error());
-    if (auto r = del->bind(1, id).run(); !r) return base::unexpected(r.error());
-    if (auto r = insert_entries(impl, id, scan); !r) return base::unexpected(r.error());
-    st.entries = scan.entries.size();
-    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    st.state = LayerState::Complete;
-    if (auto r = finish(db, id, st); !r) return base::unexpected(r.error());
-    if (auto r = txn.commit(); !r) return base::unexpected(r.error());
-    return st;
-}
+    // The layer was taken over by another builder while this one was storing it.
+    bool lost() const { return !owned_; }
+
+private:
+    base::Result<void> open_batch() {
+        if (open_) return {};
+        if (auto r = txn_.begin(); !r) return r;
+        open_ = true;
+        rows_ = 0;
+        owned_ = still_owner(impl_.db.get(), id_);
+        if (!owned_) return base::unexpected(base::Error::from_errno("layer taken over by another builder", EBUSY));
+        if (!cleared_) {
+            auto del = sql::Stmt::prepare(impl_.db.get(), "DELETE FROM entries WHERE layer_id = ?1");
+            if (!del) return base::unexpected(del.error());
+            if (auto r = del->bind(1, id_).run(); !r) return r;
+            cleared_ = true;
+        }
+        return {};
+    }
+    base::Result<void> close_batch() {
+        open_ = false;
+        return txn_.commit();
+    }
+
+    StoreDb& impl_;
+    std::int64_t id_;
+    Txn txn_;
+    bool open_ = false;
+    bool owned_ = true;
+    bool cleared_ = false;
+    int rows_ = 0;
+    std::vector<model::Sha256> digests_;  // of the regular files, for layers.digests
+};
 
 void mark_failed(sqlite3* db, std::int64_t id, const std::string& why) {
     auto s = sql::Stmt::prepare(db, "UPDATE layers SET state = 'failed', error = ?4, owner_pid = NULL, "
@@ -232,26 +267,33 @@ void mark_failed(sqlite3* db, std::int64_t id, const std::string& why) {
     (void)s->run();  // best effort: a row left Building by us is reclaimed (owner_alive)
 }
 
-base::Result<detail::ScanResult> scan_guarded(int root_fd, unsigned threads) {
-    try {
-        return detail::scan_layer(root_fd, threads);
-    } catch (const std::bad_alloc&) {
-        return base::unexpected(base::Error::from_errno("scan layer", ENOMEM));
-    } catch (const std::exception& e) {
-        return base::unexpected(base::Error::from_errno(std::string("scan layer: ") + e.what(), EIO));
-    }
-}
-
 base::Result<LayerStats> build(StoreDb& impl, std::int64_t id, int root_fd, unsigned threads) {
     auto started = std::chrono::steady_clock::now();
-    auto scan = scan_guarded(root_fd, threads);
-    if (!scan) {
-        mark_failed(impl.db.get(), id, scan.error().message());
-        return base::unexpected(scan.error());
+    BatchWriter writer(impl, id);
+    auto scanned = [&]() -> base::Result<LayerStats> {
+        try {
+            return detail::scan_layer(root_fd, threads, writer);
+        } catch (const std::bad_alloc&) {
+            return base::unexpected(base::Error::from_errno("scan layer", ENOMEM));
+        } catch (const std::exception& e) {
+            return base::unexpected(base::Error::from_errno(std::string("scan layer: ") + e.what(), EIO));
+        }
+    }();
+    if (!scanned && writer.lost()) return LayerStats{0, 0, 0, 0, LayerState::Building};
+    if (!scanned) {
+        mark_failed(impl.db.get(), id, scanned.error().message());
+        return base::unexpected(scanned.error());
     }
-    auto done = commit(impl, id, *scan, started);
-    if (!done) mark_failed(impl.db.get(), id, done.error().message());
-    return done;
+    LayerStats st = *scanned;
+    st.scan_seconds = st.seconds;
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    auto done = writer.finish(st);
+    if (!done) {
+        mark_failed(impl.db.get(), id, done.error().message());
+        return base::unexpected(done.error());
+    }
+    st.state = *done ? LayerState::Complete : LayerState::Building;
+    return st;
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The walking half of a layer import. Directories are opened one at a time beneath
 // the layer root (openat2 RESOLVE_BENEATH|NO_SYMLINKS, so no symlink is followed
-// and the walk cannot leave the tree, however deep or hostile its names), listed
-// with getdents64, and every name classified with fstatat(AT_SYMLINK_NOFOLLOW).
-// Nothing but directories is opened here: symlinks are read with readlinkat,
+// and the walk cannot leave the tree, however deep or hostile its names) and
+// listed with getdents64. A name listed as a regular file is opened beneath its
+// directory with O_NOFOLLOW|O_NONBLOCK and fstat'ed; small ones are hashed at once,
+// larger ones go to the hash pool. Every other name is classified with
+// fstatat(AT_SYMLINK_NOFOLLOW) and never opened: symlinks are read with readlinkat,
 // whiteout xattrs through /proc/self/fd/<dir>/<name> with lgetxattr, and FIFOs,
-// sockets and devices are recorded from their lstat alone. Regular files go to the
-// hash pool as they are found. No SQLite here.
+// sockets and devices are recorded from their lstat alone. scan_layer() hands the
+// entries to a sink in path order while the pool hashes. No SQLite here.
 #include "layer_scan.hpp"
 
 #include <dirent.h>
@@ -22,6 +24,7 @@
 #include <cstring>
 #include <deque>
 #include <new>
+#include <string_view>
 
 #include "layerlock/base/escape.hpp"
 #include "layerlock/digest/sha256.hpp"
@@ -32,10 +35,18 @@ namespace {
 constexpr const char* kOpaqueXattrs[] = {"trusted.overlay.opaque", "user.overlay.opaque"};
 constexpr const char* kWhiteoutXattrs[] = {"trusted.overlay.whiteout", "user.overlay.whiteout"};
 constexpr std::size_t kDirBuffer = 64 * 1024;
+// Files smaller than this (most files of an image, a small part of its bytes) are
+// hashed by the walk itself while it holds their directory open.
+constexpr std::uint64_t kInlineBytes = std::uint64_t{64} << 10;
 
 // "y" marks an opaque directory; "x" (kernel >= 6.7) only says that the directory
 // holds xattr whiteouts and is not opaque.
 bool has_opaque_xattr(int dirfd) {
+    char names[512];
+    ssize_t n = ::flistxattr(dirfd, names, sizeof names);
+    if (n == 0) return false;  // most directories: one syscall
+    if (n > 0 && std::string_view(names, static_cast<std::size_t>(n)).find("overlay.opaque") == std::string_view::npos)
+        return false;
     for (const char* name : kOpaqueXattrs) {
         char v[2];
         if (::fgetxattr(dirfd, name, v, sizeof v) == 1 && v[0] == 'y') return true;
@@ -49,6 +60,18 @@ bool has_whiteout_xattr(int dirfd, const char* name) {
         if (::lgetxattr(at.c_str(), x, nullptr, 0) >= 0) return true;
     return false;
 }
+
+bool has_whiteout_xattr(int fd) {
+    for (const char* x : kWhiteoutXattrs)
+        if (::fgetxattr(fd, x, nullptr, 0) >= 0) return true;
+    return false;
+}
+
+// The walk's result: every entry, with regular files still to be hashed.
+struct ScanResult {
+    std::deque<Entry> entries;  // a deque: growing never moves what was walked
+    std::vector<std::uint32_t> by_path;  // indices of entries in path (byte) order
+};
 
 base::Unexpected<base::Error> fail(const char* what, const std::string& path, int err = errno) {
     return base::unexpected(base::Error::from_errno(std::string(what) + " " + base::escape(path), err));
@@ -68,6 +91,7 @@ private:
     base::Result<void> visit(const Pending& dir);
     base::Result<void> list(int dirfd, const std::string& path);
     base::Result<void> add_child(int dirfd, const std::string& dir_path, const char* name);
+    base::Result<bool> add_small_regular(int dirfd, const std::string& dir_path, const char* name);
     base::Result<void> add_symlink(int dirfd, const char* name, Entry& e);
     void add_regular(int dirfd, const char* name, Entry e, const struct stat& st);
 
@@ -122,6 +146,11 @@ base::Result<void> Walker::list(int dirfd, const std::string& path) {
             auto* d = reinterpret_cast<dirent64*>(buf + off);
             off += d->d_reclen;
             if (std::strcmp(d->d_name, ".") == 0 || std::strcmp(d->d_name, "..") == 0) continue;
+            if (d->d_type == DT_REG) {
+                auto r = add_small_regular(dirfd, path, d->d_name);
+                if (!r) return base::unexpected(r.error());
+                if (*r) continue;
+            }
             if (auto r = add_child(dirfd, path, d->d_name); !r) return r;
         }
     }
@@ -157,6 +186,41 @@ base::Result<void> Walker::add_child(int dirfd, const std::string& dir_path, con
     return {};
 }
 
+// A name the listing says is a regular file: opened right here beneath its
+// directory (O_NOFOLLOW|O_NONBLOCK, one component, so nothing is followed and
+// nothing blocks). Small files are hashed on the spot — no lstat, no second path
+// walk, no hand-over; others become a job with the fstat as what the walk saw.
+// False when the name is no longer a regular file: the caller looks again with
+// lstat as for any other name.
+base::Result<bool> Walker::add_small_regular(int dirfd, const std::string& dir_path, const char* name) {
+    base::UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return false;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return fail("fstat", dir_path + "/" + name);
+    if (!S_ISREG(st.st_mode) || st.st_dev != root_dev_) return false;
+    Entry e;
+    e.path = dir_path + "/" + name;
+    e.kind = EntryKind::Regular;
+    e.mode = st.st_mode;
+    if (st.st_size == 0) {
+        if (has_whiteout_xattr(fd.get())) e.kind = EntryKind::Whiteout;
+        else e.sha256 = digest::sha256_bytes("", 0);
+        out_.entries.push_back(std::move(e));
+        return true;
+    }
+    if (static_cast<std::uint64_t>(st.st_size) >= kInlineBytes) {
+        add_regular(dirfd, name, std::move(e), st);
+        return true;
+    }
+    auto hashed = hash_open_file(fd.get(), st, queue_.abort_flag());
+    if (!hashed) return fail("hash", e.path, hashed.error().code.value());
+    e.sha256 = hashed->sha256;
+    e.size = hashed->bytes;
+    e.mode = hashed->mode;
+    out_.entries.push_back(std::move(e));
+    return true;
+}
+
 base::Result<void> Walker::add_symlink(int dirfd, const char* name, Entry& e) {
     char target[PATH_MAX];
     ssize_t n = ::readlinkat(dirfd, name, target, sizeof target);
@@ -175,36 +239,12 @@ void Walker::add_regular(int dirfd, const char* name, Entry e, const struct stat
         out_.entries.push_back(std::move(e));
         return;
     }
-    FileJob job;
+    FileJob& job = jobs_.emplace_back();
     job.entry = out_.entries.size();
     job.relative = e.path.substr(1);
     job.seen = st;
     out_.entries.push_back(std::move(e));
-    jobs_.push_back(std::move(job));
-    queue_.push(&jobs_.back());
-}
-
-// First real error of the hashers (jobs cancelled because of it say ECANCELED).
-std::optional<base::Error> first_job_error(const std::deque<FileJob>& jobs) {
-    std::optional<base::Error> any;
-    for (const FileJob& job : jobs) {
-        if (!job.error) continue;
-        if (job.error->code != std::errc::operation_canceled) return job.error;
-        if (!any) any = job.error;
-    }
-    return any;
-}
-
-void apply_jobs(const std::deque<FileJob>& jobs, ScanResult& out) {
-    for (const FileJob& job : jobs) {
-        Entry& e = out.entries[job.entry];
-        e.sha256 = job.sha256;
-        e.size = job.bytes;
-        e.mode = job.mode;
-        out.stats.bytes += job.bytes;
-    }
-    for (const Entry& e : out.entries)
-        if (e.kind == EntryKind::Regular) ++out.stats.files;
+    queue_.push(&job);
 }
 
 void sort_by_path(ScanResult& out) {
@@ -214,30 +254,146 @@ void sort_by_path(ScanResult& out) {
               [&](std::uint32_t a, std::uint32_t b) { return out.entries[a].path < out.entries[b].path; });
 }
 
+// Once the walk is over: small files in path order (the sink's order), then large
+// files largest first.
+void order_jobs(const ScanResult& out, std::deque<FileJob>& jobs) {
+    std::vector<std::uint64_t> rank(out.entries.size());
+    for (std::uint32_t r = 0; r < out.by_path.size(); ++r) rank[out.by_path[r]] = r;
+    for (FileJob& job : jobs) {
+        auto size = static_cast<std::uint64_t>(job.seen.st_size);
+        job.order = size < kDeferBytes ? rank[job.entry]
+                                       : (std::uint64_t{1} << 62) + ((std::uint64_t{1} << 61) - std::min(size, std::uint64_t{1} << 61));
+    }
+}
+
+// The walk, then hashing until the queue is drained; on a thread of its own.
+class Walk {
+public:
+    Walk(int root_fd, unsigned threads) : root_fd_(root_fd), pool_(root_fd, queue_, threads) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~Walk() {
+        queue_.abort();  // no-op once drained; stops everything on an early return
+        thread_.join();
+    }
+    Walk(const Walk&) = delete;
+    Walk& operator=(const Walk&) = delete;
+
+    // Blocks until the walk is over: the entries, or the walk's error.
+    base::Result<const ScanResult*> walked() {
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [this] { return finished_; });
+        if (error_) return base::unexpected(*error_);
+        return &out_;
+    }
+    JobQueue& queue() { return queue_; }
+    std::deque<FileJob>& jobs() { return jobs_; }
+
+private:
+    void run() {
+        std::optional<base::Error> error;
+        try {
+            auto r = Walker(root_fd_, out_, jobs_, queue_).run();
+            if (r) {
+                sort_by_path(out_);
+                order_jobs(out_, jobs_);
+            } else {
+                error = r.error();
+            }
+        } catch (const std::bad_alloc&) {
+            error = base::Error::from_errno("scan layer", ENOMEM);
+        } catch (const std::exception& e) {
+            error = base::Error::from_errno(std::string("scan layer: ") + e.what(), EIO);
+        }
+        if (error) queue_.abort();
+        else queue_.close();
+        {
+            std::lock_guard lock(m_);
+            error_ = std::move(error);
+            finished_ = true;
+        }
+        cv_.notify_all();
+        if (!error_) pool_.work();
+    }
+
+    int root_fd_;
+    ScanResult out_;
+    std::deque<FileJob> jobs_;
+    JobQueue queue_;
+    HashPool pool_;  // threads - 1 hashers; this walk's thread joins them after walking
+    std::mutex m_;
+    std::condition_variable cv_;
+    bool finished_ = false;
+    std::optional<base::Error> error_;
+    std::thread thread_;
+};
+
+// The hashed file's entry, or the job's error (ECANCELED when another failure stopped it).
+base::Result<Entry> finished_entry(JobQueue& queue, FileJob& job, const Entry& walked) {
+    if (!queue.wait_done(job)) return base::unexpected(base::Error::from_errno("scan layer", ECANCELED));
+    if (job.error) return base::unexpected(*job.error);
+    Entry e = walked;
+    e.sha256 = job.sha256;
+    e.size = job.bytes;
+    e.mode = job.mode;
+    return e;
+}
+
+// The first error that is not a cancellation caused by another.
+base::Error first_error(const std::deque<FileJob>& jobs, base::Error fallback) {
+    for (const FileJob& job : jobs)
+        if (job.done.load(std::memory_order_acquire) && job.error && job.error->code != std::errc::operation_canceled)
+            return *job.error;
+    return fallback;
+}
+
 }  // namespace
 
-base::Result<ScanResult> scan_layer(int root_fd, unsigned threads) {
+base::Result<LayerStats> scan_layer(int root_fd, unsigned threads, EntrySink& sink) {
     auto start = std::chrono::steady_clock::now();
-    ScanResult out;
-    std::deque<FileJob> jobs;
-    JobQueue queue;
-    base::Result<void> walked;
-    {
-        HashPool pool(root_fd, queue, threads < 1 ? 1 : threads);
-        walked = Walker(root_fd, out, jobs, queue).run();
-        if (walked) {
-            queue.close();
-            sort_by_path(out);  // on this thread while the others hash: off the serial tail
-            pool.work();
-        } else {
-            queue.abort();
-        }
-    }  // joins the hashers
+    LayerStats stats;
+    Walk walk(root_fd, threads < 1 ? 1 : threads);
+    auto walked = walk.walked();
     if (!walked) return base::unexpected(walked.error());
-    if (auto err = first_job_error(jobs)) return base::unexpected(*err);
-    apply_jobs(jobs, out);
-    out.stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return out;
+    const ScanResult& out = **walked;
+    std::vector<FileJob*> job_of(out.entries.size(), nullptr);
+    for (FileJob& job : walk.jobs()) job_of[job.entry] = &job;
+
+    auto put = [&](const Entry& e) -> base::Result<void> {
+        if (e.kind == EntryKind::Regular) {
+            ++stats.files;
+            stats.bytes += e.size;
+        }
+        ++stats.entries;
+        return sink.put(e);
+    };
+    auto stop = [&](base::Error e) -> base::Unexpected<base::Error> {
+        walk.queue().abort();
+        return base::unexpected(e.code == std::errc::operation_canceled ? first_error(walk.jobs(), e) : e);
+    };
+    std::vector<std::uint32_t> deferred;
+    for (std::uint32_t i : out.by_path) {
+        const Entry& e = out.entries[i];
+        FileJob* job = job_of[i];
+        if (!job) {
+            if (auto r = put(e); !r) return stop(r.error());
+            continue;
+        }
+        if (!job->done.load(std::memory_order_acquire) && static_cast<std::uint64_t>(job->seen.st_size) >= kDeferBytes) {
+            deferred.push_back(i);
+            continue;
+        }
+        auto hashed = finished_entry(walk.queue(), *job, e);
+        if (!hashed) return stop(hashed.error());
+        if (auto r = put(*hashed); !r) return stop(r.error());
+    }
+    for (std::uint32_t i : deferred) {
+        auto hashed = finished_entry(walk.queue(), *job_of[i], out.entries[i]);
+        if (!hashed) return stop(hashed.error());
+        if (auto r = put(*hashed); !r) return stop(r.error());
+    }
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return stats;
 }
 
 }  // namespace layerlock::baseline::detail

@@ -21,31 +21,46 @@
 
 namespace layerlock::baseline::detail {
 
-struct ScanResult {
-    std::vector<Entry> entries;  // every entry of the layer, paths absolute; layer left empty
-    LayerStats stats;            // files and bytes hashed; seconds of the whole scan
-    std::vector<std::uint32_t> by_path;  // indices of entries in path (byte) order
+// Regular files at least this large whose hash is not ready when their turn in
+// path order comes are handed over after every other entry, so that storing the
+// layer overlaps the hashing of its largest files.
+constexpr std::uint64_t kDeferBytes = std::uint64_t{1} << 20;
+
+// Receives a layer's entries, each exactly once and complete (see scan_layer).
+class EntrySink {
+public:
+    virtual ~EntrySink() = default;
+    virtual base::Result<void> put(const Entry& e) = 0;
 };
 
-// Scans the directory open as `root_fd`, hashing with `threads` threads (>= 1).
-// Fails if the tree changes under it in a way that cannot be read consistently
-// (an inode swapped between lstat and open), or on any I/O error.
-base::Result<ScanResult> scan_layer(int root_fd, unsigned threads);
+// Scans the directory open as `root_fd`: the walk and the hashing run on `threads`
+// threads (>= 1) of their own while the calling thread hands every entry to
+// `sink`, in path (byte) order, except regular files of kDeferBytes or more not yet
+// hashed when their turn comes, which follow at the end. Paths are absolute inside
+// the layer; Entry::layer is left empty. Fails, and stops the other threads, on the
+// first error of the walk, of a hash (an inode swapped between lstat and open, an
+// I/O error) or of the sink. Returns files, bytes, entries and the wall time.
+base::Result<LayerStats> scan_layer(int root_fd, unsigned threads, EntrySink& sink);
 
-// One regular file to hash: what the walk saw, and what the hasher read.
+// One regular file to hash: what the walk saw, and what the hasher read. The
+// hasher sets `done` last (release); the fields are the sink's to read after.
 struct FileJob {
-    std::size_t entry = 0;       // index into ScanResult::entries
+    std::size_t entry = 0;       // index into the walk's entries
     std::string relative;        // path below the layer root, no leading '/'
     struct stat seen {};         // lstat from the walk
+    std::uint64_t order = 0;     // queue order once the walk is over (lowest first)
     model::Sha256 sha256{};
     std::uint64_t bytes = 0;
     std::uint32_t mode = 0;
     std::optional<base::Error> error;
+    std::atomic<bool> done{false};
 };
 
 // Jobs handed from the walk to the hashers. While the walk runs, hashers take the
-// newest job; once it ends, the rest are taken largest first so that one huge file
-// starts early instead of holding up the end of the import.
+// newest job; once it ends, the rest are taken by FileJob::order (scan_layer puts
+// small files first in path order, for the sink waiting on them, then large files
+// largest first, so that one huge file does not start last). Finished jobs are
+// announced through done() / wait_done().
 class JobQueue {
 public:
     void push(FileJob* job);
@@ -54,10 +69,13 @@ public:
     void abort() noexcept;       // stop handing out jobs (an error happened)
     bool aborted() const noexcept { return abort_.load(std::memory_order_relaxed); }
     const std::atomic<bool>& abort_flag() const noexcept { return abort_; }
+    void done(FileJob& job);     // hasher: the job's fields are final
+    bool wait_done(FileJob& job);  // true once done; false if the scan was aborted first
 
 private:
     std::mutex m_;
     std::condition_variable cv_;
+    std::condition_variable done_cv_;
     std::vector<FileJob*> pending_;
     bool closed_ = false;
     std::atomic<bool> abort_{false};
@@ -67,6 +85,17 @@ private:
 // (openat2 RESOLVE_BENEATH); paths longer than PATH_MAX are opened one component
 // at a time with O_NOFOLLOW, which is as safe for names read from the tree itself.
 base::Result<base::UniqueFd> open_below(int root_fd, const std::string& relative, int flags);
+
+// What hashing one open regular file gave.
+struct HashedFile {
+    model::Sha256 sha256{};
+    std::uint64_t bytes = 0;
+    std::uint32_t mode = 0;
+};
+
+// Hashes the regular file open as `fd`, whose fstat was `before`; a file whose size
+// or times change while it is read is read once more, and the second read is kept.
+base::Result<HashedFile> hash_open_file(int fd, struct stat before, const std::atomic<bool>& cancel);
 
 // Hashes one job's file through `root_fd` (see file_hash.cpp for the checks).
 void hash_job(int root_fd, FileJob& job, const std::atomic<bool>& cancel);

@@ -77,12 +77,22 @@ CREATE TABLE file_drift_seen(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: the look-up "is this content a regular file of that layer?" uses one
+// sorted array of the layer's file digests (32 bytes each) stored with the layer,
+// searched by halving; a global index on entries.sha256 cost a random b-tree
+// insert per file of every import. Layers stored before have no array and are
+// searched row by row (correct, slower) until rebuilt.
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE layers ADD COLUMN digests BLOB CHECK (digests IS NULL OR length(digests) % 32 = 0);
+DROP INDEX entries_by_sha256;
+)sql";
+
 struct Migration {
     int to;
     const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
-constexpr int kCurrentVersion = 2;
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+constexpr int kCurrentVersion = 3;
 
 base::Result<int> user_version(sqlite3* db) {
     auto s = sql::Stmt::prepare(db, "PRAGMA user_version");

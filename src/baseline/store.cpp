@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <algorithm>
 #include <new>
+#include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "resolve.hpp"
@@ -94,7 +96,7 @@ base::Result<void> StoreDb::prepare() {
         {&entry_at, "SELECT path, kind, sha256, size, mode, target FROM entries "
                     "WHERE layer_id = ?1 AND path = ?2"},
         {&layer_entries, "SELECT path, kind, sha256, size, mode, target FROM entries WHERE layer_id = ?1"},
-        {&digest_in, "SELECT 1 FROM entries WHERE sha256 = ?1 AND layer_id = ?2 AND kind = 'file' LIMIT 1"},
+        {&digest_in, "SELECT 1 FROM entries WHERE layer_id = ?2 AND sha256 = ?1 AND kind = 'file' LIMIT 1"},
         {&insert_entry, "INSERT INTO entries(layer_id, path, kind, sha256, size, mode, target) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
     };
@@ -167,11 +169,43 @@ std::optional<Entry> Store::lookup(const std::vector<std::string>& lowers, std::
     return resolve(lowers.size(), one, path);
 }
 
+namespace {
+
+// Halving search of a layer's sorted digest array (layers.digests); nullopt when
+// the layer has none (stored before schema version 3) or it cannot be read.
+std::optional<bool> in_digest_array(sqlite3* db, std::int64_t layer_id, const model::Sha256& digest) {
+    sqlite3_blob* raw = nullptr;
+    if (sqlite3_blob_open(db, "main", "layers", "digests", layer_id, 0, &raw) != SQLITE_OK) {
+        sqlite3_blob_close(raw);
+        return std::nullopt;
+    }
+    std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)> blob(raw, sqlite3_blob_close);
+    int count = sqlite3_blob_bytes(blob.get()) / static_cast<int>(digest.size());
+    int lo = 0, hi = count;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        model::Sha256 at{};
+        if (sqlite3_blob_read(blob.get(), at.data(), static_cast<int>(at.size()), mid * static_cast<int>(at.size())) !=
+            SQLITE_OK)
+            return std::nullopt;
+        if (at == digest) return true;
+        if (at < digest) lo = mid + 1;
+        else hi = mid;
+    }
+    return false;
+}
+
+}  // namespace
+
 bool Store::contains_digest(const std::vector<std::string>& lowers, const model::Sha256& digest) {
     for (const auto& l : lowers) {
         auto id = impl_->complete_id(l);
         if (!id) continue;
-        sql::Stmt& s = impl_->digest_in;
+        if (auto found = in_digest_array(impl_->db.get(), *id, digest)) {
+            if (*found) return true;
+            continue;
+        }
+        sql::Stmt& s = impl_->digest_in;  // row by row within the layer
         s.reset().bind_digest(1, digest).bind(2, *id);
         bool found = s.step() == SQLITE_ROW;
         s.reset();

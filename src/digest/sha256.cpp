@@ -87,6 +87,7 @@ base::Result<model::Sha256> sha256_fd(int fd, const HashLimits& limits, std::uin
         if (EVP_DigestUpdate(st.ctx.get(), st.buf.data(), static_cast<std::size_t>(n)) != 1)
             return fail(EIO, "EVP_DigestUpdate");
         done += static_cast<std::uint64_t>(n);
+        if (limits.short_read_is_end && static_cast<std::size_t>(n) < want) break;
     }
     if (done > limits.max_bytes) return fail(EFBIG, "sha256");
     model::Sha256 out{};

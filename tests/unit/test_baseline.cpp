@@ -35,6 +35,7 @@ using namespace layerlock::baseline;
 using layerlock::digest::sha256_bytes;
 using layerlock::digest::sha256_fd;
 using layerlock::model::to_hex;
+using layerlock::model::Sha256;
 
 namespace {
 
@@ -296,8 +297,9 @@ TEST_SUITE("store") {
         struct stat st {};
         REQUIRE(::stat((t.path() / "db").c_str(), &st) == 0);
         CHECK((st.st_mode & 0777) == 0700);
-        CHECK(sql_int(db_path(t), "PRAGMA user_version") == 2);
-        CHECK(sql_int(db_path(t), "SELECT count(*) FROM sqlite_master WHERE name = 'entries_by_sha256'") == 1);
+        CHECK(sql_int(db_path(t), "PRAGMA user_version") == 3);
+        // Version 3 dropped the per-file digest index for the per-layer sorted array.
+        CHECK(sql_int(db_path(t), "SELECT count(*) FROM sqlite_master WHERE name = 'entries_by_sha256'") == 0);
         CHECK(fs::exists(db_path(t) + "-wal"));
         CHECK(Store::open(":memory:"));
     }
@@ -363,6 +365,34 @@ TEST_SUITE("store") {
         CHECK_FALSE(store->contains_digest({top.string()}, old));
         CHECK(store->layer_count() == 2);
         CHECK(store->file_count() == 4);
+    }
+
+    TEST_CASE("contains_digest searches the sorted digest array, or the rows of a layer stored without one") {
+        layerlock::test::TempDir t;
+        fs::path layer = t.path() / "many";
+        fs::create_directories(layer / "d");
+        std::vector<std::string> contents;
+        for (int i = 0; i < 300; ++i) {
+            contents.push_back("content " + std::to_string(i));
+            write_file(layer / "d" / ("f" + std::to_string(i)), contents.back());
+        }
+        write_file(layer / "d/dup", contents[7]);  // one digest, two files: stored once
+        auto store = Store::open(db_path(t));
+        REQUIRE(store);
+        REQUIRE(store->import_layer(layer.string(), 2));
+        CHECK(sql_int(db_path(t), "SELECT length(digests) FROM layers") == 300 * 32);
+        CHECK(sql_int(db_path(t), "SELECT count(*) FROM entries WHERE kind = 'file'") == 301);
+        std::vector<std::string> lowers{layer.string()};
+        for (const auto& c : contents) CHECK(store->contains_digest(lowers, sha256_bytes(c.data(), c.size())));
+        CHECK_FALSE(store->contains_digest(lowers, sha256_bytes("absent", 6)));
+        Sha256 zero{}, ones;
+        ones.fill(0xff);
+        CHECK_FALSE(store->contains_digest(lowers, zero));
+        CHECK_FALSE(store->contains_digest(lowers, ones));
+
+        sql_exec(db_path(t), "UPDATE layers SET digests = NULL");  // as stored by schema version 2
+        CHECK(store->contains_digest(lowers, sha256_bytes(contents[150].data(), contents[150].size())));
+        CHECK_FALSE(store->contains_digest(lowers, sha256_bytes("absent", 6)));
     }
 
     TEST_CASE("a layer is hashed once and keyed by its real path") {
@@ -490,6 +520,34 @@ TEST_SUITE("store") {
         auto r = store->import_layer(key, 1);
         REQUIRE(r);
         CHECK(r->state == LayerState::Complete);
+    }
+
+    TEST_CASE("rows an abandoned build left are dropped, and a layer larger than one batch is stored whole") {
+        layerlock::test::TempDir t;
+        fs::path layer = t.path() / "wide";
+        fs::create_directories(layer / "d");
+        constexpr int kFiles = 20000;  // more than one write transaction's worth of rows
+        for (int i = 0; i < kFiles; ++i) write_file(layer / "d" / std::to_string(i), std::to_string(i));
+        write_file(layer / "big", std::string((2u << 20) + 5, 'b'));  // hashed by the pool, may be stored last
+        std::string key = fs::canonical(layer).string();
+        auto store = Store::open(db_path(t));
+        REQUIRE(store);
+        // A builder that died (no such pid) after storing a row that is not in the layer.
+        sql_exec(db_path(t), "INSERT INTO layers(id, dir, state, owner_pid, owner_start) VALUES (7, '" + key +
+                                 "', 'building', 2147483646, 1)");
+        sql_exec(db_path(t), "INSERT INTO entries(layer_id, path, kind, size, mode) VALUES (7, x'2f7374616c65', 'file', 1, 0)");
+        auto r = store->import_layer(key, 2);
+        REQUIRE(r);
+        CHECK(r->state == LayerState::Complete);
+        CHECK(r->files == kFiles + 1);
+        CHECK(r->entries == kFiles + 2);
+        CHECK(sql_int(db_path(t), "SELECT count(*) FROM entries WHERE layer_id = 7") == kFiles + 2);
+        CHECK(sql_int(db_path(t), "SELECT count(*) FROM entries WHERE path = x'2f7374616c65'") == 0);
+        CHECK(store->lookup({key}, "/d/19999"));
+        auto big = store->lookup({key}, "/big");
+        REQUIRE(big);
+        std::string b((2u << 20) + 5, 'b');
+        CHECK(big->sha256 == sha256_bytes(b.data(), b.size()));
     }
 
     TEST_CASE("user.overlay.opaque marks an opaque directory") {

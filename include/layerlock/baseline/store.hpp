@@ -45,6 +45,7 @@ struct LayerStats {
     // Complete: built now or earlier; Building: another builder (thread or process)
     // holds the layer, nothing was done here.
     LayerState state = LayerState::Absent;
+    double scan_seconds = 0;     // of `seconds`, walking and hashing (built now only; the rest is SQLite)
 };
 
 class Store {

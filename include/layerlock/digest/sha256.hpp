@@ -17,6 +17,10 @@ struct HashLimits {
     std::uint64_t max_bytes = UINT64_MAX;           // fail (EFBIG) past this many bytes
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     const std::atomic<bool>* cancel = nullptr;      // stop early (ECANCELED) when set
+    // A read returning fewer bytes than asked ends the hash instead of one more read
+    // that returns 0. Only for callers that compare size and times before and after
+    // (a file that grew in between is then seen by them): saves a syscall per file.
+    bool short_read_is_end = false;
 };
 
 // Hash of the whole content of `fd` (a regular file). ETIMEDOUT past the
