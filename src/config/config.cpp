@@ -206,9 +206,10 @@ void read_baseline(Reader& r, const Scope& s, BaselineConfig& b) {
 }
 
 void read_discovery(Reader& r, const Scope& s, DiscoveryConfig& d) {
-    r.only_keys(s, {"docker_socket", "docker_root"});
+    r.only_keys(s, {"docker_socket", "docker_root", "namespace_scan_ms"});
     if (auto p = r.path(s, "docker_socket", PathRule::Required)) d.docker_socket = *p;
     if (auto p = r.path(s, "docker_root", PathRule::Required)) d.docker_root = *p;
+    assign(d.namespace_scan_ms, r.number(s, "namespace_scan_ms", {0, 60000}));
 }
 
 void read_alerts(Reader& r, const Scope& s, AlertConfig& a) {

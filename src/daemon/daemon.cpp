@@ -134,10 +134,14 @@ void Daemon::tick() {
     sd_notify(0, "WATCHDOG=1");
 }
 
-void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt) {
+void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt, pid_t via,
+                           std::map<std::uint64_t, dev_t>& into) {
     auto info = from_mount(m, rt);
+    // A mount of another namespace is reached through a process of it: the walk
+    // continues from /proc/<pid>/root in that process's mount tree.
+    std::string path = via ? "/proc/" + std::to_string(via) + "/root" + m.mount_point : m.mount_point;
     // fanotify_mark refuses O_PATH fds: a plain directory fd (opening a directory asks no permission).
-    auto root = base::UniqueFd(::open(m.mount_point.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    auto root = base::UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!root) return;   // already gone
     auto dev = gate::check_markable(root.get(), host_devs_.data(), host_devs_.size());
     if (!dev) {
@@ -156,22 +160,23 @@ void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt) 
         logger()->error("mark mount=\"{}\": {}", base::escape(m.mount_point), r.error().message());
         return;
     }
-    mounts_[m.mount_id] = info.dev;
-    logger()->info("gating container runtime={} overlay={} mount=\"{}\" layers={}",
-                   model::to_string(rt), info.id, base::escape(m.mount_point), info.lowers.size());
+    into[m.mount_id] = info.dev;
+    logger()->info("gating container runtime={} overlay={} mount=\"{}\" layers={}{}", model::to_string(rt), info.id,
+                   base::escape(m.mount_point), info.lowers.size(),
+                   via ? " (in the mount namespace of pid " + std::to_string(via) + ")" : std::string());
     builder_->enqueue(info.lowers);
     metadata_queue_.push(info.dev);
 }
 
-void Daemon::remove_container(std::uint64_t mount_id) {
-    auto it = mounts_.find(mount_id);
-    if (it == mounts_.end()) return;
+void Daemon::remove_container(std::uint64_t mount_id, std::map<std::uint64_t, dev_t>& from) {
+    auto it = from.find(mount_id);
+    if (it == from.end()) return;
     unwatch_container(it->second);
     if (auto c = registry_.remove(it->second)) {
         gate_->forget_container(it->second);
         logger()->info("released container id={} name=\"{}\"", c->info.id, base::escape(c->info.name));
     }
-    mounts_.erase(it);
+    from.erase(it);
 }
 
 void Daemon::sync_mounts(const std::string& table) {
@@ -180,12 +185,50 @@ void Daemon::sync_mounts(const std::string& table) {
         auto rt = discovery::classify(m, cfg_.discovery.docker_root);
         if (rt == model::Runtime::Unknown) continue;
         present.insert(m.mount_id);
-        if (!mounts_.count(m.mount_id)) add_container(m, rt);
+        // The same superblock may already be gated through another namespace's copy.
+        if (!mounts_.count(m.mount_id) && !registry_.find(m.dev)) add_container(m, rt, 0, mounts_);
     }
     std::vector<std::uint64_t> gone;
     for (const auto& [id, dev] : mounts_)
         if (!present.count(id)) gone.push_back(id);
-    for (auto id : gone) remove_container(id);
+    for (auto id : gone) remove_container(id, mounts_);
+}
+
+// Overlays of engines whose mounts are not in the host's table. A namespace's
+// table is read through its lowest pid; only overlays that classify() accepts
+// count, so a container's own namespace (its root overlay mounted at "/") adds
+// nothing. Namespaces that hold such a mount are kept watched (POLLPRI).
+void Daemon::sync_other_namespaces() {
+    std::set<std::uint64_t> present;
+    std::map<ino_t, discovery::MountWatcher> holding;
+    std::string docker_root;
+    {
+        std::lock_guard lock(cfg_mu_);
+        docker_root = cfg_.discovery.docker_root;
+    }
+    for (const auto& ns : discovery::other_namespaces(own_namespace_)) {
+        auto watcher = discovery::MountWatcher::open(ns.pid);
+        if (!watcher) continue;  // exited meanwhile
+        auto table = watcher->read();
+        if (!table) continue;
+        bool holds = false;
+        for (const auto& m : discovery::parse_mountinfo(*table)) {
+            auto rt = discovery::classify(m, docker_root);
+            if (rt == model::Runtime::Unknown || mounts_.count(m.mount_id)) continue;
+            present.insert(m.mount_id);
+            holds = true;
+            if (!other_mounts_.count(m.mount_id) && !registry_.find(m.dev))
+                add_container(m, rt, ns.pid, other_mounts_);
+        }
+        if (!holds) continue;
+        auto known = namespace_watch_.find(ns.ns);
+        holding.emplace(ns.ns, known != namespace_watch_.end() ? std::move(known->second) : std::move(*watcher));
+    }
+    namespace_watch_ = std::move(holding);
+    std::vector<std::uint64_t> gone;
+    for (const auto& [id, dev] : other_mounts_)
+        if (!present.count(id)) gone.push_back(id);
+    for (auto id : gone) remove_container(id, other_mounts_);
 }
 
 void Daemon::discovery_loop() {
@@ -194,12 +237,40 @@ void Daemon::discovery_loop() {
         logger()->critical("discovery: {}", watcher.error().message());
         return;
     }
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point next_scan{};
+    bool other_changed = false;
     for (bool first = true; !stopping_; first = false) {
+        std::uint32_t scan_ms;
+        {
+            std::lock_guard lock(cfg_mu_);
+            scan_ms = cfg_.discovery.namespace_scan_ms;
+        }
         if (auto table = watcher->read()) sync_mounts(*table);
+        if (scan_ms > 0 && (first || other_changed || Clock::now() >= next_scan)) {
+            std::size_t before = other_mounts_.size();
+            sync_other_namespaces();
+            next_scan = Clock::now() + std::chrono::milliseconds(scan_ms);
+            // A release there may uncover the host's own mount of the same superblock
+            // (skipped while the other copy was gated): look at the host's table again.
+            if (other_mounts_.size() < before)
+                if (auto table = watcher->read()) sync_mounts(*table);
+        }
         if (first) initial_sync_done_ = true;
-        pollfd fds[2] = {{watcher->fd(), POLLPRI, 0}, {stop_fd_.get(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        std::vector<pollfd> fds = {{watcher->fd(), POLLPRI, 0}, {stop_fd_.get(), POLLIN, 0}};
+        for (const auto& [ns, w] : namespace_watch_) fds.push_back({w.fd(), POLLPRI, 0});
+        int timeout = -1;
+        if (scan_ms > 0)
+            timeout = static_cast<int>(std::max<std::int64_t>(
+                0, std::chrono::duration_cast<std::chrono::milliseconds>(next_scan - Clock::now()).count() + 1));
+        if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
         if (fds[1].revents) break;
+        other_changed = false;
+        // A namespace's table changed (poll reports it as POLLPRI|POLLERR and consumes
+        // it): look again at once. The fd holds the namespace, not its process, and is
+        // dropped by the next scan once no process is left in it.
+        for (std::size_t i = 2; i < fds.size(); ++i)
+            if (fds[i].revents) other_changed = true;
     }
 }
 

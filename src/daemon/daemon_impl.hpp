@@ -67,8 +67,11 @@ private:
     void step_alerts();
     void discovery_loop();
     void sync_mounts(const std::string& table);
-    void add_container(const discovery::OverlayMount& m, model::Runtime rt);
-    void remove_container(std::uint64_t mount_id);
+    void sync_other_namespaces();
+    // `via`: a process of the mount namespace the mount is in (0: the host's).
+    void add_container(const discovery::OverlayMount& m, model::Runtime rt, pid_t via,
+                       std::map<std::uint64_t, dev_t>& into);
+    void remove_container(std::uint64_t mount_id, std::map<std::uint64_t, dev_t>& from);
     void metadata_loop();
     void republish(const gate::GatedContainer& old, const model::Container& info);
     base::Result<void> reload();
@@ -106,6 +109,11 @@ private:
     Registry registry_;
     std::vector<dev_t> host_devs_;
     std::map<std::uint64_t, dev_t> mounts_;      // mount id → overlay dev (discovery thread)
+    // The same for overlays found in other mount namespaces, and the tables of the
+    // namespaces holding them, watched like the host's (discovery thread).
+    std::map<std::uint64_t, dev_t> other_mounts_;
+    std::map<ino_t, discovery::MountWatcher> namespace_watch_;
+    ino_t own_namespace_ = discovery::mount_namespace_of(0);
     base::UniqueFd stop_fd_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     std::atomic<bool> stopping_{false};
     std::thread discovery_thread_, metadata_thread_;

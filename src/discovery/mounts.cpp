@@ -209,6 +209,13 @@ base::Result<MountWatcher> MountWatcher::open() {
     return MountWatcher(base::UniqueFd(fd));
 }
 
+base::Result<MountWatcher> MountWatcher::open(pid_t pid) {
+    std::string path = "/proc/" + std::to_string(pid) + "/mountinfo";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return base::unexpected(base::Error::from_errno("open " + path));
+    return MountWatcher(base::UniqueFd(fd));
+}
+
 // The kernel consumes the wakeup in poll() itself (it records the namespace's event
 // counter there), so read() only has to return the table as it is now; reading from
 // offset 0 makes the seq_file restart from the first mount.
@@ -218,11 +225,11 @@ base::Result<std::string> MountWatcher::read() {
     for (;;) {
         ssize_t n = ::pread(fd_.get(), buf, sizeof buf, static_cast<off_t>(out.size()));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return base::unexpected(base::Error::from_errno("read /proc/self/mountinfo"));
+        if (n < 0) return base::unexpected(base::Error::from_errno("read mountinfo"));
         if (n == 0) return out;
         out.append(buf, static_cast<std::size_t>(n));
         if (out.size() > kMaxTableBytes)
-            return base::unexpected(base::Error::plain("/proc/self/mountinfo: larger than 64 MiB"));
+            return base::unexpected(base::Error::plain("mountinfo: larger than 64 MiB"));
     }
 }
 

@@ -102,8 +102,11 @@ struct ExecGate::Impl {
     void sweep_deadlines();
     void arm_deadline(ReaderWakeup& w);
     void drain_on_stop();
+    // `names`: the process's names read before the answer (a denied process may be
+    // gone by now); read here when absent.
     void report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
-                const policy::Verdict& v, const std::optional<model::Sha256>& digest);
+                const policy::Verdict& v, const std::optional<model::Sha256>& digest,
+                std::optional<ProcessNames> names = std::nullopt);
     void maybe_ignore(const PendingExec& ev, const GateOptions& o);
     void count(const policy::Verdict& v) {
         auto& k = gate.counters_;
@@ -239,12 +242,14 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
 void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c,
                                 const policy::Classification& cls, const GateOptions& o) {
     auto v = policy::decide(cls, c.mode, o.on_error);
+    std::optional<ProcessNames> names;
+    if (cls.alert) names = process_names(ev->pid());  // while the process still waits in execve
     ev->respond(v.action);
     count(v);
     if (!cls.drift && cls.reason == "image-layer") maybe_ignore(*ev, o);
     if (cls.alert) {
         bool deleted = false;
-        report(*ev, &c, container_path(ev->fd(), c, &deleted), v, std::nullopt);
+        report(*ev, &c, container_path(ev->fd(), c, &deleted), v, std::nullopt, std::move(names));
     }
 }
 
@@ -292,10 +297,12 @@ void ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     }
     auto cls = policy::classify(facts);
     auto v = policy::decide(cls, c.mode, o.on_error);
+    std::optional<ProcessNames> names;
+    if (cls.alert) names = process_names(ev.pid());  // while the process still waits in execve
     if (!ev.respond(v.action)) return;   // too late: the deadline sweep answered (and reported)
     count(v);
     if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(ev.st), cls);
-    if (cls.alert) report(ev, &c, job.path, v, content ? std::optional(*content) : std::nullopt);
+    if (cls.alert) report(ev, &c, job.path, v, content ? std::optional(*content) : std::nullopt, std::move(names));
 }
 
 void ExecGate::Impl::sweep_deadlines() {
@@ -344,7 +351,8 @@ void ExecGate::Impl::drain_on_stop() {
 }
 
 void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
-                            const policy::Verdict& v, const std::optional<model::Sha256>& digest) {
+                            const policy::Verdict& v, const std::optional<model::Sha256>& digest,
+                            std::optional<ProcessNames> names) {
     model::DriftEvent d;
     d.kind = "binary";
     d.severity = v.what.severity;
@@ -354,9 +362,9 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
     d.pid = ev.pid();
     d.time_us = base::now_us();
     if (digest) d.sha256 = model::to_hex(*digest);
-    auto names = process_names(ev.pid());
-    d.comm = std::move(names.comm);
-    d.parent_comm = std::move(names.parent_comm);
+    if (!names) names = process_names(ev.pid());
+    d.comm = std::move(names->comm);
+    d.parent_comm = std::move(names->parent_comm);
     if (c) {
         model::describe_container(d, c->info);
         if (c->info.metadata_known && c->info.image.empty()) d.unknown = "image";

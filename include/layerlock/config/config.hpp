@@ -41,6 +41,7 @@ struct BaselineConfig {
 struct DiscoveryConfig {
     std::string docker_socket = "/run/docker.sock";
     std::string docker_root = "/var/lib/docker";
+    std::uint32_t namespace_scan_ms = 1000;        // other mount namespaces; 0: only the host's table
 };
 
 struct AlertConfig {

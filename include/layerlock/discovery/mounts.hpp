@@ -36,10 +36,26 @@ std::vector<OverlayMount> parse_mountinfo(std::string_view text);
 // CRI-O containers/storage); Runtime::Unknown means "not a container: never mark".
 model::Runtime classify(const OverlayMount& m, std::string_view docker_root);
 
+// A mount namespace other than the daemon's, seen through one of its processes.
+struct Namespace {
+    ino_t ns = 0;     // inode of /proc/<pid>/ns/mnt: the namespace's identity
+    pid_t pid = 0;    // the lowest pid found in it
+};
+
+// Every mount namespace of the host's processes except `own`, one entry each
+// (processes that exit during the listing are skipped).
+std::vector<Namespace> other_namespaces(ino_t own);
+
+// The inode of /proc/<pid>/ns/mnt (pid 0: this process), 0 when it cannot be read.
+ino_t mount_namespace_of(pid_t pid);
+
 // Wakes when the mount table changes.
 class MountWatcher {
 public:
     static base::Result<MountWatcher> open();   // opens /proc/self/mountinfo
+    // The table of `pid`'s mount namespace (/proc/<pid>/mountinfo); the fd keeps
+    // reading that namespace's table while the process lives.
+    static base::Result<MountWatcher> open(pid_t pid);
     int fd() const noexcept { return fd_.get(); }   // poll for POLLPRI|POLLERR
     // The current table. poll() itself consumes a wakeup (the kernel records the
     // table's change counter there), so read after every wakeup and never miss one.
