@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_DEPS=(meson ninja-build pkg-config g++ libboost1.81-dev libboost-json1.81-dev
             libsqlite3-dev libssl-dev libspdlog-dev libtoml11-dev doctest-dev libsystemd-dev
-            libcli11-dev)
+            libcli11-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
 TEST_DEPS=(docker.io containerd runc busybox-static systemd sqlite3 util-linux procps curl
            debhelper dpkg-dev lintian fakeroot man-db libcap2-bin)
 

@@ -40,6 +40,7 @@ public:
             f("LAYERLOCK_CONTAINER_ID", or_unknown(ev.container_id)),
             f("LAYERLOCK_CONTAINER_NAME", or_unknown(escape(ev.container_name))),
             f("LAYERLOCK_IMAGE", or_unknown(escape(ev.image))),
+            f("LAYERLOCK_IMAGE_ID", escape(ev.image_id)),
             f("LAYERLOCK_K8S_POD", escape(ev.k8s_pod)),
             f("LAYERLOCK_K8S_NAMESPACE", escape(ev.k8s_namespace)),
             f("LAYERLOCK_K8S_CONTAINER", escape(ev.k8s_container)),
@@ -113,7 +114,7 @@ std::string to_json(const model::DriftEvent& ev) {
            ",\"severity\":" + q(std::string(model::to_string(ev.severity))) + ",\"action\":" + q(ev.action) +
            ",\"reason\":" + q(ev.reason) + ",\"runtime\":" + q(std::string(model::to_string(ev.runtime))) +
            ",\"container_id\":" + q(ev.container_id) + ",\"container_name\":" + q(ev.container_name) +
-           ",\"image\":" + q(ev.image) + ",\"k8s_pod\":" + q(ev.k8s_pod) +
+           ",\"image\":" + q(ev.image) + ",\"image_id\":" + q(ev.image_id) + ",\"k8s_pod\":" + q(ev.k8s_pod) +
            ",\"k8s_namespace\":" + q(ev.k8s_namespace) + ",\"k8s_container\":" + q(ev.k8s_container) +
            ",\"path\":" + q(ev.path) + ",\"sha256\":" + q(ev.sha256) +
            ",\"pid\":" + std::to_string(ev.pid) + ",\"comm\":" + q(ev.comm) +

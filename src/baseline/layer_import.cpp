@@ -114,6 +114,13 @@ private:
 };
 
 enum class Claim { Build, Done, Busy };
+
+// Nothing done here: another builder holds the layer.
+LayerStats building_elsewhere() {
+    LayerStats s;
+    s.state = LayerState::Building;
+    return s;
+}
 struct Claimed {
     Claim what = Claim::Busy;
     std::int64_t id = 0;
@@ -190,7 +197,8 @@ class BatchWriter final : public detail::EntrySink {
 public:
     static constexpr int kBatchRows = 16384;
 
-    BatchWriter(StoreDb& impl, std::int64_t id) : impl_(impl), id_(id), txn_(impl.db.get()) {}
+    BatchWriter(StoreDb& impl, std::int64_t id, std::string content)
+        : impl_(impl), id_(id), content_(std::move(content)), txn_(impl.db.get()) {}
 
     base::Result<void> put(const Entry& e) override {
         if (auto r = open_batch(); !r) return r;
@@ -212,7 +220,8 @@ public:
         if (!owned_) return false;
         auto s = sql::Stmt::prepare(impl_.db.get(),
             "UPDATE layers SET state = 'complete', files = ?2, bytes = ?3, entries = ?4, built_at = ?5, "
-            "seconds = ?6, digests = ?7, owner_pid = NULL, owner_start = NULL, error = NULL WHERE id = ?1");
+            "seconds = ?6, digests = ?7, content = ?8, copied_from = NULL, owner_pid = NULL, owner_start = NULL, "
+            "error = NULL WHERE id = ?1");
         if (!s) return base::unexpected(s.error());
         std::sort(digests_.begin(), digests_.end());
         digests_.erase(std::unique(digests_.begin(), digests_.end()), digests_.end());
@@ -220,6 +229,8 @@ public:
         s->bind(1, id_).bind(2, static_cast<std::int64_t>(st.files)).bind(3, static_cast<std::int64_t>(st.bytes));
         s->bind(4, static_cast<std::int64_t>(st.entries)).bind(5, std::int64_t{::time(nullptr)}).bind(6, st.seconds);
         s->bind_blob(7, sorted);
+        if (content_.empty()) s->bind_null(8);
+        else s->bind_text(8, content_);
         if (auto r = s->run(); !r) return base::unexpected(r.error());
         if (auto r = close_batch(); !r) return base::unexpected(r.error());
         return true;
@@ -251,6 +262,7 @@ private:
 
     StoreDb& impl_;
     std::int64_t id_;
+    std::string content_;
     Txn txn_;
     bool open_ = false;
     bool owned_ = true;
@@ -267,9 +279,66 @@ void mark_failed(sqlite3* db, std::int64_t id, const std::string& why) {
     (void)s->run();  // best effort: a row left Building by us is reclaimed (owner_alive)
 }
 
-base::Result<LayerStats> build(StoreDb& impl, std::int64_t id, int root_fd, unsigned threads) {
+bool valid_content_id(const std::string& c) {
+    if (c.size() != 71 || !c.starts_with("sha256:")) return false;
+    for (std::size_t i = 7; i < c.size(); ++i)
+        if (!((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'f'))) return false;
+    return true;
+}
+
+// The same layer content stored Complete under another directory: its entries are
+// this layer's too. One transaction, so the copy is Complete exactly when whole.
+base::Result<std::optional<LayerStats>> copy_same_content(StoreDb& impl, std::int64_t id, const std::string& content) {
+    sqlite3* db = impl.db.get();
+    Txn txn(db);
+    if (auto r = txn.begin(); !r) return base::unexpected(r.error());
+    auto src = sql::Stmt::prepare(db, "SELECT id, dir, files, bytes, entries FROM layers WHERE content = ?1 "
+                                      "AND state = 'complete' AND id <> ?2 ORDER BY id LIMIT 1");
+    if (!src) return base::unexpected(src.error());
+    src->bind_text(1, content).bind(2, id);
+    if (src->step() != SQLITE_ROW) return std::optional<LayerStats>();
+    std::int64_t from = src->int64(0);
+    LayerStats st;
+    st.copied_from = src->text(1);
+    st.files = static_cast<std::uint64_t>(src->int64(2));
+    st.bytes = static_cast<std::uint64_t>(src->int64(3));
+    st.entries = static_cast<std::uint64_t>(src->int64(4));
+    src->reset();
+    if (!still_owner(db, id)) return std::optional<LayerStats>();
+    for (const char* q : {"DELETE FROM entries WHERE layer_id = ?1",
+                          "INSERT INTO entries(layer_id, path, kind, sha256, size, mode, target) "
+                          "SELECT ?1, path, kind, sha256, size, mode, target FROM entries WHERE layer_id = ?2",
+                          "UPDATE layers SET state = 'complete', files = src.files, bytes = src.bytes, "
+                          "entries = src.entries, digests = src.digests, content = src.content, copied_from = ?2, "
+                          "built_at = unixepoch(), seconds = 0, owner_pid = NULL, owner_start = NULL, error = NULL "
+                          "FROM (SELECT * FROM layers WHERE id = ?2) AS src WHERE layers.id = ?1"}) {
+        auto s = sql::Stmt::prepare(db, q);
+        if (!s) return base::unexpected(s.error());
+        s->bind(1, id);
+        if (sqlite3_bind_parameter_count(s->get()) >= 2) s->bind(2, from);
+        if (auto r = s->run(); !r) return base::unexpected(r.error());
+    }
+    if (auto r = txn.commit(); !r) return base::unexpected(r.error());
+    st.state = LayerState::Complete;
+    return std::optional<LayerStats>(st);
+}
+
+base::Result<LayerStats> build(StoreDb& impl, std::int64_t id, int root_fd, unsigned threads,
+                               const std::string& content) {
+    if (!content.empty()) {
+        auto started = std::chrono::steady_clock::now();
+        auto copied = copy_same_content(impl, id, content);
+        if (!copied) {
+            mark_failed(impl.db.get(), id, copied.error().message());
+            return base::unexpected(copied.error());
+        }
+        if (*copied) {
+            (*copied)->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            return **copied;
+        }
+    }
     auto started = std::chrono::steady_clock::now();
-    BatchWriter writer(impl, id);
+    BatchWriter writer(impl, id, content);
     auto scanned = [&]() -> base::Result<LayerStats> {
         try {
             return detail::scan_layer(root_fd, threads, writer);
@@ -279,7 +348,7 @@ base::Result<LayerStats> build(StoreDb& impl, std::int64_t id, int root_fd, unsi
             return base::unexpected(base::Error::from_errno(std::string("scan layer: ") + e.what(), EIO));
         }
     }();
-    if (!scanned && writer.lost()) return LayerStats{0, 0, 0, 0, LayerState::Building};
+    if (!scanned && writer.lost()) return building_elsewhere();
     if (!scanned) {
         mark_failed(impl.db.get(), id, scanned.error().message());
         return base::unexpected(scanned.error());
@@ -314,7 +383,10 @@ LayerState Store::layer_state(const std::string& layer_dir) {
     return state;
 }
 
-base::Result<LayerStats> Store::import_layer(const std::string& layer_dir, unsigned threads) {
+base::Result<LayerStats> Store::import_layer(const std::string& layer_dir, unsigned threads,
+                                             const std::string& content) {
+    if (!content.empty() && !valid_content_id(content))
+        return base::unexpected(base::Error::invalid("layer content id is not sha256:<64 hex>"));
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     char real[PATH_MAX];
     if (!::realpath(layer_dir.c_str(), real)) return base::unexpected(base::Error::from_errno("realpath " + layer_dir));
@@ -322,12 +394,12 @@ base::Result<LayerStats> Store::import_layer(const std::string& layer_dir, unsig
     base::UniqueFd root(::open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root) return base::unexpected(base::Error::from_errno("open " + key));
     BuildSlot slot(key);
-    if (!slot.held()) return LayerStats{0, 0, 0, 0, LayerState::Building};
+    if (!slot.held()) return building_elsewhere();
     auto claimed = claim(*impl_, key);
     if (!claimed) return base::unexpected(claimed.error());
     if (claimed->what == Claim::Done) return claimed->stats;
-    if (claimed->what == Claim::Busy) return LayerStats{0, 0, 0, 0, LayerState::Building};
-    return build(*impl_, claimed->id, root.get(), threads);
+    if (claimed->what == Claim::Busy) return building_elsewhere();
+    return build(*impl_, claimed->id, root.get(), threads, content);
 }
 
 }  // namespace layerlock::baseline

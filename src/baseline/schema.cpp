@@ -81,9 +81,17 @@ CREATE TABLE file_drift_seen(
 // sorted array of the layer's file digests (32 bytes each) stored with the layer,
 // searched by halving; a global index on entries.sha256 cost a random b-tree
 // insert per file of every import. Layers stored before have no array and are
-// searched row by row (correct, slower) until rebuilt.
+// searched row by row (correct, slower) until rebuilt. `content` is the engine's
+// identity of the layer's content (its diff id, "sha256:<hex>"), when known: a
+// directory of another engine holding the same layer takes its entries from the
+// layer already hashed instead of hashing them again. Events record the image's id
+// or digest beside its reference.
 constexpr const char* kSchemaV3 = R"sql(
 ALTER TABLE layers ADD COLUMN digests BLOB CHECK (digests IS NULL OR length(digests) % 32 = 0);
+ALTER TABLE layers ADD COLUMN content TEXT;
+ALTER TABLE layers ADD COLUMN copied_from INTEGER;
+ALTER TABLE events ADD COLUMN image_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX layers_by_content ON layers(content) WHERE content IS NOT NULL;
 DROP INDEX entries_by_sha256;
 )sql";
 

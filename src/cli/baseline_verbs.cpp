@@ -9,6 +9,7 @@
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/config/config.hpp"
+#include "layerlock/discovery/layers.hpp"
 #include "layerlock/daemon/containers.hpp"
 #include "verbs.hpp"
 
@@ -84,16 +85,18 @@ int baseline_build(const Options& o) {
     int status = 0;
     for (const auto& c : containers) {
         for (const auto& layer : c.lowers) {
-            auto stats = store->import_layer(layer, cfg->baseline.threads);
+            auto stats = store->import_layer(layer, cfg->baseline.threads, discovery::layer_content_id(layer));
             if (!stats) {
                 std::fprintf(stderr, "layerlock: layer %s: %s\n", escape(layer).c_str(), stats.error().message().c_str());
                 status = 2;
                 continue;
             }
             if (stats->files > 0)
-                std::printf("layer %s: %llu files, %llu bytes, %.3f s\n", escape(layer).c_str(),
+                std::printf("layer %s: %llu files, %llu bytes, %.3f s%s%s\n", escape(layer).c_str(),
                             static_cast<unsigned long long>(stats->files),
-                            static_cast<unsigned long long>(stats->bytes), stats->seconds);
+                            static_cast<unsigned long long>(stats->bytes), stats->seconds,
+                            stats->copied_from.empty() ? "" : ", copied from ",
+                            stats->copied_from.empty() ? "" : escape(stats->copied_from).c_str());
         }
         std::printf("container %s (%s): baseline %s\n", escape(c.name.empty() ? c.id : c.name).c_str(),
                     escape(c.image).c_str(), store->all_complete(c.lowers) ? "complete" : "incomplete");

@@ -11,6 +11,7 @@
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/config/config.hpp"
+#include "layerlock/discovery/layers.hpp"
 #include "layerlock/daemon/containers.hpp"
 #include "layerlock/policy/file_rules.hpp"
 #include "layerlock/watch/packages.hpp"
@@ -32,7 +33,8 @@ struct Finding {
 base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model::Container& c, unsigned threads,
                                             const policy::FileRules& rules) {
     for (const auto& layer : c.lowers)
-        if (auto r = store.import_layer(layer, threads); !r) return base::unexpected(r.error());
+        if (auto r = store.import_layer(layer, threads, discovery::layer_content_id(layer)); !r)
+            return base::unexpected(r.error());
     if (!store.all_complete(c.lowers)) return base::unexpected(base::Error::plain("baseline is being built by another process"));
     base::UniqueFd upper(::open(c.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!upper) return base::unexpected(base::Error::from_errno("open " + c.upper));

@@ -3,7 +3,9 @@
 
 #include <chrono>
 
+#include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/store.hpp"
+#include "layerlock/discovery/layers.hpp"
 
 namespace layerlock::daemon {
 
@@ -46,7 +48,7 @@ void BaselineBuilder::run() {
             forget(layer);
             continue;
         }
-        auto stats = store->import_layer(layer, threads_);
+        auto stats = store->import_layer(layer, threads_, discovery::layer_content_id(layer));
         if (stats && stats->state == baseline::LayerState::Building) {
             // Another process (layerlock baseline build) holds it: look again later.
             std::unique_lock lock(mu_);
@@ -56,7 +58,9 @@ void BaselineBuilder::run() {
         }
         if (stats)
             log_(layer, true, "files=" + std::to_string(stats->files) + " bytes=" +
-                                  std::to_string(stats->bytes) + " seconds=" + std::to_string(stats->seconds));
+                                  std::to_string(stats->bytes) + " seconds=" + std::to_string(stats->seconds) +
+                                  (stats->copied_from.empty() ? std::string()
+                                                              : " copied_from=\"" + base::escape(stats->copied_from) + "\" (same layer content, not hashed)"));
         else
             log_(layer, false, stats.error().message());
         forget(layer);

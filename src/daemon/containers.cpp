@@ -112,13 +112,29 @@ bool Metadata::enrich_docker(model::Container& c) {
     return true;
 }
 
+// The task's files first (id, pid, CRI annotations); the image reference and its
+// digest, which only containerd's database holds, from its API. The engine being
+// down leaves them unknown (the alert says so), nothing else.
+bool Metadata::enrich_containerd(model::Container& c) {
+    auto task = discovery::containerd_task(c.mount_point);
+    if (!task || !apply(c, read_with_pid([&] { return discovery::read_containerd_task(*task); }))) return false;
+    std::string socket = discovery::containerd_socket_for(task->dir);
+    if (socket.empty()) return true;
+    if (c.image.empty()) {
+        if (auto img = containerd_.image_of(socket, task->ns, task->id)) {
+            c.image = img->reference;
+            c.image_id = img->digest;
+        }
+    } else if (c.image_id.empty()) {
+        if (auto digest = containerd_.image_digest(socket, task->ns, c.image)) c.image_id = *digest;
+    }
+    return true;
+}
+
 bool Metadata::enrich(model::Container& c) {
     switch (c.runtime) {
         case model::Runtime::Docker: return enrich_docker(c);
-        case model::Runtime::Containerd: {
-            auto task = discovery::containerd_task(c.mount_point);
-            return task && apply(c, read_with_pid([&] { return discovery::read_containerd_task(*task); }));
-        }
+        case model::Runtime::Containerd: return enrich_containerd(c);
         case model::Runtime::Podman: {
             auto layer = discovery::storage_layer(c.mount_point);
             return layer && apply(c, read_with_pid([&] {

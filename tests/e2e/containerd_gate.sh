@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Real containerd tasks (overlayfs snapshotter), enforce mode: drift is denied with
 # EPERM and alerted with LAYERLOCK_RUNTIME=containerd, the task id as name and id, the
-# image unknown (a plain `ctr run` spec does not name it: LAYERLOCK_UNKNOWN=image);
+# image reference and digest asked of containerd's API (a plain `ctr run` spec does
+# not name its image);
 # image binaries keep running; tasks started before and after the daemon are both
 # gated, with the init pid containerd reports; a task in namespace k8s.io with CRI
 # annotations carries the pod, its namespace, the container name and the image; a
@@ -12,6 +13,8 @@ source "$(dirname "$0")/engines.sh"
 
 ctr_image default
 ctr_image k8s.io
+CTR_DIGEST=$(ctr -n default images ls | awk -v r="$CTR_REF" '$1 == r { print $3 }')
+check "containerd reports the image's digest ($CTR_DIGEST)" grep -q '^sha256:[0-9a-f]\{64\}$' <<<"$CTR_DIGEST"
 before=ll-ctr-before-$RUN_ID
 after=ll-ctr-after-$RUN_ID
 pod=ll-pod-$RUN_ID
@@ -31,12 +34,15 @@ for c in "$before" "$after"; do
     check "$c: image applets keep running" ctr_exec default "$c" sh -c 'ls / >/dev/null && id >/dev/null'
     check "$c: journald has the denial with containerd's fields" journal_has LAYERLOCK_KIND=binary \
         LAYERLOCK_ACTION=denied LAYERLOCK_RUNTIME=containerd LAYERLOCK_CONTAINER_ID="$c" \
-        LAYERLOCK_CONTAINER_NAME="$c" LAYERLOCK_PATH=/tmp/d/true LAYERLOCK_UNKNOWN=image
+        LAYERLOCK_CONTAINER_NAME="$c" LAYERLOCK_PATH=/tmp/d/true LAYERLOCK_IMAGE="$CTR_REF" \
+        LAYERLOCK_IMAGE_ID="$CTR_DIGEST"
     pid=$(ctr_pid default "$c")
-    check "$c: the init pid is containerd's ($pid)" grep -q "container id=${c:0:12} name=\"$c\" image=\"\" pid=$pid " "$T/daemon.log"
+    check "$c: the init pid is containerd's ($pid)" grep -q "container id=${c:0:12} name=\"$c\" image=\"$CTR_REF\" pid=$pid " "$T/daemon.log"
 done
 entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_ID="$after" LAYERLOCK_KIND=binary LAYERLOCK_ACTION=denied | tail -1)
 check "a task outside Kubernetes has no LAYERLOCK_K8S_* fields" eval '! grep -q LAYERLOCK_K8S_ <<<"$entry"'
+check "nothing is unknown about a plain ctr task" eval '! grep -q LAYERLOCK_UNKNOWN <<<"$entry"'
+check "the JSON lines carry the image digest" grep -q "\"container_id\":\"$after\".*\"image_id\":\"$CTR_DIGEST\"" "$T/alerts.jsonl"
 
 # A CRI-style container: namespace k8s.io, the annotations containerd's CRI plugin writes.
 ctr_run k8s.io "$pod" --annotation io.kubernetes.cri.container-type=container \
@@ -52,6 +58,7 @@ check "k8s.io task: journald has the Kubernetes fields and the image" journal_ha
     LAYERLOCK_K8S_NAMESPACE=shop LAYERLOCK_K8S_CONTAINER=nginx LAYERLOCK_IMAGE="$CTR_REF"
 entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_ID="$pod" LAYERLOCK_KIND=binary LAYERLOCK_ACTION=denied | tail -1)
 check "k8s.io task: nothing is unknown" eval '! grep -q LAYERLOCK_UNKNOWN <<<"$entry"'
+check "k8s.io task: the image digest is asked of containerd" grep -q "\"LAYERLOCK_IMAGE_ID\":\"$CTR_DIGEST\"" <<<"$entry"
 check "k8s.io task: the JSON lines carry the Kubernetes fields" grep -q \
     "\"container_id\":\"$pod\".*\"k8s_pod\":\"web-$RUN_ID\",\"k8s_namespace\":\"shop\",\"k8s_container\":\"nginx\"" \
     "$T/alerts.jsonl"

@@ -6,7 +6,8 @@
 # running before the daemon starts is found by the start-up scan; once that
 # namespace is known its table is watched, so a task started later is gated
 # without waiting for the next scan (the scan interval is set to a minute here);
-# drift in both is denied with EPERM and alerted; a deleted task is released; the
+# drift in both is denied with EPERM and alerted (the image named by that
+# containerd's own API socket); a deleted task is released; the
 # host's own mount table never shows these overlays.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/engines.sh"
@@ -73,7 +74,8 @@ for c in "$before" "$after"; do
     check "$c: the failure is EPERM" grep -q "Operation not permitted" <<<"$out"
     check "$c: image binaries keep running" pexec "$c" /bin/busybox true
     check "$c: journald has the denial" journal_has LAYERLOCK_KIND=binary LAYERLOCK_ACTION=denied \
-        LAYERLOCK_RUNTIME=containerd LAYERLOCK_CONTAINER_ID="$c" LAYERLOCK_PATH=/tmp/d/true
+        LAYERLOCK_RUNTIME=containerd LAYERLOCK_CONTAINER_ID="$c" LAYERLOCK_PATH=/tmp/d/true \
+        LAYERLOCK_IMAGE="$CTR_REF"
 done
 check "the host's mount table still shows none of them" \
     eval "! grep -q '$PRIV_STATE' /proc/self/mountinfo"

@@ -395,6 +395,46 @@ TEST_SUITE("store") {
         CHECK_FALSE(store->contains_digest(lowers, sha256_bytes("absent", 6)));
     }
 
+    TEST_CASE("a layer with the content id of a stored layer is copied from it, not hashed") {
+        layerlock::test::TempDir t;
+        const std::string content = "sha256:" + std::string(64, 'c');
+        fs::path docker = make_layer(t, "docker-copy");
+        fs::path podman = t.path() / "podman-copy";
+        fs::create_directories(podman / "bin");
+        // Different bytes on purpose: a copied layer shows the first one's digests,
+        // which proves nothing of the second directory was hashed.
+        write_file(podman / "bin/sh", "not what the first layer had");
+        auto store = Store::open(db_path(t));
+        REQUIRE(store);
+        auto first = store->import_layer(docker.string(), 2, content);
+        REQUIRE(first);
+        CHECK(first->copied_from.empty());
+        auto second = store->import_layer(podman.string(), 2, content);
+        REQUIRE(second);
+        CHECK(second->state == LayerState::Complete);
+        CHECK(second->copied_from == fs::canonical(docker).string());
+        CHECK(second->files == first->files);
+        CHECK(second->entries == first->entries);
+        CHECK(store->layer_state(podman.string()) == LayerState::Complete);
+        auto sh = store->lookup({podman.string()}, "/bin/sh");
+        REQUIRE(sh);
+        CHECK(to_hex(sh->sha256) == hex_of("#!shell\n"));
+        CHECK(sh->layer == podman.string());
+        CHECK(store->contains_digest({podman.string()}, sha256_bytes("#!shell\n", 8)));
+        CHECK(store->effective_entries({podman.string()}).size() == store->effective_entries({docker.string()}).size());
+
+        // No content id, or another one: hashed as usual.
+        fs::path other = t.path() / "other";
+        fs::create_directories(other / "bin");
+        write_file(other / "bin/sh", "its own");
+        auto third = store->import_layer(other.string(), 1, "sha256:" + std::string(64, 'd'));
+        REQUIRE(third);
+        CHECK(third->copied_from.empty());
+        CHECK(to_hex(store->lookup({other.string()}, "/bin/sh")->sha256) == hex_of("its own"));
+        auto bad = store->import_layer(other.string(), 1, "sha256:XYZ");
+        CHECK_FALSE(bad);
+    }
+
     TEST_CASE("a layer is hashed once and keyed by its real path") {
         layerlock::test::TempDir t;
         fs::path layer = make_layer(t, "real");

@@ -15,6 +15,7 @@
 
 #include "layerlock/base/fs.hpp"
 #include "layerlock/discovery/engines.hpp"
+#include "layerlock/discovery/layers.hpp"
 #include "layerlock/discovery/mounts.hpp"
 
 using namespace layerlock;
@@ -244,4 +245,49 @@ TEST_CASE("a container id that could climb out of the run root is not used in a 
     write(dir.path() / "overlay-containers/containers.json", R"([{"id":"../../x","layer":"l1"}])");
     auto c = discovery::read_storage_container({dir.str(), "l1"}, dir.str());
     CHECK(!c.has_value());
+}
+
+// --- layer content identity (src/discovery/layers.cpp) ---
+
+namespace {
+
+void put(const std::filesystem::path& p, const std::string& text) {
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+}
+
+const std::string kDiffA = "sha256:" + std::string(64, 'a');
+const std::string kDiffB = "sha256:" + std::string(64, 'b');
+
+}  // namespace
+
+TEST_CASE("a Docker overlay2 layer directory is identified by its layerdb diff id") {
+    test::TempDir t;
+    auto root = t.path() / "docker";
+    put(root / "image/overlay2/layerdb/sha256/chain1/cache-id", "cacheone");
+    put(root / "image/overlay2/layerdb/sha256/chain1/diff", kDiffA);
+    put(root / "image/overlay2/layerdb/sha256/chain2/cache-id", "cachetwo\n");
+    put(root / "image/overlay2/layerdb/sha256/chain2/diff", kDiffB + "\n");
+    put(root / "image/overlay2/layerdb/sha256/chain3/cache-id", "cachebad");
+    put(root / "image/overlay2/layerdb/sha256/chain3/diff", "sha256:NOTHEX");
+    CHECK(discovery::layer_content_id((root / "overlay2/cacheone/diff").string()) == kDiffA);
+    CHECK(discovery::layer_content_id((root / "overlay2/cachetwo/diff").string()) == kDiffB);
+    CHECK(discovery::layer_content_id((root / "overlay2/cachebad/diff").string()).empty());
+    CHECK(discovery::layer_content_id((root / "overlay2/unknown/diff").string()).empty());
+    CHECK(discovery::layer_content_id((root / "overlay2/cacheone/merged").string()).empty());
+    CHECK(discovery::layer_content_id((root / "overlay2/../x/diff").string()).empty());
+}
+
+TEST_CASE("a containers/storage layer directory is identified by layers.json's diff-digest") {
+    test::TempDir t;
+    auto graph = t.path() / "storage";
+    put(graph / "overlay-layers/layers.json",
+        R"([{"id":"L1","diff-digest":")" + kDiffA + R"("},{"id":"L2"},{"id":"L3","diff-digest":"md5:x"},7,{"id":5}])");
+    CHECK(discovery::layer_content_id((graph / "overlay/L1/diff").string()) == kDiffA);
+    CHECK(discovery::layer_content_id((graph / "overlay/L2/diff").string()).empty());   // a container's own layer
+    CHECK(discovery::layer_content_id((graph / "overlay/L3/diff").string()).empty());
+    CHECK(discovery::layer_content_id((graph / "overlay/none/diff").string()).empty());
+    CHECK(discovery::storage_layer_diff("not json", "L1").empty());
+    CHECK(discovery::storage_layer_diff("{}", "L1").empty());
+    CHECK(discovery::layer_content_id("/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/3/fs").empty());
 }

@@ -46,6 +46,7 @@ struct LayerStats {
     // holds the layer, nothing was done here.
     LayerState state = LayerState::Absent;
     double scan_seconds = 0;     // of `seconds`, walking and hashing (built now only; the rest is SQLite)
+    std::string copied_from;     // built now from this directory's entries (same content), not hashed
 };
 
 class Store {
@@ -60,11 +61,16 @@ public:
     LayerState layer_state(const std::string& layer_dir);
 
     // Walks `layer_dir` (never following symlinks, never opening FIFOs, sockets or
-    // devices), hashes every regular file with `threads` threads, and stores all
-    // entries in one transaction; the layer becomes Complete only at commit.
-    // Layers already Complete are skipped. Safe to call concurrently from
-    // several processes: one builds, the others see Building and return.
-    base::Result<LayerStats> import_layer(const std::string& layer_dir, unsigned threads);
+    // devices), hashes every regular file with `threads` threads, and stores the
+    // entries while it hashes; the layer becomes Complete only with the last
+    // transaction. Layers already Complete are skipped. Safe to call concurrently
+    // from several processes: one builds, the others see Building and return.
+    // `content`: the engine's identity of the layer's content (its diff id,
+    // "sha256:<64 hex>"), or empty. When another directory with the same content is
+    // already Complete (the same image layer unpacked by another engine), its
+    // entries are copied instead of hashing this one (LayerStats::copied_from).
+    base::Result<LayerStats> import_layer(const std::string& layer_dir, unsigned threads,
+                                          const std::string& content = {});
 
     // The effective entry at `path` for a container whose lower layers are
     // `lowers` (top-most first), honouring whiteouts and opaque directories.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "layerlock/config/config.hpp"
+#include "layerlock/discovery/containerd_api.hpp"
 #include "layerlock/discovery/docker.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/model/types.hpp"
@@ -37,8 +38,10 @@ public:
 
 private:
     bool enrich_docker(model::Container& c);
+    bool enrich_containerd(model::Container& c);
     bool refresh_docker();
     discovery::DockerClient docker_;
+    discovery::ContainerdApi containerd_;
     std::mutex mu_;
     std::map<std::string, discovery::DockerContainer> by_merged_;   // MergedDir → container
     std::map<std::string, bool> inspected_;                          // container id → seen

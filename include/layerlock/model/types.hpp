@@ -64,6 +64,7 @@ struct DriftEvent {
     std::string reason;      // short machine word: new-file, modified, copied, renamed-image-file, ...
     Runtime runtime = Runtime::Unknown;
     std::string container_id, container_name, image;
+    std::string image_id;    // the engine's image id or digest ("sha256:..."), when known
     std::string k8s_pod, k8s_namespace, k8s_container;  // empty unless a Kubernetes container
     std::string path;        // path inside the container, raw bytes (escaped by sinks)
     std::string sha256;      // hex, empty when not hashed
@@ -85,6 +86,7 @@ inline void describe_container(DriftEvent& d, const Container& c) {
     d.container_id = c.id;
     d.container_name = c.name;
     d.image = c.image;
+    d.image_id = c.image_id;
     d.k8s_pod = c.k8s_pod;
     d.k8s_namespace = c.k8s_namespace;
     d.k8s_container = c.k8s_container;
