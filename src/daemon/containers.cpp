@@ -54,6 +54,7 @@ bool apply(model::Container& c, base::Result<discovery::EngineContainer> e) {
     c.k8s_pod = std::move(e->k8s_pod);
     c.k8s_namespace = std::move(e->k8s_namespace);
     c.k8s_container = std::move(e->k8s_container);
+    if (e->cri_o) c.runtime = model::Runtime::CriO;  // same storage layout as Podman, another engine
     c.metadata_known = true;
     return true;
 }
@@ -135,7 +136,8 @@ bool Metadata::enrich(model::Container& c) {
     switch (c.runtime) {
         case model::Runtime::Docker: return enrich_docker(c);
         case model::Runtime::Containerd: return enrich_containerd(c);
-        case model::Runtime::Podman: {
+        case model::Runtime::Podman:
+        case model::Runtime::CriO: {
             auto layer = discovery::storage_layer(c.mount_point);
             return layer && apply(c, read_with_pid([&] {
                        return discovery::read_storage_container(*layer, std::string(kPodmanRunRoot));

@@ -22,13 +22,17 @@ constexpr std::size_t kMaxStoreBytes = 64u << 20;
 
 bool is_layer_id(std::string_view s) { return detail::is_plain_name(s); }
 
-// libpod stores {"image-name": ..., "name": ...} as a JSON string inside the record.
-std::string image_name_in_metadata(const json::object* record) {
+// libpod stores {"image-name": ..., "name": ...} as a JSON string inside the record;
+// CRI-O stores {"pod-name", "pod-id", "image-name", "name", "metadata-name", ...}.
+void read_metadata(const json::object* record, StorageContainer& c) {
     std::string meta = detail::string_at(record, "metadata");
-    if (meta.empty()) return {};
+    if (meta.empty()) return;
     boost::system::error_code ec;
     json::value v = json::parse(meta, ec);
-    return ec ? std::string() : detail::string_at(v.if_object(), "image-name");
+    if (ec) return;
+    c.image_name = detail::string_at(v.if_object(), "image-name");
+    c.pod_id = detail::string_at(v.if_object(), "pod-id");
+    c.metadata_name = detail::string_at(v.if_object(), "metadata-name");
 }
 
 StorageContainer container_from(const json::object* o) {
@@ -37,7 +41,7 @@ StorageContainer container_from(const json::object* o) {
     c.names = detail::strings_at(o, "names");
     c.image_id = detail::string_at(o, "image");
     c.layer = detail::string_at(o, "layer");
-    c.image_name = image_name_in_metadata(o);
+    read_metadata(o, c);
     return c;
 }
 
@@ -101,6 +105,23 @@ base::Result<std::map<std::string, std::vector<std::string>>> parse_storage_imag
     }
 }
 
+base::Result<EngineContainer> parse_crio_spec(std::string_view text) {
+    try {
+        auto v = detail::parse_json(text, "CRI-O spec");
+        if (!v) return base::unexpected(v.error());
+        if (!v->is_object()) return base::unexpected(base::Error::plain("CRI-O spec: not a JSON object"));
+        const json::object* ann = detail::object_at(v->if_object(), "annotations");
+        EngineContainer c;
+        c.k8s_pod = detail::string_at(ann, "io.kubernetes.pod.name");
+        c.k8s_namespace = detail::string_at(ann, "io.kubernetes.pod.namespace");
+        c.k8s_container = detail::string_at(ann, "io.kubernetes.container.name");
+        c.image = detail::string_at(ann, "io.kubernetes.cri-o.ImageName");
+        return c;
+    } catch (const std::exception& e) {
+        return base::unexpected(base::Error::plain(std::string("CRI-O spec: ") + e.what()));
+    }
+}
+
 base::Result<EngineContainer> read_storage_container(const StorageLayer& layer, const std::string& run_root) {
     const std::string path = layer.graph_root + "/overlay-containers/containers.json";
     auto text = base::read_file(path, kMaxStoreBytes);
@@ -114,8 +135,20 @@ base::Result<EngineContainer> read_storage_container(const StorageLayer& layer, 
         c.name = first_or_empty(s.names);
         c.image_id = s.image_id;
         c.image = image_reference(s, layer.graph_root);
-        auto pid = base::read_file(run_root + "/overlay-containers/" + s.id + "/userdata/pidfile", 64);
+        const std::string userdata = run_root + "/overlay-containers/" + s.id + "/userdata/";
+        auto pid = base::read_file(userdata + "pidfile", 64);
         if (pid) c.pid = parse_pid(*pid);
+        if (!s.pod_id.empty()) {
+            c.cri_o = true;
+            c.k8s_container = s.metadata_name;
+            if (auto spec = base::read_file(userdata + "config.json", kMaxStoreBytes))
+                if (auto k = parse_crio_spec(*spec)) {
+                    c.k8s_pod = k->k8s_pod;
+                    c.k8s_namespace = k->k8s_namespace;
+                    if (!k->k8s_container.empty()) c.k8s_container = k->k8s_container;
+                    if (c.image.empty()) c.image = k->image;
+                }
+        }
         return c;
     }
     return base::unexpected(base::Error{std::make_error_code(std::errc::no_such_file_or_directory),

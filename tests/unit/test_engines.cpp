@@ -213,6 +213,7 @@ TEST_CASE("read_storage_container names the container that owns the mounted laye
     CHECK(c->image_id == kPodmanImage);
     CHECK(c->pid == 19912);
     CHECK(c->ns.empty());
+    CHECK_FALSE(c->cri_o);  // Podman's metadata names no pod
 }
 
 TEST_CASE("read_storage_container without a pidfile has pid 0; an unknown layer is not found") {
@@ -290,4 +291,51 @@ TEST_CASE("a containers/storage layer directory is identified by layers.json's d
     CHECK(discovery::storage_layer_diff("not json", "L1").empty());
     CHECK(discovery::storage_layer_diff("{}", "L1").empty());
     CHECK(discovery::layer_content_id("/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/3/fs").empty());
+}
+
+// --- CRI-O: containers/storage written by CRI-O, not Podman ---
+
+TEST_CASE("a containers/storage container whose metadata names a pod is CRI-O's, with its Kubernetes names") {
+    test::TempDir t;
+    auto graph = t.path() / "storage";
+    auto run = t.path() / "run";
+    const std::string id = "c1d2", layer = "rwlayer";
+    // CRI-O's RuntimeContainerMetadata, stored as a JSON string in the record.
+    put(graph / "overlay-containers/containers.json",
+        R"([{"id":")" + id + R"(","names":["k8s_web_shop-7f9_shop_uid_0"],"image":"img1","layer":")" + layer +
+            R"(","metadata":"{\"pod-name\":\"k8s_POD_shop-7f9_shop_uid_0\",\"pod-id\":\"p0d\",)"
+            R"(\"image-name\":\"quay.io/acme/web:2\",\"image-id\":\"img1\",\"name\":\"k8s_web_shop-7f9_shop_uid_0\",)"
+            R"(\"metadata-name\":\"web\",\"created-at\":1}"}])");
+    put(run / "overlay-containers" / id / "userdata/pidfile", "4242\n");
+    put(run / "overlay-containers" / id / "userdata/config.json",
+        R"({"ociVersion":"1.0.2","annotations":{"io.kubernetes.pod.name":"shop-7f9",)"
+        R"("io.kubernetes.pod.namespace":"shop","io.kubernetes.container.name":"web",)"
+        R"("io.kubernetes.cri-o.ImageName":"quay.io/acme/web:2"}})");
+    auto c = discovery::read_storage_container({graph.string(), layer}, run.string());
+    REQUIRE(c.has_value());
+    CHECK(c->cri_o);
+    CHECK(c->id == id);
+    CHECK(c->pid == 4242);
+    CHECK(c->image == "quay.io/acme/web:2");
+    CHECK(c->k8s_pod == "shop-7f9");
+    CHECK(c->k8s_namespace == "shop");
+    CHECK(c->k8s_container == "web");
+
+    // Without the spec (not yet written, or removed), the container name still comes from the metadata.
+    std::filesystem::remove(run / "overlay-containers" / id / "userdata/config.json");
+    c = discovery::read_storage_container({graph.string(), layer}, run.string());
+    REQUIRE(c.has_value());
+    CHECK(c->cri_o);
+    CHECK(c->k8s_container == "web");
+    CHECK(c->k8s_pod.empty());
+}
+
+TEST_CASE("Podman's own containers are not taken for CRI-O's") {
+    auto cs = discovery::parse_storage_containers(fixture_text("storage/overlay-containers/containers.json"));
+    REQUIRE(cs.has_value());
+    CHECK(cs->front().pod_id.empty());
+    CHECK(!discovery::parse_crio_spec("[]").has_value());
+    auto k = discovery::parse_crio_spec(R"({"annotations":{"io.kubernetes.pod.name":7}})");
+    REQUIRE(k.has_value());
+    CHECK(k->k8s_pod.empty());
 }

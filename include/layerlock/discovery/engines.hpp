@@ -35,6 +35,7 @@ struct EngineContainer {
     std::string image_id;       // image id / digest
     pid_t pid = 0;              // init pid, 0 until the engine wrote it
     std::string k8s_pod, k8s_namespace, k8s_container;
+    bool cri_o = false;         // a containers/storage container that CRI-O created (not Podman)
 };
 
 // ---- containerd ----
@@ -75,8 +76,18 @@ struct StorageContainer {
     std::vector<std::string> names;
     std::string image_id;       // "image"
     std::string layer;          // "layer": the read-write layer mounted at .../merged
-    std::string image_name;     // libpod's "metadata" JSON string: "image-name"
+    std::string image_name;     // libpod's / CRI-O's "metadata" JSON string: "image-name"
+    // CRI-O writes its own metadata there: the pod's sandbox id ("pod-id", absent in
+    // Podman's) and the container's Kubernetes name ("metadata-name").
+    std::string pod_id;
+    std::string metadata_name;
 };
+
+// Kubernetes names from the annotations of an OCI spec CRI-O wrote
+// (<run root>/overlay-containers/<id>/userdata/config.json): io.kubernetes.pod.name,
+// io.kubernetes.pod.namespace, io.kubernetes.container.name; image from
+// io.kubernetes.cri-o.ImageName. Missing ones stay empty.
+base::Result<EngineContainer> parse_crio_spec(std::string_view json);
 
 // overlay-containers/containers.json
 base::Result<std::vector<StorageContainer>> parse_storage_containers(std::string_view json);
@@ -84,8 +95,10 @@ base::Result<std::vector<StorageContainer>> parse_storage_containers(std::string
 base::Result<std::map<std::string, std::vector<std::string>>> parse_storage_images(std::string_view json);
 
 // The container whose read-write layer is mounted; its pid from the run root
-// (Podman's default for root: /run/containers/storage). ENOENT when no container
-// in containers.json owns the layer.
+// (Podman's and CRI-O's default for root: /run/containers/storage). A container
+// CRI-O created (its metadata names a pod) is marked cri_o and gets its Kubernetes
+// names from the spec CRI-O keeps in the run root. ENOENT when no container in
+// containers.json owns the layer.
 base::Result<EngineContainer> read_storage_container(const StorageLayer& layer,
                                                      const std::string& run_root);
 
