@@ -123,6 +123,14 @@ void JobQueue::close() {
     cv_.notify_all();
 }
 
+FileJob* JobQueue::try_pop() {
+    std::lock_guard lock(m_);
+    if (aborted() || pending_.empty()) return nullptr;
+    FileJob* job = pending_.back();
+    pending_.pop_back();
+    return job;
+}
+
 FileJob* JobQueue::pop() {
     std::unique_lock lock(m_);
     cv_.wait(lock, [this] { return closed_ || !pending_.empty() || aborted(); });
@@ -156,25 +164,11 @@ bool JobQueue::wait_done(FileJob& job) {
     return job.done.load(std::memory_order_acquire);
 }
 
-HashPool::HashPool(int root_fd, JobQueue& queue, unsigned threads) : root_fd_(root_fd), queue_(queue) {
-    for (unsigned i = 1; i < threads; ++i) {
-        try {
-            threads_.emplace_back([this] { work(); });
-        } catch (const std::system_error&) {
-            break;  // fewer threads than asked for: slower, still correct
-        }
-    }
-}
-
-HashPool::~HashPool() {
-    for (auto& t : threads_) t.join();
-}
-
-void HashPool::work() {
-    while (FileJob* job = queue_.pop()) {
-        hash_job(root_fd_, *job, queue_.abort_flag());
-        if (job->error) queue_.abort();
-        queue_.done(*job);
+void hash_until_drained(int root_fd, JobQueue& queue) {
+    while (FileJob* job = queue.pop()) {
+        hash_job(root_fd, *job, queue.abort_flag());
+        if (job->error) queue.abort();
+        queue.done(*job);
     }
 }
 

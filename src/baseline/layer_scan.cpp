@@ -77,44 +77,106 @@ base::Unexpected<base::Error> fail(const char* what, const std::string& path, in
     return base::unexpected(base::Error::from_errno(std::string(what) + " " + base::escape(path), err));
 }
 
+struct Pending {
+    std::string path;  // absolute inside the layer; "" for the root
+    struct stat seen {};
+};
+
+// What the walking threads share: directories still to visit, and where entries
+// and jobs go. One lock for all of it, taken once per directory (a thread collects
+// a directory's entries on its own, then publishes them).
+struct WalkShared {
+    WalkShared(int root, ScanResult& o, std::deque<FileJob>& j, JobQueue& q)
+        : root_fd(root), out(o), jobs(j), queue(q) {}
+    int root_fd;
+    dev_t root_dev = 0;
+    ScanResult& out;
+    std::deque<FileJob>& jobs;
+    JobQueue& queue;
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<Pending> stack;
+    int active = 0;                    // threads visiting a directory now
+    std::optional<base::Error> error;  // the first failure; every thread stops
+};
+
+// One walking thread's view: a directory at a time, its results kept here until
+// publish() hands them over under the shared lock.
 class Walker {
 public:
-    Walker(int root_fd, ScanResult& out, std::deque<FileJob>& jobs, JobQueue& queue)
-        : root_fd_(root_fd), out_(out), jobs_(jobs), queue_(queue) {}
-    base::Result<void> run();
+    explicit Walker(WalkShared& s) : s_(s), root_fd_(s.root_fd), root_dev_(s.root_dev) {}
+    base::Result<void> visit(const Pending& dir);
+    void publish();  // caller holds s_.m
 
 private:
-    struct Pending {
-        std::string path;  // absolute inside the layer; "" for the root
-        struct stat seen {};
-    };
-    base::Result<void> visit(const Pending& dir);
     base::Result<void> list(int dirfd, const std::string& path);
     base::Result<void> add_child(int dirfd, const std::string& dir_path, const char* name);
     base::Result<bool> add_small_regular(int dirfd, const std::string& dir_path, const char* name);
     base::Result<void> add_symlink(int dirfd, const char* name, Entry& e);
     void add_regular(int dirfd, const char* name, Entry e, const struct stat& st);
 
+    WalkShared& s_;
     int root_fd_;
-    dev_t root_dev_ = 0;
-    ScanResult& out_;
-    std::deque<FileJob>& jobs_;
-    JobQueue& queue_;
-    std::vector<Pending> stack_;
+    dev_t root_dev_;
+    std::vector<Entry> entries_;                             // this directory's entries
+    std::vector<std::pair<std::size_t, struct stat>> jobs_;  // (index in entries_, lstat) to hash
+    std::vector<Pending> dirs_;                              // subdirectories to visit
 };
 
-base::Result<void> Walker::run() {
-    struct stat root {};
-    if (::fstat(root_fd_, &root) != 0) return fail("fstat", "/");
-    root_dev_ = root.st_dev;
-    stack_.push_back({"", root});
-    while (!stack_.empty()) {
-        if (queue_.aborted()) return {};  // a hasher failed; its error is reported
-        Pending dir = std::move(stack_.back());
-        stack_.pop_back();
-        if (auto r = visit(dir); !r) return r;
+void Walker::publish() {
+    std::size_t base = s_.out.entries.size();
+    for (auto& e : entries_) s_.out.entries.push_back(std::move(e));
+    for (const auto& [at, st] : jobs_) {
+        FileJob& job = s_.jobs.emplace_back();
+        job.entry = base + at;
+        job.relative = s_.out.entries[base + at].path.substr(1);
+        job.seen = st;
+        s_.queue.push(&job);
     }
-    return {};
+    for (auto& d : dirs_) s_.stack.push_back(std::move(d));
+    entries_.clear();
+    jobs_.clear();
+    dirs_.clear();
+}
+
+// Runs on each walking thread until no directory is left and none is being
+// visited. A thread that finds the stack empty while another visits a directory
+// (which may add more) hashes a large file meanwhile rather than wait.
+void walk_thread(WalkShared& s) {
+    Walker w(s);
+    for (;;) {
+        Pending dir;
+        {
+            std::unique_lock lock(s.m);
+            while (s.stack.empty() && s.active > 0 && !s.error && !s.queue.aborted()) {
+                lock.unlock();
+                if (FileJob* job = s.queue.try_pop()) {
+                    hash_job(s.root_fd, *job, s.queue.abort_flag());
+                    if (job->error) s.queue.abort();
+                    s.queue.done(*job);
+                    lock.lock();
+                    continue;
+                }
+                lock.lock();
+                s.cv.wait_for(lock, std::chrono::milliseconds(1));
+            }
+            if (s.error || s.queue.aborted() || s.stack.empty()) {
+                s.cv.notify_all();
+                return;
+            }
+            dir = std::move(s.stack.back());
+            s.stack.pop_back();
+            ++s.active;
+        }
+        auto r = w.visit(dir);
+        {
+            std::lock_guard lock(s.m);
+            if (r) w.publish();
+            else if (!s.error) s.error = r.error();
+            --s.active;
+        }
+        s.cv.notify_all();
+    }
 }
 
 base::Result<void> Walker::visit(const Pending& dir) {
@@ -130,7 +192,7 @@ base::Result<void> Walker::visit(const Pending& dir) {
         e.path = dir.path;
         e.kind = has_opaque_xattr(fd->get()) ? EntryKind::OpaqueDirectory : EntryKind::Directory;
         e.mode = st.st_mode;
-        out_.entries.push_back(std::move(e));
+        entries_.push_back(std::move(e));
     }
     return list(fd->get(), dir.path);
 }
@@ -167,7 +229,7 @@ base::Result<void> Walker::add_child(int dirfd, const std::string& dir_path, con
     e.mode = st.st_mode;
     if (S_ISDIR(st.st_mode)) {
         if (st.st_dev == root_dev_) {
-            stack_.push_back({std::move(e.path), st});
+            dirs_.push_back({std::move(e.path), st});
             return {};
         }
         e.kind = EntryKind::Directory;  // a mount point: overlay sees the covered dir, so do we
@@ -182,7 +244,7 @@ base::Result<void> Walker::add_child(int dirfd, const std::string& dir_path, con
         e.kind = EntryKind::Other;  // FIFO, socket, device: never opened
         e.size = static_cast<std::uint64_t>(st.st_size);
     }
-    out_.entries.push_back(std::move(e));
+    entries_.push_back(std::move(e));
     return {};
 }
 
@@ -205,19 +267,19 @@ base::Result<bool> Walker::add_small_regular(int dirfd, const std::string& dir_p
     if (st.st_size == 0) {
         if (has_whiteout_xattr(fd.get())) e.kind = EntryKind::Whiteout;
         else e.sha256 = digest::sha256_bytes("", 0);
-        out_.entries.push_back(std::move(e));
+        entries_.push_back(std::move(e));
         return true;
     }
     if (static_cast<std::uint64_t>(st.st_size) >= kInlineBytes) {
         add_regular(dirfd, name, std::move(e), st);
         return true;
     }
-    auto hashed = hash_open_file(fd.get(), st, queue_.abort_flag());
+    auto hashed = hash_open_file(fd.get(), st, s_.queue.abort_flag());
     if (!hashed) return fail("hash", e.path, hashed.error().code.value());
     e.sha256 = hashed->sha256;
     e.size = hashed->bytes;
     e.mode = hashed->mode;
-    out_.entries.push_back(std::move(e));
+    entries_.push_back(std::move(e));
     return true;
 }
 
@@ -236,15 +298,11 @@ void Walker::add_regular(int dirfd, const char* name, Entry e, const struct stat
     if (st.st_size == 0) {
         if (has_whiteout_xattr(dirfd, name)) e.kind = EntryKind::Whiteout;
         else e.sha256 = digest::sha256_bytes("", 0);
-        out_.entries.push_back(std::move(e));
+        entries_.push_back(std::move(e));
         return;
     }
-    FileJob& job = jobs_.emplace_back();
-    job.entry = out_.entries.size();
-    job.relative = e.path.substr(1);
-    job.seen = st;
-    out_.entries.push_back(std::move(e));
-    queue_.push(&job);
+    jobs_.emplace_back(entries_.size(), st);
+    entries_.push_back(std::move(e));
 }
 
 void sort_by_path(ScanResult& out) {
@@ -266,15 +324,42 @@ void order_jobs(const ScanResult& out, std::deque<FileJob>& jobs) {
     }
 }
 
-// The walk, then hashing until the queue is drained; on a thread of its own.
+// The walk on `threads` threads sharing one directory stack, then hashing until
+// the queue is drained. The last thread to leave the walk sorts the entries, orders
+// the remaining jobs and closes the queue; walked() returns from then on.
 class Walk {
 public:
-    Walk(int root_fd, unsigned threads) : root_fd_(root_fd), pool_(root_fd, queue_, threads) {
-        thread_ = std::thread([this] { run(); });
+    Walk(int root_fd, unsigned threads) : shared_(root_fd, out_, jobs_, queue_) {
+        struct stat root {};
+        if (::fstat(root_fd, &root) != 0) {
+            finish(base::Error::from_errno("fstat /"));
+            return;
+        }
+        shared_.root_dev = root.st_dev;
+        shared_.stack.push_back({"", root});
+        walkers_left_ = threads;
+        for (unsigned i = 0; i < threads; ++i) {
+            try {
+                threads_.emplace_back([this] { run(); });
+            } catch (const std::system_error&) {
+                if (i == 0) {
+                    finish(base::Error::from_errno("start hashing thread", EAGAIN));
+                    return;
+                }
+                bool last;
+                {
+                    std::lock_guard lock(shared_.m);
+                    walkers_left_ -= threads - i;  // fewer threads: slower, still correct
+                    last = walkers_left_ == 0;     // the started ones are all done already
+                }
+                if (last) conclude();
+                break;
+            }
+        }
     }
     ~Walk() {
         queue_.abort();  // no-op once drained; stops everything on an early return
-        thread_.join();
+        for (auto& t : threads_) t.join();
     }
     Walk(const Walk&) = delete;
     Walk& operator=(const Walk&) = delete;
@@ -291,20 +376,47 @@ public:
 
 private:
     void run() {
-        std::optional<base::Error> error;
         try {
-            auto r = Walker(root_fd_, out_, jobs_, queue_).run();
-            if (r) {
+            walk_thread(shared_);
+        } catch (const std::bad_alloc&) {
+            fail(base::Error::from_errno("scan layer", ENOMEM));
+        } catch (const std::exception& e) {
+            fail(base::Error::from_errno(std::string("scan layer: ") + e.what(), EIO));
+        }
+        bool last;
+        {
+            std::lock_guard lock(shared_.m);
+            last = --walkers_left_ == 0;
+        }
+        if (last) conclude();
+        if (!queue_.aborted()) hash_until_drained(shared_.root_fd, queue_);
+    }
+    // The walk is over on every thread: sort, order the jobs left, open walked().
+    void conclude() {
+        std::optional<base::Error> error;
+        {
+            std::lock_guard lock(shared_.m);
+            error = shared_.error;
+        }
+        if (!error) {
+            try {
                 sort_by_path(out_);
                 order_jobs(out_, jobs_);
-            } else {
-                error = r.error();
+            } catch (const std::bad_alloc&) {
+                error = base::Error::from_errno("scan layer", ENOMEM);
             }
-        } catch (const std::bad_alloc&) {
-            error = base::Error::from_errno("scan layer", ENOMEM);
-        } catch (const std::exception& e) {
-            error = base::Error::from_errno(std::string("scan layer: ") + e.what(), EIO);
         }
+        finish(error);
+    }
+    void fail(base::Error e) {
+        {
+            std::lock_guard lock(shared_.m);
+            if (!shared_.error) shared_.error = std::move(e);
+        }
+        queue_.abort();
+        shared_.cv.notify_all();
+    }
+    void finish(std::optional<base::Error> error) {
         if (error) queue_.abort();
         else queue_.close();
         {
@@ -313,19 +425,18 @@ private:
             finished_ = true;
         }
         cv_.notify_all();
-        if (!error_) pool_.work();
     }
 
-    int root_fd_;
     ScanResult out_;
     std::deque<FileJob> jobs_;
     JobQueue queue_;
-    HashPool pool_;  // threads - 1 hashers; this walk's thread joins them after walking
+    WalkShared shared_;
+    unsigned walkers_left_ = 0;  // under shared_.m
+    std::vector<std::thread> threads_;
     std::mutex m_;
     std::condition_variable cv_;
     bool finished_ = false;
     std::optional<base::Error> error_;
-    std::thread thread_;
 };
 
 // The hashed file's entry, or the job's error (ECANCELED when another failure stopped it).

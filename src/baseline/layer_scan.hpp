@@ -66,6 +66,7 @@ public:
     void push(FileJob* job);
     void close();                // walk finished: sort what is left, wake everyone
     FileJob* pop();              // nullptr when closed and empty, or after abort()
+    FileJob* try_pop();          // the newest job, or nullptr at once when there is none
     void abort() noexcept;       // stop handing out jobs (an error happened)
     bool aborted() const noexcept { return abort_.load(std::memory_order_relaxed); }
     const std::atomic<bool>& abort_flag() const noexcept { return abort_; }
@@ -100,19 +101,8 @@ base::Result<HashedFile> hash_open_file(int fd, struct stat before, const std::a
 // Hashes one job's file through `root_fd` (see file_hash.cpp for the checks).
 void hash_job(int root_fd, FileJob& job, const std::atomic<bool>& cancel);
 
-// Runs `threads - 1` hashing threads beside the caller until the queue is drained.
-class HashPool {
-public:
-    HashPool(int root_fd, JobQueue& queue, unsigned threads);
-    ~HashPool();                 // joins
-    void work();                 // the calling thread hashes too, until the queue is empty
-    HashPool(const HashPool&) = delete;
-    HashPool& operator=(const HashPool&) = delete;
-
-private:
-    int root_fd_;
-    JobQueue& queue_;
-    std::vector<std::thread> threads_;
-};
+// Takes jobs from `queue` and hashes them through `root_fd` until it is closed and
+// empty, or aborted (a failed job aborts it).
+void hash_until_drained(int root_fd, JobQueue& queue);
 
 }  // namespace layerlock::baseline::detail
