@@ -73,7 +73,9 @@ double spawn_us(const std::string& path, int* err = nullptr) {
 // A fanotify listener that allows everything at once: the floor of any userspace
 // gate. It runs in its own process, as a gate daemon does (a thread of this
 // process would share the exec'ing child's address space and switch cheaper).
-pid_t start_bare_listener(const std::string& merged) {
+// With `fstat_each`, it also fstat()s each event's fd before answering: the least
+// a gate that knows which file it allows (and caches by it) must do.
+pid_t start_bare_listener(const std::string& merged, bool fstat_each = false) {
     int ready[2];
     if (::pipe(ready) != 0) die("pipe");
     pid_t pid = ::fork();
@@ -94,6 +96,10 @@ pid_t start_bare_listener(const std::string& merged) {
         ssize_t len = ::read(fd, buf, sizeof buf);
         auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
         for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+            if (fstat_each) {
+                struct stat st {};
+                [[maybe_unused]] int rc = ::fstat(m->fd, &st);
+            }
             fanotify_response r{m->fd, FAN_ALLOW};
             [[maybe_unused]] auto n = ::write(fd, &r, sizeof r);
             ::close(m->fd);
@@ -109,6 +115,9 @@ void start_daemon(const std::string& daemon, const fs::path& dir, bool ignore_ma
         << "\n[baseline]\ndatabase = \"" << (dir / "baseline.db").string() << "\"\n"
         << "[discovery]\ndocker_root = \"" << (dir / "docker").string() << "\"\n"
         << "docker_socket = \"" << (dir / "no-engine.sock").string() << "\"\n"
+        << (std::getenv("BENCH_NAMESPACE_SCAN_MS") ? std::string("namespace_scan_ms = ") +
+                                                          std::getenv("BENCH_NAMESPACE_SCAN_MS") + "\n"
+                                                    : std::string())
         << "[alerts]\njournald = false\nstderr = \"never\"\n"
         << "[daemon]\nlock_file = \"" << (dir / "lock").string() << "\"\nlog_level = \""
         << (std::getenv("BENCH_VERBOSE") ? "debug" : "warn") << "\"\n";
@@ -218,6 +227,7 @@ int main(int argc, char** argv) {
     std::map<std::string, std::string> merged;
     merged["plain"] = mount_overlay(g_root / "plain", lower);
     merged["listener"] = mount_overlay(g_root / "listener", lower);
+    merged["listener+fstat"] = mount_overlay(g_root / "listener-fstat", lower);
     start_daemon(daemon, g_root / "d1", false);
     start_daemon(daemon, g_root / "d2", true);
     start_daemon(daemon, g_root / "d3", false, "monitor");
@@ -226,9 +236,10 @@ int main(int argc, char** argv) {
     merged["ignored"] = mount_overlay(g_root / "d2/docker/overlay2/bench2", lower);
     merged["monitor"] = mount_overlay(g_root / "d3/docker/overlay2/bench3", lower);
     start_bare_listener(merged["listener"]);
+    start_bare_listener(merged["listener+fstat"], true);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));   // discovery marks the new mounts
 
-    const std::vector<std::string> variants = {"plain", "listener", "gated", "ignored"};
+    const std::vector<std::string> variants = {"plain", "listener", "listener+fstat", "gated", "ignored"};
     std::map<std::string, std::vector<double>> samples;
     for (const auto& v : variants)
         for (int i = 0; i < 50; ++i) spawn_us(merged[v] + "/bin/true");   // warm: caches, ignore marks
@@ -240,7 +251,7 @@ int main(int argc, char** argv) {
 
     std::printf("exec latency: fork+exec+exit of a %ju-byte static binary on overlayfs, %d interleaved rounds\n",
                 static_cast<std::uintmax_t>(fs::file_size(lower / "bin/true")), iterations);
-    std::printf("%-10s %9s %9s %9s %10s %13s %13s %12s\n", "variant", "p50_us", "p99_us", "mean_us", "execs/s",
+    std::printf("%-15s %9s %9s %9s %10s %13s %13s %12s\n", "variant", "p50_us", "p99_us", "mean_us", "execs/s",
                 "overhead_p50", "overhead_mean", "vs_listener");
     auto base = stats(samples["plain"]);
     auto lst = stats(samples["listener"]);
@@ -250,16 +261,29 @@ int main(int argc, char** argv) {
         double over = s.p50 - base.p50, over_mean = s.mean - base.mean;
         std::string ratio = v == "plain" ? "-" : std::to_string(over / listener_over).substr(0, 5) + "x/" +
                                                  std::to_string(over_mean / listener_over_mean).substr(0, 5) + "x";
-        std::printf("%-10s %9.1f %9.1f %9.1f %10.0f %13.1f %13.1f %12s\n", v.c_str(), s.p50, s.p99, s.mean,
+        std::printf("%-15s %9.1f %9.1f %9.1f %10.0f %13.1f %13.1f %12s\n", v.c_str(), s.p50, s.p99, s.mean,
                     1e6 / s.mean, over, over_mean, ratio.c_str());
     }
+
+    // Paired within each round (the variants of one round run back to back, so slow
+    // drift of the machine cancels): the median over rounds of (variant - plain).
+    auto paired = [&](const std::string& v) {
+        std::vector<double> d;
+        for (std::size_t i = 0; i < samples[v].size(); ++i) d.push_back(samples[v][i] - samples["plain"][i]);
+        return stats(d).p50;
+    };
+    double pl = paired("listener");
+    std::printf("paired per round (median of variant - plain): listener %.1f us, listener+fstat %.1f us = %.3fx, "
+                "gated %.1f us = %.3fx (%.3fx listener+fstat), ignored %.1f us = %.3fx\n", pl,
+                paired("listener+fstat"), paired("listener+fstat") / pl, paired("gated"), paired("gated") / pl,
+                paired("gated") / paired("listener+fstat"), paired("ignored"), paired("ignored") / pl);
 
     std::printf("\nfirst exec of a new upper-layer binary: layerlockd in monitor mode (hashed, alerted, runs)\n");
     std::printf("%-8s %12s %12s %12s %14s %12s\n", "size", "gated_us", "listener_us", "overhead_us", "sha256_us@1GB/s",
                 "target_us");
     for (std::size_t mib : {1, 100}) {
         std::vector<double> gated, plain_listener;
-        int reps = mib == 1 ? 20 : 5;
+        int reps = mib == 1 ? 100 : 5;
         for (int r = 0; r < reps; ++r) {
             auto name = "/new-" + std::to_string(mib) + "-" + std::to_string(r);
             write_binary(lower / "bin/true", merged["monitor"] + name, mib << 20);

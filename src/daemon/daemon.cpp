@@ -206,7 +206,7 @@ void Daemon::sync_other_namespaces() {
         std::lock_guard lock(cfg_mu_);
         docker_root = cfg_.discovery.docker_root;
     }
-    for (const auto& ns : discovery::other_namespaces(own_namespace_)) {
+    for (const auto& ns : namespaces_.list(own_namespace_)) {
         auto watcher = discovery::MountWatcher::open(ns.pid);
         if (!watcher) continue;  // exited meanwhile
         auto table = watcher->read();

@@ -114,6 +114,7 @@ private:
     std::map<std::uint64_t, dev_t> other_mounts_;
     std::map<ino_t, discovery::MountWatcher> namespace_watch_;
     ino_t own_namespace_ = discovery::mount_namespace_of(0);
+    discovery::NamespaceLister namespaces_;
     base::UniqueFd stop_fd_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     std::atomic<bool> stopping_{false};
     std::thread discovery_thread_, metadata_thread_;

@@ -20,7 +20,11 @@ ino_t mount_namespace_of(pid_t pid) {
     return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-std::vector<Namespace> other_namespaces(ino_t own) {
+namespace {
+
+// `lookup(pid)`: the pid's mount namespace, 0 when it cannot be read.
+template <typename Lookup>
+std::vector<Namespace> group_by_namespace(ino_t own, Lookup lookup) {
     std::map<ino_t, pid_t> seen;
     DIR* proc = ::opendir("/proc");
     if (!proc) return {};
@@ -28,16 +32,35 @@ std::vector<Namespace> other_namespaces(ino_t own) {
         char* end = nullptr;
         long pid = std::strtol(d->d_name, &end, 10);
         if (*end != '\0' || pid <= 0) continue;
-        struct stat st {};
-        std::string link = std::string("/proc/") + d->d_name + "/ns/mnt";
-        if (::stat(link.c_str(), &st) != 0 || st.st_ino == own) continue;  // exited, or a kernel thread
-        auto [it, added] = seen.emplace(st.st_ino, static_cast<pid_t>(pid));
+        ino_t ns = lookup(static_cast<pid_t>(pid));
+        if (ns == 0 || ns == own) continue;  // exited, or a kernel thread
+        auto [it, added] = seen.emplace(ns, static_cast<pid_t>(pid));
         if (!added && pid < it->second) it->second = static_cast<pid_t>(pid);
     }
     ::closedir(proc);
     std::vector<Namespace> out;
     out.reserve(seen.size());
     for (const auto& [ns, pid] : seen) out.push_back({ns, pid});
+    return out;
+}
+
+}  // namespace
+
+std::vector<Namespace> other_namespaces(ino_t own) {
+    return group_by_namespace(own, [](pid_t pid) { return mount_namespace_of(pid); });
+}
+
+std::vector<Namespace> NamespaceLister::list(ino_t own) {
+    bool full = listings_++ % full_every_ == 0;
+    std::map<pid_t, ino_t> now;
+    auto out = group_by_namespace(own, [&](pid_t pid) {
+        ino_t ns = 0;
+        if (auto it = known_.find(pid); !full && it != known_.end()) ns = it->second;
+        else ns = mount_namespace_of(pid);
+        now.emplace(pid, ns);
+        return ns;
+    });
+    known_ = std::move(now);  // pids gone since are forgotten
     return out;
 }
 

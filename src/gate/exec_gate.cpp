@@ -107,7 +107,7 @@ struct ExecGate::Impl {
     void report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
                 const policy::Verdict& v, const std::optional<model::Sha256>& digest,
                 std::optional<ProcessNames> names = std::nullopt);
-    void maybe_ignore(const PendingExec& ev, const GateOptions& o);
+    void maybe_ignore(int event_fd, const GateOptions& o);
     void count(const policy::Verdict& v) {
         auto& k = gate.counters_;
         (v.action == model::Action::Deny ? k.denied : k.allowed).fetch_add(1, std::memory_order_relaxed);
@@ -197,14 +197,29 @@ void ExecGate::Impl::read_batch(const GateOptions& o) {
 }
 
 void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
+    struct stat st {};
+    std::shared_ptr<const GatedContainer> c;
+    if (pid != self && ::fstat(event_fd, &st) == 0) c = gate.env_.container_for(st.st_dev);
+    // The warm path: a file judged before and unchanged since, nothing to report.
+    // Answered here without allocating or reading the clock; the event's one answer
+    // and its fd's close happen right here.
+    if (c) {
+        if (auto hit = gate.cache_.get(policy::FileKey::of(st)); hit && !hit->alert) {
+            auto v = policy::decide(*hit, c->mode, o.on_error);
+            FanotifyGroup::respond(gate.group_.fd(), event_fd, v.action);
+            count(v);
+            if (!hit->drift && hit->reason == "image-layer") maybe_ignore(event_fd, o);
+            ::close(event_fd);
+            return;
+        }
+    }
     auto ev = std::make_shared<PendingExec>(gate.group_.fd(), event_fd, pid, o.on_error,
                                             Clock::now() + o.hash_timeout);
+    ev->st = st;
     if (pid == self) {   // the daemon itself never waits on its own gate
         ev->respond(model::Action::Allow);
         return;
     }
-    std::shared_ptr<const GatedContainer> c;
-    if (::fstat(ev->fd(), &ev->st) == 0) c = gate.env_.container_for(ev->st.st_dev);
     if (!c) {
         gate.counters_.unknown_container.fetch_add(1, std::memory_order_relaxed);
         auto v = policy::decide({false, true, model::Severity::Medium, "undecided"},
@@ -246,20 +261,20 @@ void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c,
     if (cls.alert) names = process_names(ev->pid());  // while the process still waits in execve
     ev->respond(v.action);
     count(v);
-    if (!cls.drift && cls.reason == "image-layer") maybe_ignore(*ev, o);
+    if (!cls.drift && cls.reason == "image-layer") maybe_ignore(ev->fd(), o);
     if (cls.alert) {
         bool deleted = false;
         report(*ev, &c, container_path(ev->fd(), c, &deleted), v, std::nullopt, std::move(names));
     }
 }
 
-void ExecGate::Impl::maybe_ignore(const PendingExec& ev, const GateOptions& o) {
+void ExecGate::Impl::maybe_ignore(int event_fd, const GateOptions& o) {
     if (!o.ignore_marks) return;
     if (ignore_count >= o.ignore_marks_max) {   // ignore marks pin inodes: evict them all
         gate.group_.flush_inode_marks();
         ignore_count = 0;
     }
-    if (gate.group_.ignore_inode(ev.fd())) {
+    if (gate.group_.ignore_inode(event_fd)) {
         ++ignore_count;
         gate.counters_.ignore_marks.fetch_add(1, std::memory_order_relaxed);
     }

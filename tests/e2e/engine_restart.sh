@@ -3,7 +3,8 @@
 # Engines that stop and start while the daemon runs. containerd is stopped with a
 # task running (its shim keeps the task alive): the task stays gated while the
 # engine is down and after it is back, and a task started after the restart is
-# gated and named (the metadata source is asked again, not a stale connection).
+# gated, named and its image learned (containerd's API connection is re-established,
+# not left stale).
 # dockerd is stopped (its containers stop with it) and started again: a container
 # started afterwards is gated with its name and image from the new engine.
 source "$(dirname "$0")/lib.sh"
@@ -46,7 +47,8 @@ out=$(ctr_exec default "$kept" sh -c "$DRIFT") && rc=0 || rc=$?
 check "engine back: drift in the same task is denied (rc=$rc)" grep -q "Operation not permitted" <<<"$out"
 ctr_run default "$later"
 check "a task started after the restart is gated" wait_for_log "gating container runtime=containerd overlay=$later " 10
-check "and named from the restarted engine" wait_for_log "container id=${later:0:12} name=\"$later\"" 10
+check "and named from the restarted engine, its image asked of its API again" \
+    wait_for_log "container id=${later:0:12} name=\"$later\" image=\"$CTR_REF\"" 10
 out=$(ctr_exec default "$later" sh -c "$DRIFT") && rc=0 || rc=$?
 check "its drift is denied (rc=$rc)" grep -q "Operation not permitted" <<<"$out"
 

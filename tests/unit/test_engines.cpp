@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "layerlock/base/fs.hpp"
@@ -338,4 +339,21 @@ TEST_CASE("Podman's own containers are not taken for CRI-O's") {
     auto k = discovery::parse_crio_spec(R"({"annotations":{"io.kubernetes.pod.name":7}})");
     REQUIRE(k.has_value());
     CHECK(k->k8s_pod.empty());
+}
+
+TEST_CASE("the remembering namespace lister finds what a full listing finds, on every call") {
+    ino_t own = discovery::mount_namespace_of(0);
+    REQUIRE(own != 0);
+    auto as_set = [](const std::vector<discovery::Namespace>& v) {
+        std::set<ino_t> s;
+        for (const auto& n : v) s.insert(n.ns);
+        return s;
+    };
+    discovery::NamespaceLister lister(3);
+    for (int i = 0; i < 5; ++i) {  // full, remembered, remembered, full, remembered
+        auto full = as_set(discovery::other_namespaces(own));
+        auto listed = as_set(lister.list(own));
+        CHECK(listed == full);
+        CHECK(listed.count(own) == 0);
+    }
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,21 @@ struct Namespace {
 // Every mount namespace of the host's processes except `own`, one entry each
 // (processes that exit during the listing are skipped).
 std::vector<Namespace> other_namespaces(ino_t own);
+
+// The same, for a scan repeated every second: a pid's namespace is looked up when the
+// pid is new and then remembered (one stat per new process instead of one per
+// process per scan); every `full_every`-th listing looks at every pid again, for a
+// process that changed namespace itself or a pid reused meanwhile.
+class NamespaceLister {
+public:
+    explicit NamespaceLister(unsigned full_every = 10) : full_every_(full_every) {}
+    std::vector<Namespace> list(ino_t own);
+
+private:
+    unsigned full_every_;
+    unsigned listings_ = 0;
+    std::map<pid_t, ino_t> known_;
+};
 
 // The inode of /proc/<pid>/ns/mnt (pid 0: this process), 0 when it cannot be read.
 ino_t mount_namespace_of(pid_t pid);
