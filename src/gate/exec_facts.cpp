@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "layerlock/base/fs.hpp"
 
@@ -29,16 +30,24 @@ std::string first_line(const std::string& path) {
     return s;
 }
 
-pid_t parent_of(pid_t pid) {
+// From one read of /proc/<pid>/stat: "pid (comm) state ppid ...", where comm (at
+// most 15 bytes) may hold spaces and parentheses, so it ends at the last ')'.
+struct StatLine {
+    std::string comm;
+    pid_t ppid = 0;
+};
+std::optional<StatLine> read_stat(pid_t pid) {
     auto stat = base::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-    if (!stat) return 0;
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    if (!stat) return std::nullopt;
+    auto open = stat->find('(');
     auto close = stat->rfind(')');
-    if (close == std::string::npos) return 0;
+    if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
+    StatLine out;
+    out.comm = stat->substr(open + 1, close - open - 1);
     int ppid = 0;
     char state = 0;
-    if (std::sscanf(stat->c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
-    return ppid;
+    if (std::sscanf(stat->c_str() + close + 1, " %c %d", &state, &ppid) == 2) out.ppid = ppid;
+    return out;
 }
 
 }  // namespace
@@ -91,11 +100,14 @@ bool has_overlay_origin(const GatedContainer& c, const std::string& path) {
     return false;
 }
 
+// Two reads (the process's stat line, its parent's comm): this runs before a
+// denial is answered, while the process waits in execve.
 ProcessNames process_names(pid_t pid) {
     ProcessNames n;
-    n.comm = first_line("/proc/" + std::to_string(pid) + "/comm");
-    if (pid_t pp = parent_of(pid); pp > 0)
-        n.parent_comm = first_line("/proc/" + std::to_string(pp) + "/comm");
+    auto st = read_stat(pid);
+    if (!st) return n;
+    n.comm = std::move(st->comm);
+    if (st->ppid > 0) n.parent_comm = first_line("/proc/" + std::to_string(st->ppid) + "/comm");
     return n;
 }
 

@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,6 +156,30 @@ TEST_CASE("a new file in the writable layer is denied with EPERM in enforce mode
     CHECK(events[0].reason == "copied-image-file");   // equal bytes, new path: still drift
     CHECK(events[0].sha256.size() == 64);
     CHECK(events[0].container_name == "fixture");
+}
+
+TEST_CASE("the alert names the process that called execve, however odd its name, and its parent") {
+    Harness h(model::Mode::Enforce);
+    h.build_baseline();
+    h.copy(test::kBusybox, h.fx.at("tmp/evil"));
+    std::string target = h.fx.at("tmp/evil");
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::prctl(PR_SET_NAME, "x) y (z", 0, 0, 0);  // comm with the characters /proc/<pid>/stat wraps in
+        char* argv[] = {const_cast<char*>("evil"), nullptr};
+        ::execv(target.c_str(), argv);
+        _exit(errno == EPERM ? 42 : 1);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 42));
+    auto events = h.env.take(1);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].comm == "x) y (z");
+    char self[17] = {};
+    ::prctl(PR_GET_NAME, self, 0, 0, 0);
+    CHECK(events[0].parent_comm == self);
+    CHECK(events[0].pid == child);
 }
 
 TEST_CASE("monitor mode lets drift run and alerts") {
