@@ -100,14 +100,22 @@ bool has_overlay_origin(const GatedContainer& c, const std::string& path) {
     return false;
 }
 
-// Two reads (the process's stat line, its parent's comm): this runs before a
-// denial is answered, while the process waits in execve.
-ProcessNames process_names(pid_t pid) {
+ProcessNames caller_names(pid_t pid) {
     ProcessNames n;
-    auto st = read_stat(pid);
-    if (!st) return n;
-    n.comm = std::move(st->comm);
-    if (st->ppid > 0) n.parent_comm = first_line("/proc/" + std::to_string(st->ppid) + "/comm");
+    if (auto st = read_stat(pid)) {
+        n.comm = std::move(st->comm);
+        n.ppid = st->ppid;
+    }
+    return n;
+}
+
+void add_parent_name(ProcessNames& n) {
+    if (n.ppid > 0 && n.parent_comm.empty()) n.parent_comm = first_line("/proc/" + std::to_string(n.ppid) + "/comm");
+}
+
+ProcessNames process_names(pid_t pid) {
+    ProcessNames n = caller_names(pid);
+    add_parent_name(n);
     return n;
 }
 

@@ -32,7 +32,14 @@ bool has_overlay_origin(const GatedContainer& c, const std::string& path);
 
 struct ProcessNames {
     std::string comm, parent_comm;
+    pid_t ppid = 0;
 };
+// The process's comm and parent pid (one read of /proc/<pid>/stat): taken before a
+// verdict is answered, while the process still waits in execve.
+ProcessNames caller_names(pid_t pid);
+// Adds the parent's comm (the parent outlives the answer to its child's exec).
+void add_parent_name(ProcessNames& n);
+// Both at once.
 ProcessNames process_names(pid_t pid);
 
 }  // namespace layerlock::gate

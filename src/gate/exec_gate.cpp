@@ -258,7 +258,7 @@ void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c,
                                 const policy::Classification& cls, const GateOptions& o) {
     auto v = policy::decide(cls, c.mode, o.on_error);
     std::optional<ProcessNames> names;
-    if (cls.alert) names = process_names(ev->pid());  // while the process still waits in execve
+    if (cls.alert) names = caller_names(ev->pid());  // while the process still waits in execve
     ev->respond(v.action);
     count(v);
     if (!cls.drift && cls.reason == "image-layer") maybe_ignore(ev->fd(), o);
@@ -313,7 +313,7 @@ void ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     auto cls = policy::classify(facts);
     auto v = policy::decide(cls, c.mode, o.on_error);
     std::optional<ProcessNames> names;
-    if (cls.alert) names = process_names(ev.pid());  // while the process still waits in execve
+    if (cls.alert) names = caller_names(ev.pid());  // while the process still waits in execve
     if (!ev.respond(v.action)) return;   // too late: the deadline sweep answered (and reported)
     count(v);
     if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(ev.st), cls);
@@ -378,6 +378,7 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
     d.time_us = base::now_us();
     if (digest) d.sha256 = model::to_hex(*digest);
     if (!names) names = process_names(ev.pid());
+    else add_parent_name(*names);
     d.comm = std::move(names->comm);
     d.parent_comm = std::move(names->parent_comm);
     if (c) {
