@@ -43,6 +43,9 @@ struct ContainerdApi::Impl {
         ctx.set_deadline(std::chrono::system_clock::now() + timeout);
         ctx.AddMetadata("containerd-namespace", ns);
     }
+    template <typename Service, typename Request, typename Response>
+    base::Result<Response> get(const std::string& socket, const std::string& ns, const Request& req,
+                               const std::string& what);
 };
 
 ContainerdApi::ContainerdApi(std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
@@ -51,31 +54,41 @@ ContainerdApi::ContainerdApi(std::chrono::milliseconds timeout) : impl_(std::mak
 
 ContainerdApi::~ContainerdApi() = default;
 
+// One unary Get of a containerd service in namespace `ns`: the response, or the
+// call's error described as `what`.
+template <typename Service, typename Request, typename Response>
+base::Result<Response> ContainerdApi::Impl::get(const std::string& socket, const std::string& ns,
+                                                const Request& req, const std::string& what) {
+    auto stub = Service::NewStub(channel(socket));
+    grpc::ClientContext ctx;
+    prepare(ctx, ns);
+    Response resp;
+    grpc::Status s = stub->Get(&ctx, req, &resp);
+    if (!s.ok()) return base::unexpected(rpc_error(what, s));
+    return resp;
+}
+
 base::Result<std::string> ContainerdApi::image_digest(const std::string& socket, const std::string& ns,
                                                       const std::string& name) {
-    auto stub = containerd::services::images::v1::Images::NewStub(impl_->channel(socket));
-    grpc::ClientContext ctx;
-    impl_->prepare(ctx, ns);
-    containerd::services::images::v1::GetImageRequest req;
+    namespace images = containerd::services::images::v1;
+    images::GetImageRequest req;
     req.set_name(name);
-    containerd::services::images::v1::GetImageResponse resp;
-    grpc::Status s = stub->Get(&ctx, req, &resp);
-    if (!s.ok()) return base::unexpected(rpc_error("containerd image " + name, s));
-    return resp.image().target().digest();
+    auto resp = impl_->get<images::Images, images::GetImageRequest, images::GetImageResponse>(
+        socket, ns, req, "containerd image " + name);
+    if (!resp) return base::unexpected(resp.error());
+    return resp->image().target().digest();
 }
 
 base::Result<ContainerdImage> ContainerdApi::image_of(const std::string& socket, const std::string& ns,
                                                       const std::string& id) {
-    auto stub = containerd::services::containers::v1::Containers::NewStub(impl_->channel(socket));
-    grpc::ClientContext ctx;
-    impl_->prepare(ctx, ns);
-    containerd::services::containers::v1::GetContainerRequest req;
+    namespace containers = containerd::services::containers::v1;
+    containers::GetContainerRequest req;
     req.set_id(id);
-    containerd::services::containers::v1::GetContainerResponse resp;
-    grpc::Status s = stub->Get(&ctx, req, &resp);
-    if (!s.ok()) return base::unexpected(rpc_error("containerd container " + id, s));
+    auto resp = impl_->get<containers::Containers, containers::GetContainerRequest, containers::GetContainerResponse>(
+        socket, ns, req, "containerd container " + id);
+    if (!resp) return base::unexpected(resp.error());
     ContainerdImage out;
-    out.reference = resp.container().image();
+    out.reference = resp->container().image();
     if (!out.reference.empty())
         if (auto d = image_digest(socket, ns, out.reference)) out.digest = *d;  // image removed since: no digest
     return out;
