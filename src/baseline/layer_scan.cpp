@@ -104,7 +104,7 @@ struct WalkShared {
 // publish() hands them over under the shared lock.
 class Walker {
 public:
-    explicit Walker(WalkShared& s) : s_(s), root_fd_(s.root_fd), root_dev_(s.root_dev) {}
+    explicit Walker(WalkShared& s) : s_(s) {}
     base::Result<void> visit(const Pending& dir);
     void publish();  // caller holds s_.m
 
@@ -116,8 +116,6 @@ private:
     void add_regular(int dirfd, const char* name, Entry e, const struct stat& st);
 
     WalkShared& s_;
-    int root_fd_;
-    dev_t root_dev_;
     std::vector<Entry> entries_;                             // this directory's entries
     std::vector<std::pair<std::size_t, struct stat>> jobs_;  // (index in entries_, lstat) to hash
     std::vector<Pending> dirs_;                              // subdirectories to visit
@@ -181,7 +179,7 @@ void walk_thread(WalkShared& s) {
 
 base::Result<void> Walker::visit(const Pending& dir) {
     std::string rel = dir.path.empty() ? std::string(".") : dir.path.substr(1);
-    auto fd = open_below(root_fd_, rel, O_RDONLY | O_DIRECTORY);
+    auto fd = open_below(s_.root_fd, rel, O_RDONLY | O_DIRECTORY);
     if (!fd) return fail("open", dir.path, fd.error().code.value());
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return fail("fstat", dir.path);
@@ -228,7 +226,7 @@ base::Result<void> Walker::add_child(int dirfd, const std::string& dir_path, con
     }
     e.mode = st.st_mode;
     if (S_ISDIR(st.st_mode)) {
-        if (st.st_dev == root_dev_) {
+        if (st.st_dev == s_.root_dev) {
             dirs_.push_back({std::move(e.path), st});
             return {};
         }
@@ -259,7 +257,7 @@ base::Result<bool> Walker::add_small_regular(int dirfd, const std::string& dir_p
     if (!fd) return false;
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return fail("fstat", dir_path + "/" + name);
-    if (!S_ISREG(st.st_mode) || st.st_dev != root_dev_) return false;
+    if (!S_ISREG(st.st_mode) || st.st_dev != s_.root_dev) return false;
     Entry e;
     e.path = dir_path + "/" + name;
     e.kind = EntryKind::Regular;

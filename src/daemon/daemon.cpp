@@ -239,14 +239,15 @@ void Daemon::discovery_loop() {
     }
     using Clock = std::chrono::steady_clock;
     Clock::time_point next_scan{};
-    bool other_changed = false;
+    bool host_changed = true, other_changed = false;
     for (bool first = true; !stopping_; first = false) {
         std::uint32_t scan_ms;
         {
             std::lock_guard lock(cfg_mu_);
             scan_ms = cfg_.discovery.namespace_scan_ms;
         }
-        if (auto table = watcher->read()) sync_mounts(*table);
+        if (host_changed)
+            if (auto table = watcher->read()) sync_mounts(*table);
         if (scan_ms > 0 && (first || other_changed || Clock::now() >= next_scan)) {
             std::size_t before = other_mounts_.size();
             sync_other_namespaces();
@@ -265,6 +266,7 @@ void Daemon::discovery_loop() {
                 0, std::chrono::duration_cast<std::chrono::milliseconds>(next_scan - Clock::now()).count() + 1));
         if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
         if (fds[1].revents) break;
+        host_changed = fds[0].revents != 0;  // a scan timeout alone leaves the host's table unread
         other_changed = false;
         // A namespace's table changed (poll reports it as POLLPRI|POLLERR and consumes
         // it): look again at once. The fd holds the namespace, not its process, and is

@@ -8,6 +8,7 @@
 #include <climits>
 #include <exception>
 
+#include "engine_paths.hpp"
 #include "json_fields.hpp"
 #include "layerlock/base/fs.hpp"
 #include "layerlock/discovery/engines.hpp"
@@ -39,12 +40,10 @@ EngineContainer from_spec(const detail::json::value& v) {
 }  // namespace
 
 std::optional<ContainerdTask> containerd_task(std::string_view mount_point) {
-    constexpr std::string_view leaf = "/rootfs";
-    if (!mount_point.ends_with(leaf)) return std::nullopt;
-    std::string_view dir = mount_point.substr(0, mount_point.size() - leaf.size());
-    std::size_t at = dir.rfind(kTaskDir);
-    if (at == std::string_view::npos) return std::nullopt;
-    std::string_view rest = dir.substr(at + kTaskDir.size());
+    auto parts = detail::split_marked(mount_point, kTaskDir, "rootfs");
+    if (!parts) return std::nullopt;
+    std::string_view rest = parts->tail;
+    std::string_view dir = mount_point.substr(0, parts->root.size() + kTaskDir.size() + rest.size());
     std::size_t slash = rest.find('/');
     if (slash == std::string_view::npos) return std::nullopt;
     std::string_view ns = rest.substr(0, slash), id = rest.substr(slash + 1);

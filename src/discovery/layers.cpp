@@ -8,6 +8,7 @@
 
 #include <optional>
 
+#include "engine_paths.hpp"
 #include "json_fields.hpp"
 #include "layerlock/base/fs.hpp"
 
@@ -25,14 +26,9 @@ bool is_diff_id(std::string_view s) {
 
 // "<root><marker><id>/diff" → (root, id), when id is a plain name.
 std::optional<std::pair<std::string, std::string>> split(std::string_view dir, std::string_view marker) {
-    constexpr std::string_view leaf = "/diff";
-    if (!dir.ends_with(leaf)) return std::nullopt;
-    dir.remove_suffix(leaf.size());
-    std::size_t at = dir.rfind(marker);
-    if (at == std::string_view::npos || at == 0) return std::nullopt;
-    std::string_view id = dir.substr(at + marker.size());
-    if (!detail::is_plain_name(id)) return std::nullopt;
-    return std::pair{std::string(dir.substr(0, at)), std::string(id)};
+    auto parts = detail::split_marked(dir, marker, "diff");
+    if (!parts || parts->root.empty() || !detail::is_plain_name(parts->tail)) return std::nullopt;
+    return std::pair{std::string(parts->root), std::string(parts->tail)};
 }
 
 std::string trimmed(std::string s) {

@@ -46,10 +46,6 @@ std::vector<Namespace> group_by_namespace(ino_t own, Lookup lookup) {
 
 }  // namespace
 
-std::vector<Namespace> other_namespaces(ino_t own) {
-    return group_by_namespace(own, [](pid_t pid) { return mount_namespace_of(pid); });
-}
-
 std::vector<Namespace> NamespaceLister::list(ino_t own) {
     bool full = listings_++ % full_every_ == 0;
     std::map<pid_t, ino_t> now;

@@ -8,6 +8,7 @@
 // reading them without its lock sees one version or the other. Owns no state.
 #include <exception>
 
+#include "engine_paths.hpp"
 #include "json_fields.hpp"
 #include "layerlock/base/fs.hpp"
 #include "layerlock/discovery/engines.hpp"
@@ -61,14 +62,9 @@ std::string image_reference(const StorageContainer& c, const std::string& graph_
 }  // namespace
 
 std::optional<StorageLayer> storage_layer(std::string_view mount_point) {
-    constexpr std::string_view leaf = "/merged";
-    if (!mount_point.ends_with(leaf)) return std::nullopt;
-    std::string_view dir = mount_point.substr(0, mount_point.size() - leaf.size());
-    std::size_t at = dir.rfind(kOverlayDir);
-    if (at == std::string_view::npos || at == 0) return std::nullopt;
-    std::string_view layer = dir.substr(at + kOverlayDir.size());
-    if (!is_layer_id(layer)) return std::nullopt;
-    return StorageLayer{std::string(dir.substr(0, at)), std::string(layer)};
+    auto parts = detail::split_marked(mount_point, kOverlayDir, "merged");
+    if (!parts || parts->root.empty() || !is_layer_id(parts->tail)) return std::nullopt;
+    return StorageLayer{std::string(parts->root), std::string(parts->tail)};
 }
 
 base::Result<std::vector<StorageContainer>> parse_storage_containers(std::string_view text) {

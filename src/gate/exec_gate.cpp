@@ -197,29 +197,30 @@ void ExecGate::Impl::read_batch(const GateOptions& o) {
 }
 
 void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
+    if (pid == self) {   // the daemon itself never waits on its own gate
+        FanotifyGroup::respond(gate.group_.fd(), event_fd, model::Action::Allow);
+        ::close(event_fd);
+        return;
+    }
     struct stat st {};
     std::shared_ptr<const GatedContainer> c;
-    if (pid != self && ::fstat(event_fd, &st) == 0) c = gate.env_.container_for(st.st_dev);
+    std::optional<policy::Classification> hit;
+    if (::fstat(event_fd, &st) == 0) c = gate.env_.container_for(st.st_dev);
+    if (c) hit = gate.cache_.get(policy::FileKey::of(st));
     // The warm path: a file judged before and unchanged since, nothing to report.
     // Answered here without allocating or reading the clock; the event's one answer
     // and its fd's close happen right here.
-    if (c) {
-        if (auto hit = gate.cache_.get(policy::FileKey::of(st)); hit && !hit->alert) {
-            auto v = policy::decide(*hit, c->mode, o.on_error);
-            FanotifyGroup::respond(gate.group_.fd(), event_fd, v.action);
-            count(v);
-            if (!hit->drift && hit->reason == "image-layer") maybe_ignore(event_fd, o);
-            ::close(event_fd);
-            return;
-        }
+    if (hit && !hit->alert) {
+        auto v = policy::decide(*hit, c->mode, o.on_error);
+        FanotifyGroup::respond(gate.group_.fd(), event_fd, v.action);
+        count(v);
+        if (!hit->drift && hit->reason == "image-layer") maybe_ignore(event_fd, o);
+        ::close(event_fd);
+        return;
     }
     auto ev = std::make_shared<PendingExec>(gate.group_.fd(), event_fd, pid, o.on_error,
                                             Clock::now() + o.hash_timeout);
     ev->st = st;
-    if (pid == self) {   // the daemon itself never waits on its own gate
-        ev->respond(model::Action::Allow);
-        return;
-    }
     if (!c) {
         gate.counters_.unknown_container.fetch_add(1, std::memory_order_relaxed);
         auto v = policy::decide({false, true, model::Severity::Medium, "undecided"},
@@ -228,11 +229,11 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
         count(v);
         return;
     }
-    auto key = policy::FileKey::of(ev->st);
-    if (auto hit = gate.cache_.get(key)) {
+    if (hit) {   // cached, and worth an alert: reported with the path
         answer_now(ev, *c, *hit, o);
         return;
     }
+    auto key = policy::FileKey::of(ev->st);
     bool deleted = false;
     std::string path = container_path(ev->fd(), *c, &deleted);
     if (!deleted && served_from_lower(*c, path, ev->st)) {

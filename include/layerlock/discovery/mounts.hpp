@@ -44,13 +44,11 @@ struct Namespace {
 };
 
 // Every mount namespace of the host's processes except `own`, one entry each
-// (processes that exit during the listing are skipped).
-std::vector<Namespace> other_namespaces(ino_t own);
-
-// The same, for a scan repeated every second: a pid's namespace is looked up when the
-// pid is new and then remembered (one stat per new process instead of one per
-// process per scan); every `full_every`-th listing looks at every pid again, for a
-// process that changed namespace itself or a pid reused meanwhile.
+// (processes that exit during the listing are skipped), for a scan repeated every
+// second: a pid's namespace is looked up when the pid is new and then remembered
+// (one stat per new process instead of one per process per scan); every
+// `full_every`-th listing looks at every pid again, for a process that changed
+// namespace itself or a pid reused meanwhile (full_every = 1: always).
 class NamespaceLister {
 public:
     explicit NamespaceLister(unsigned full_every = 10) : full_every_(full_every) {}
