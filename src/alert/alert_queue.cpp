@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "layerlock/alert/alerts.hpp"
 
+#include "layerlock/base/thread.hpp"
+
 namespace layerlock::alert {
 
 void AlertQueue::start() {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        (void)base::become_background_thread("ll-alerts");   // alerts come after the answer
+        run();
+    });
 }
 
 void AlertQueue::stop() {

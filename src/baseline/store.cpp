@@ -99,6 +99,8 @@ base::Result<void> StoreDb::prepare() {
         {&digest_in, "SELECT 1 FROM entries WHERE layer_id = ?2 AND sha256 = ?1 AND kind = 'file' LIMIT 1"},
         {&insert_entry, "INSERT INTO entries(layer_id, path, kind, sha256, size, mode, target) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+        {&begin_read, "BEGIN DEFERRED"},
+        {&end_read, "COMMIT"},
     };
     for (auto& s : all) {
         auto p = sql::Stmt::prepare(db.get(), s.text);
@@ -106,6 +108,15 @@ base::Result<void> StoreDb::prepare() {
         *s.stmt = std::move(*p);
     }
     return {};
+}
+
+Store::ReadSnapshot::ReadSnapshot(Store& store) : db_(store.impl_.get()) {
+    // Not inside another transaction (autocommit on): otherwise do nothing.
+    if (!sqlite3_get_autocommit(db_->db.get()) || db_->begin_read.reset().step() != SQLITE_DONE) db_ = nullptr;
+}
+
+Store::ReadSnapshot::~ReadSnapshot() {
+    if (db_ && db_->end_read.reset().step() != SQLITE_DONE) (void)sql::exec(db_->db.get(), "ROLLBACK");
 }
 
 namespace {

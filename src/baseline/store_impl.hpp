@@ -27,6 +27,7 @@ struct StoreDb {
     sql::Stmt layer_entries;  // every entry of a layer
     sql::Stmt digest_in;      // a regular file with this digest in a layer?
     sql::Stmt insert_entry;
+    sql::Stmt begin_read, end_read;   // Store::ReadSnapshot
 
     base::Result<void> prepare();
     // id of a Complete layer, nullopt otherwise.

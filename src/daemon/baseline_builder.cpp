@@ -4,13 +4,17 @@
 #include <chrono>
 
 #include "layerlock/base/escape.hpp"
+#include "layerlock/base/thread.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/discovery/layers.hpp"
 
 namespace layerlock::daemon {
 
 void BaselineBuilder::start() {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        (void)base::become_background_thread("ll-baseline");   // its import threads inherit it
+        run();
+    });
 }
 
 void BaselineBuilder::stop() {

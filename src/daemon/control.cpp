@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "layerlock/base/thread.hpp"
+
 namespace layerlock::daemon {
 namespace {
 
@@ -80,7 +82,10 @@ base::Result<void> ControlServer::start(const std::string& path, ControlHandler 
     ::chmod(path.c_str(), 0600);
     if (::listen(listen_fd_.get(), 16) != 0) return base::unexpected(base::Error::from_errno("listen " + path));
     stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        base::name_this_thread("ll-control");
+        run();
+    });
     return {};
 }
 

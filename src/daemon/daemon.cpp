@@ -30,6 +30,7 @@
 #include "layerlock/alert/alerts.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/base/fs.hpp"
+#include "layerlock/base/thread.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/daemon/containers.hpp"
 #include "layerlock/discovery/mounts.hpp"
@@ -376,12 +377,22 @@ int Daemon::run() {
     metadata_ = std::make_unique<Metadata>(cfg_.discovery);
     gate_ = std::make_unique<gate::ExecGate>(*group_, *this, gate_options(cfg_));
     gate_->start();
-    discovery_thread_ = std::thread([this] { discovery_loop(); });
-    metadata_thread_ = std::thread([this] { metadata_loop(); });
-    drift_thread_ = std::thread([this] { file_drift_loop(); });
+    discovery_thread_ = std::thread([this] {
+        base::name_this_thread("ll-discovery");   // normal priority: new containers are gated at once
+        discovery_loop();
+    });
+    metadata_thread_ = std::thread([this] {
+        (void)base::become_background_thread("ll-metadata");
+        metadata_loop();
+    });
+    drift_thread_ = std::thread([this] {
+        (void)base::become_background_thread("ll-reconcile");
+        file_drift_loop();
+    });
     watch_cfg_ = cfg_.watch;
     // Opened here so that READY=1 implies the live watcher exists.
     watch_thread_ = std::thread([this, w = watch::UpperWatcher::open(watch_cfg_.max_watches_per_container)]() mutable {
+        (void)base::become_background_thread("ll-file-drift");
         watch_loop(std::move(w));
     });
     while (!initial_sync_done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));

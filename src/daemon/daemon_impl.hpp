@@ -92,6 +92,9 @@ private:
     void handle_batch(watch::WatchBatch batch, baseline::Store& store, baseline::EventStore& events);
     void judge_touched(const watch::TouchedPath& t, baseline::Store& store, baseline::EventStore& events);
     void reconcile_container(const gate::GatedContainer& c, baseline::Store& store, baseline::EventStore& events);
+    // Scan limits for a container's writable layer: a file the gate hashed (same
+    // inode, same version) is not hashed again.
+    watch::ScanLimits drift_limits(dev_t dev);
     std::size_t report_packages(const gate::GatedContainer& c, const watch::FileChange& ch,
                                 const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
                                 baseline::EventStore& events);

@@ -66,11 +66,28 @@ std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const
     return std::make_unique<EventStoreSink>(database, limits);
 }
 
+// The gate keys its verdicts by the overlay's st_dev and the inode it reports,
+// which for a file of the writable layer is the upper inode's number (the
+// overlay's own inode numbers are those of the real inodes when the layers share
+// a filesystem, as Docker's, containerd's and containers/storage's do). With any
+// other numbering the look-up simply misses and the file is hashed.
+watch::ScanLimits Daemon::drift_limits(dev_t dev) {
+    watch::ScanLimits limits;
+    if (gate_)
+        limits.known_digest = [this, dev](const struct stat& upper_st) {
+            auto key = policy::FileKey::of(upper_st);
+            key.dev = dev;
+            return gate_->cache().digest_of(key);
+        };
+    return limits;
+}
+
 void Daemon::reconcile_container(const gate::GatedContainer& c, baseline::Store& store,
                                  baseline::EventStore& events) {
     base::UniqueFd upper(::open(c.info.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!upper) return;
-    auto changes = watch::reconcile(upper.get(), [&](std::string_view p) { return store.lookup(c.info.lowers, p); });
+    auto changes = watch::reconcile(upper.get(), [&](std::string_view p) { return store.lookup(c.info.lowers, p); },
+                                    drift_limits(c.info.dev));
     auto log = spdlog::get("layerlockd");
     if (!changes) {
         log->warn("reconcile id={}: {}", c.info.id.substr(0, 12), changes.error().message());

@@ -89,14 +89,16 @@ void open_thread_store(const std::string& database) { thread_store(database); }
 gate::ImageFacts image_facts(const std::string& database, const gate::GatedContainer& c,
                              const std::string& path, const model::Sha256& content,
                              std::chrono::steady_clock::time_point deadline) {
-    baseline::Store* store = thread_store(database);
-    if (store && store->all_complete(c.info.lowers)) {
-        gate::ImageFacts f;
-        f.known = true;
-        auto e = store->lookup(c.info.lowers, path);
-        if (e && e->kind == baseline::EntryKind::Regular) f.at_path = e->sha256;
-        f.content_in_image = store->contains_digest(c.info.lowers, content);
-        return f;
+    if (baseline::Store* store = thread_store(database)) {
+        baseline::Store::ReadSnapshot snapshot(*store);   // three look-ups, one snapshot
+        if (store->all_complete(c.info.lowers)) {
+            gate::ImageFacts f;
+            f.known = true;
+            auto e = store->lookup(c.info.lowers, path);
+            if (e && e->kind == baseline::EntryKind::Regular) f.at_path = e->sha256;
+            f.content_in_image = store->contains_digest(c.info.lowers, content);
+            return f;
+        }
     }
     return from_disk(c, path, deadline);
 }

@@ -61,7 +61,8 @@ void Daemon::judge_touched(const watch::TouchedPath& t, baseline::Store& store, 
     }
     base::UniqueFd upper(::open(c->info.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!upper) return;
-    auto ch = watch::examine(upper.get(), t.path, [&](std::string_view p) { return store.lookup(c->info.lowers, p); });
+    auto ch = watch::examine(upper.get(), t.path, [&](std::string_view p) { return store.lookup(c->info.lowers, p); },
+                             drift_limits(dev));
     if (!ch || (ch->type == 'd' && ch->change == watch::Change::Metadata && ch->detail.rfind("mode", 0) != 0)) return;
     auto v = classify_change(*ch, c->info, current_file_rules());
     std::string change(watch::to_string(ch->change));

@@ -19,6 +19,7 @@
 
 #include "exec_facts.hpp"
 #include "layerlock/base/clock.hpp"
+#include "layerlock/base/thread.hpp"
 #include "layerlock/digest/sha256.hpp"
 #include "permission_event.hpp"
 #include "reader_wakeup.hpp"
@@ -96,7 +97,7 @@ struct ExecGate::Impl {
     void read_batch(const GateOptions& o);
     void handle(int event_fd, pid_t pid, const GateOptions& o);
     void answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls,
-                    const GateOptions& o);
+                    const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt);
     void worker_loop(Lane& lane);
     void judge(Job& job, const GateOptions& o);
     void sweep_deadlines();
@@ -130,10 +131,20 @@ void ExecGate::set_options(const GateOptions& opts) {
 
 void ExecGate::start() {
     auto o = impl_->options();
-    impl_->threads.emplace_back([this] { impl_->reader_loop(); });
+    // Normal priority, all of them: an exec waits on each (base/thread.hpp).
+    impl_->threads.emplace_back([this] {
+        base::name_this_thread("ll-gate-read");
+        impl_->reader_loop();
+    });
     for (unsigned i = 0; i < std::max(1u, o.workers); ++i)
-        impl_->threads.emplace_back([this] { impl_->worker_loop(impl_->small); });
-    impl_->threads.emplace_back([this] { impl_->worker_loop(impl_->large); });
+        impl_->threads.emplace_back([this] {
+            base::name_this_thread("ll-gate-hash");
+            impl_->worker_loop(impl_->small);
+        });
+    impl_->threads.emplace_back([this] {
+        base::name_this_thread("ll-gate-large");
+        impl_->worker_loop(impl_->large);
+    });
 }
 
 void ExecGate::stop() noexcept {
@@ -229,11 +240,11 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
         count(v);
         return;
     }
-    if (hit) {   // cached, and worth an alert: reported with the path
-        answer_now(ev, *c, *hit, o);
+    auto key = policy::FileKey::of(ev->st);
+    if (hit) {   // cached, and worth an alert: reported with the path and the digest
+        answer_now(ev, *c, *hit, o, gate.cache_.digest_of(key));
         return;
     }
-    auto key = policy::FileKey::of(ev->st);
     bool deleted = false;
     std::string path = container_path(ev->fd(), *c, &deleted);
     if (!deleted && served_from_lower(*c, path, ev->st)) {
@@ -255,8 +266,8 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
     in_flight.push_back(std::move(ev));
 }
 
-void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c,
-                                const policy::Classification& cls, const GateOptions& o) {
+void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls,
+                                const GateOptions& o, const std::optional<model::Sha256>& digest) {
     auto v = policy::decide(cls, c.mode, o.on_error);
     std::optional<ProcessNames> names;
     if (cls.alert) names = caller_names(ev->pid());  // while the process still waits in execve
@@ -265,7 +276,7 @@ void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c,
     if (!cls.drift && cls.reason == "image-layer") maybe_ignore(ev->fd(), o);
     if (cls.alert) {
         bool deleted = false;
-        report(*ev, &c, container_path(ev->fd(), c, &deleted), v, std::nullopt, std::move(names));
+        report(*ev, &c, container_path(ev->fd(), c, &deleted), v, digest, std::move(names));
     }
 }
 
@@ -317,8 +328,9 @@ void ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     if (cls.alert) names = caller_names(ev.pid());  // while the process still waits in execve
     if (!ev.respond(v.action)) return;   // too late: the deadline sweep answered (and reported)
     count(v);
-    if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(ev.st), cls);
-    if (cls.alert) report(ev, &c, job.path, v, content ? std::optional(*content) : std::nullopt, std::move(names));
+    auto digest = content ? std::optional(*content) : std::nullopt;
+    if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(ev.st), cls, digest);
+    if (cls.alert) report(ev, &c, job.path, v, digest, std::move(names));
 }
 
 void ExecGate::Impl::sweep_deadlines() {

@@ -34,10 +34,18 @@ std::optional<Classification> VerdictCache::get(const FileKey& k) {
     return it->second.c;
 }
 
-void VerdictCache::put(const FileKey& k, const Classification& c) {
+std::optional<model::Sha256> VerdictCache::digest_of(const FileKey& k) const {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(k);
+    if (it == map_.end()) return std::nullopt;
+    return it->second.digest;
+}
+
+void VerdictCache::put(const FileKey& k, const Classification& c, const std::optional<model::Sha256>& digest) {
     std::lock_guard lock(mu_);
     if (auto it = map_.find(k); it != map_.end()) {
         it->second.c = c;
+        if (digest) it->second.digest = digest;
         order_.splice(order_.begin(), order_, it->second.pos);
         return;
     }
@@ -46,7 +54,7 @@ void VerdictCache::put(const FileKey& k, const Classification& c) {
         order_.pop_back();
     }
     order_.push_front(k);
-    map_.emplace(k, Slot{c, order_.begin()});
+    map_.emplace(k, Slot{c, digest, order_.begin()});
 }
 
 void VerdictCache::forget_device(std::uint64_t dev) {

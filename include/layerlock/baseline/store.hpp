@@ -87,6 +87,20 @@ public:
 
     bool all_complete(const std::vector<std::string>& lowers);
 
+    // Holds one read transaction over several look-ups, so they see one snapshot
+    // of the database and take it once (outside a transaction every statement
+    // takes its own). Must end before the Store is used to write.
+    class ReadSnapshot {
+    public:
+        explicit ReadSnapshot(Store& store);
+        ~ReadSnapshot();
+        ReadSnapshot(const ReadSnapshot&) = delete;
+        ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+    private:
+        struct StoreDb* db_;
+    };
+
     // Number of layers and files stored, for status output.
     std::uint64_t layer_count();
     std::uint64_t file_count();

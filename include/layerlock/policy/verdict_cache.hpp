@@ -4,6 +4,9 @@
 // chmod, rename or link changes ctime, which user space cannot set back, so a
 // changed file can never be served a stale verdict; no invalidation messages
 // are needed. Thread-safe (one mutex; hits cost one hash lookup).
+// A verdict reached by hashing keeps the file's SHA-256 beside it: alerts for
+// later execs of the same file carry it, and the live file-drift check of the
+// same unchanged file takes it instead of hashing the file a second time.
 #pragma once
 
 #include <sys/stat.h>
@@ -33,7 +36,10 @@ class VerdictCache {
 public:
     explicit VerdictCache(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
     std::optional<Classification> get(const FileKey& k);
-    void put(const FileKey& k, const Classification& c);
+    void put(const FileKey& k, const Classification& c, const std::optional<model::Sha256>& digest = std::nullopt);
+    // The SHA-256 stored with the verdict for this exact file version, if it was
+    // hashed (not counted as a hit or miss, recency unchanged).
+    std::optional<model::Sha256> digest_of(const FileKey& k) const;
     void forget_device(std::uint64_t dev);   // a container went away
     std::size_t size() const;
     std::uint64_t hits() const { return hits_; }
@@ -41,7 +47,7 @@ public:
 
 private:
     using Order = std::list<FileKey>;
-    struct Slot { Classification c; Order::iterator pos; };
+    struct Slot { Classification c; std::optional<model::Sha256> digest; Order::iterator pos; };
     mutable std::mutex mu_;
     std::size_t capacity_;
     Order order_;                                   // front: most recently used

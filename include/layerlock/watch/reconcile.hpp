@@ -7,6 +7,8 @@
 // FIFOs, sockets and devices are never opened; hashing is bounded.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -41,6 +43,9 @@ using ImageLookup = std::function<std::optional<baseline::Entry>(std::string_vie
 struct ScanLimits {
     std::uint64_t max_entries = 1'000'000;      // stop (error) past this many upper entries
     std::uint64_t max_hash_bytes = 1ull << 32;  // larger files are reported without a hash
+    // The SHA-256 of a file version already hashed elsewhere (the exec gate), given
+    // the fstat of the fd opened beneath the upper directory; nullopt: hash it here.
+    std::function<std::optional<model::Sha256>(const struct stat&)> known_digest;
 };
 
 // All changes in the upper directory `upper_fd` (an O_RDONLY|O_DIRECTORY fd),
