@@ -20,7 +20,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <set>
@@ -39,6 +41,7 @@
 #include "registry.hpp"
 
 namespace layerlock::daemon {
+
 namespace {
 
 std::shared_ptr<spdlog::logger> logger() {
@@ -48,6 +51,14 @@ std::shared_ptr<spdlog::logger> logger() {
         return l;
     }();
     return log;
+}
+
+// A background thread of the daemon (base/thread.hpp); says once why it could not
+// lower its priority (a seccomp filter without setpriority, for one).
+void background_thread(const char* name) {
+    static std::atomic<bool> warned{false};
+    if (!base::become_background_thread(name) && !warned.exchange(true))
+        logger()->warn("background threads run at normal priority: setpriority: {}", std::strerror(errno));
 }
 
 gate::GateOptions gate_options(const config::Config& c) {
@@ -382,17 +393,17 @@ int Daemon::run() {
         discovery_loop();
     });
     metadata_thread_ = std::thread([this] {
-        (void)base::become_background_thread("ll-metadata");
+        background_thread("ll-metadata");
         metadata_loop();
     });
     drift_thread_ = std::thread([this] {
-        (void)base::become_background_thread("ll-reconcile");
+        background_thread("ll-reconcile");
         file_drift_loop();
     });
     watch_cfg_ = cfg_.watch;
     // Opened here so that READY=1 implies the live watcher exists.
     watch_thread_ = std::thread([this, w = watch::UpperWatcher::open(watch_cfg_.max_watches_per_container)]() mutable {
-        (void)base::become_background_thread("ll-file-drift");
+        background_thread("ll-file-drift");
         watch_loop(std::move(w));
     });
     while (!initial_sync_done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));

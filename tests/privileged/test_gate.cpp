@@ -158,6 +158,28 @@ TEST_CASE("a new file in the writable layer is denied with EPERM in enforce mode
     CHECK(events[0].container_name == "fixture");
 }
 
+TEST_CASE("a drifted binary denied again from the cache is alerted with its digest, and hashed once") {
+    Harness h(model::Mode::Enforce);
+    h.build_baseline();
+    h.copy(test::kBusybox, h.fx.at("tmp/evil"));
+    CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);
+    auto first = h.env.take(1);
+    CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);
+    auto second = h.env.take(1);
+    REQUIRE(first.size() == 1);
+    REQUIRE(second.size() == 1);
+    CHECK(h.gate->counters().hashed == 1);               // the second answer came from the cache
+    CHECK(second[0].action == "denied");
+    CHECK(second[0].path == "/tmp/evil");
+    CHECK(second[0].sha256.size() == 64);
+    CHECK(second[0].sha256 == first[0].sha256);
+    struct stat st{};
+    REQUIRE(::stat(h.fx.at("tmp/evil").c_str(), &st) == 0);
+    auto kept = h.gate->cache().digest_of(policy::FileKey::of(st));   // what live file drift will take
+    REQUIRE(kept);
+    CHECK(model::to_hex(*kept) == first[0].sha256);
+}
+
 TEST_CASE("the alert names the process that called execve, however odd its name, and its parent") {
     Harness h(model::Mode::Enforce);
     h.build_baseline();

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <atomic>
@@ -74,6 +75,34 @@ TEST_CASE("each change kind is reported as docker diff would list it") {
     CHECK(r["/bin/busybox"].detail == "mode 0755 -> 4755");
     CHECK(r["/bin/cat"].change == watch::Change::Deleted);
     CHECK(r.size() == 7);                                          // + the /tmp, /etc, /bin directories
+}
+
+TEST_CASE("a file version already hashed elsewhere is taken, not hashed again") {
+    Scan s;
+    s.write("tmp/dropped", "dropped binary");
+    s.write("tmp/other", "other file");
+    struct stat dropped{};
+    REQUIRE(::stat(s.fx.at("tmp/dropped").c_str(), &dropped) == 0);
+    model::Sha256 known{};
+    known.fill(0xab);   // not the content's digest: proves where the answer came from
+    std::vector<ino_t> asked;
+    watch::ScanLimits limits;
+    limits.known_digest = [&](const struct stat& st) -> std::optional<model::Sha256> {
+        asked.push_back(st.st_ino);
+        if (st.st_ino == dropped.st_ino && st.st_size == dropped.st_size &&
+            st.st_ctim.tv_nsec == dropped.st_ctim.tv_nsec)
+            return known;
+        return std::nullopt;
+    };
+    auto r = s.run(limits);
+    REQUIRE(r["/tmp/dropped"].sha256);
+    CHECK(*r["/tmp/dropped"].sha256 == known);
+    REQUIRE(r["/tmp/other"].sha256);
+    CHECK(*r["/tmp/other"].sha256 == digest::sha256_bytes("other file", 10));   // unknown: hashed here
+    CHECK(std::count(asked.begin(), asked.end(), dropped.st_ino) == 1);
+    s.write("tmp/dropped", "changed", true);   // a new version: the known digest no longer applies
+    r = s.run(limits);
+    CHECK(*r["/tmp/dropped"].sha256 == digest::sha256_bytes("dropped binarychanged", 21));
 }
 
 TEST_CASE("hostile entries are listed, never followed or opened") {

@@ -3,13 +3,19 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
+#include <string>
+#include <thread>
 
 #include "layerlock/base/escape.hpp"
 #include "layerlock/base/fs.hpp"
+#include "layerlock/base/thread.hpp"
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/model/types.hpp"
 #include "test_support.hpp"
@@ -68,4 +74,29 @@ TEST_CASE("hex digests round-trip and reject malformed text") {
     CHECK(model::sha256_from_hex(hex) == d);
     CHECK_FALSE(model::sha256_from_hex("abc"));
     CHECK_FALSE(model::sha256_from_hex(std::string(64, 'g')));
+}
+
+TEST_CASE("a background thread is named and lowered to nice +10 alone; threads it starts inherit it") {
+    errno = 0;
+    const int before = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+    REQUIRE(errno == 0);
+    if (before > 10 && ::geteuid() != 0) {   // raising priority back needs privilege
+        MESSAGE("the test runs above nice 10 without privilege: nothing to check");
+        return;
+    }
+    int own = -100, child = -100;
+    bool ok = false;
+    char name[16] = {};
+    std::thread t([&] {
+        ok = layerlock::base::become_background_thread("ll-test-background-name");
+        own = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+        ::pthread_getname_np(::pthread_self(), name, sizeof name);
+        std::thread([&] { child = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())); }).join();
+    });
+    t.join();
+    CHECK(ok);
+    CHECK(own == 10);
+    CHECK(child == 10);
+    CHECK(std::string(name) == "ll-test-backgro");                               // cut to 15 bytes
+    CHECK(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())) == before);   // the caller is untouched
 }

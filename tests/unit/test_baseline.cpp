@@ -367,6 +367,30 @@ TEST_SUITE("store") {
         CHECK(store->file_count() == 4);
     }
 
+    TEST_CASE("look-ups under one read snapshot see the database as it was when the snapshot began") {
+        layerlock::test::TempDir t;
+        fs::path low = make_layer(t, "low");
+        auto reader = Store::open(db_path(t));
+        auto writer = Store::open(db_path(t));
+        REQUIRE(reader);
+        REQUIRE(writer);
+        std::vector<std::string> lowers{low.string()};
+        {
+            Store::ReadSnapshot snapshot(*reader);
+            CHECK_FALSE(reader->all_complete(lowers));          // the snapshot starts here
+            REQUIRE(writer->import_layer(low.string(), 1));      // another connection commits the layer
+            CHECK_FALSE(reader->all_complete(lowers));          // still the same snapshot
+            CHECK_FALSE(reader->lookup(lowers, "/bin/sh"));
+        }
+        CHECK(reader->all_complete(lowers));                    // ended: the committed layer is seen
+        CHECK(reader->lookup(lowers, "/bin/sh"));
+        {
+            Store::ReadSnapshot snapshot(*reader);               // and a store can take another one
+            CHECK(reader->contains_digest(lowers, sha256_bytes("#!shell\n", 8)));
+        }
+        REQUIRE(reader->import_layer(make_layer(t, "again").string(), 1));   // and still write
+    }
+
     TEST_CASE("contains_digest searches the sorted digest array, or the rows of a layer stored without one") {
         layerlock::test::TempDir t;
         fs::path layer = t.path() / "many";

@@ -111,6 +111,32 @@ TEST_CASE("the verdict cache misses when any part of the file's version changes"
     CHECK_FALSE(cache.get(policy::FileKey::of(changed)));
 }
 
+TEST_CASE("the verdict cache keeps a hashed file's digest for that exact version only") {
+    policy::VerdictCache cache(8);
+    struct stat st{};
+    st.st_dev = 40; st.st_ino = 7; st.st_size = 100;
+    st.st_ctim = {1000, 5}; st.st_mtim = {900, 1};
+    auto key = policy::FileKey::of(st);
+    auto cls = policy::classify(upper(std::nullopt, std::nullopt));
+    CHECK_FALSE(cache.digest_of(key));                 // nothing stored
+    cache.put(key, cls);
+    CHECK_FALSE(cache.digest_of(key));                 // a verdict reached without hashing
+    cache.put(key, cls, digest(3));
+    REQUIRE(cache.digest_of(key));
+    CHECK(*cache.digest_of(key) == digest(3));
+    cache.put(key, cls);                               // a later verdict without a hash keeps it
+    CHECK(cache.digest_of(key) == digest(3));
+    auto changed = st;
+    changed.st_mtim.tv_nsec = 2;                       // rewritten: another version
+    CHECK_FALSE(cache.digest_of(policy::FileKey::of(changed)));
+    auto hits = cache.hits(), misses = cache.misses();
+    (void)cache.digest_of(key);
+    CHECK(cache.hits() == hits);                       // not a verdict look-up
+    CHECK(cache.misses() == misses);
+    cache.forget_device(40);
+    CHECK_FALSE(cache.digest_of(key));
+}
+
 TEST_CASE("the verdict cache evicts the least recently used entry at capacity") {
     policy::VerdictCache cache(2);
     auto key = [](std::uint64_t ino) { policy::FileKey k; k.ino = ino; return k; };
