@@ -216,8 +216,10 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
     struct stat st {};
     std::shared_ptr<const GatedContainer> c;
     std::optional<policy::Classification> hit;
+    std::optional<model::Sha256> hit_digest;
     if (::fstat(event_fd, &st) == 0) c = gate.env_.container_for(st.st_dev);
-    if (c) hit = gate.cache_.get(policy::FileKey::of(st));
+    const auto key = policy::FileKey::of(st);
+    if (c) hit = gate.cache_.get(key, &hit_digest);
     // The warm path: a file judged before and unchanged since, nothing to report.
     // Answered here without allocating or reading the clock; the event's one answer
     // and its fd's close happen right here.
@@ -240,9 +242,8 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
         count(v);
         return;
     }
-    auto key = policy::FileKey::of(ev->st);
     if (hit) {   // cached, and worth an alert: reported with the path and the digest
-        answer_now(ev, *c, *hit, o, gate.cache_.digest_of(key));
+        answer_now(ev, *c, *hit, o, hit_digest);
         return;
     }
     bool deleted = false;

@@ -25,12 +25,13 @@ std::size_t FileKeyHash::operator()(const FileKey& k) const noexcept {
     return h;
 }
 
-std::optional<Classification> VerdictCache::get(const FileKey& k) {
+std::optional<Classification> VerdictCache::get(const FileKey& k, std::optional<model::Sha256>* digest) {
     std::lock_guard lock(mu_);
     auto it = map_.find(k);
     if (it == map_.end()) { ++misses_; return std::nullopt; }
     ++hits_;
     order_.splice(order_.begin(), order_, it->second.pos);
+    if (digest) *digest = it->second.digest;
     return it->second.c;
 }
 

@@ -26,6 +26,13 @@ ExecFacts upper(std::optional<model::Sha256> content, std::optional<model::Sha25
     f.content_in_image = in_image;
     return f;
 }
+// One version of one file, as fstat reports it.
+struct stat file_version() {
+    struct stat st{};
+    st.st_dev = 40; st.st_ino = 7; st.st_size = 100;
+    st.st_ctim = {1000, 5}; st.st_mtim = {900, 1};
+    return st;
+}
 }  // namespace
 
 TEST_CASE("an image layer inode is allowed quietly in every mode") {
@@ -94,9 +101,7 @@ TEST_CASE("an undecided exec gets the configured fallback and is never cached") 
 
 TEST_CASE("the verdict cache misses when any part of the file's version changes") {
     policy::VerdictCache cache(8);
-    struct stat st{};
-    st.st_dev = 40; st.st_ino = 7; st.st_size = 100;
-    st.st_ctim = {1000, 5}; st.st_mtim = {900, 1};
+    struct stat st = file_version();
     auto key = policy::FileKey::of(st);
     cache.put(key, policy::classify(upper(digest(1), digest(1))));
     CHECK(cache.get(key));
@@ -113,9 +118,7 @@ TEST_CASE("the verdict cache misses when any part of the file's version changes"
 
 TEST_CASE("the verdict cache keeps a hashed file's digest for that exact version only") {
     policy::VerdictCache cache(8);
-    struct stat st{};
-    st.st_dev = 40; st.st_ino = 7; st.st_size = 100;
-    st.st_ctim = {1000, 5}; st.st_mtim = {900, 1};
+    struct stat st = file_version();
     auto key = policy::FileKey::of(st);
     auto cls = policy::classify(upper(std::nullopt, std::nullopt));
     CHECK_FALSE(cache.digest_of(key));                 // nothing stored

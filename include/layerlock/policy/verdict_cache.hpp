@@ -35,7 +35,8 @@ struct FileKeyHash {
 class VerdictCache {
 public:
     explicit VerdictCache(std::size_t capacity) : capacity_(capacity ? capacity : 1) {}
-    std::optional<Classification> get(const FileKey& k);
+    // `digest`, when given, receives the SHA-256 stored with a hit (same look-up).
+    std::optional<Classification> get(const FileKey& k, std::optional<model::Sha256>* digest = nullptr);
     void put(const FileKey& k, const Classification& c, const std::optional<model::Sha256>& digest = std::nullopt);
     // The SHA-256 stored with the verdict for this exact file version, if it was
     // hashed (not counted as a hit or miss, recency unchanged).
