@@ -7,8 +7,10 @@
 //   gated      layerlockd (enforce) on an image binary, warm verdict cache
 //   ignored    layerlockd (enforce, gate.ignore_marks = true), warm
 // Then the first exec of new 1 MiB and 100 MiB upper-layer binaries under layerlockd
-// (a cache miss: the file is hashed; it is drift, so the answer is EPERM) against
-// the same files on the listener overlay, and the SHA-256 throughput of this machine.
+// in monitor mode (a cache miss: drift, alerted, runs), at a new path (decided
+// without hashing) and over an image file of the same size (hashed before the
+// answer), against the same files on the listener overlay, and the SHA-256
+// throughput of this machine.
 // The overlays of the gated variants sit in a directory laid out like Docker's
 // overlay2 so the real daemon discovers them; the daemon binary comes from argv.
 //   usage: exec_bench LAYERLOCKD [ITERATIONS=3000] [FIRST_EXEC_ROUNDS=300]
@@ -225,6 +227,9 @@ int main(int argc, char** argv) {
     fs::create_directories(lower / "bin");
     fs::copy_file(self_dir / "bench_true", lower / "bin/true");
     ::chmod((lower / "bin/true").c_str(), 0755);
+    fs::create_directories(lower / "img");   // image files that new upper files replace, same size
+    for (std::size_t mib : {std::size_t{1}, std::size_t{100}})
+        write_binary(lower / "bin/true", (lower / "img/m").string() + std::to_string(mib), mib << 20);
     std::map<std::string, std::string> merged;
     merged["plain"] = mount_overlay(g_root / "plain", lower);
     merged["listener"] = mount_overlay(g_root / "listener", lower);
@@ -281,41 +286,52 @@ int main(int argc, char** argv) {
 
     // Each round writes two new files of the same size (distinct content: no cache
     // can help), then executes one on each overlay, the order alternating by round;
-    // the files are removed after use. Printed: p50 of each, the overhead from the
-    // two p50s, and the paired statistic (median over rounds of gated - listener),
-    // each plus the listener's own overhead measured above.
-    std::printf("\nfirst exec of a new upper-layer binary: layerlockd in monitor mode (hashed, alerted, runs)\n");
-    std::printf("%-8s %6s %10s %12s %12s %12s %14s %10s\n", "size", "rounds", "gated_us", "listener_us",
-                "overhead_us", "paired_us", "sha256_us@1GB/s", "target_us");
-    for (std::size_t mib : {std::size_t{1}, std::size_t{100}}) {
-        std::vector<double> gated, plain_listener, paired_diff;
-        int reps = mib == 1 ? first_exec_rounds : 5;
-        for (int r = 0; r < reps; ++r) {
-            auto name = "/new-" + std::to_string(mib) + "-" + std::to_string(r);
-            write_binary(lower / "bin/true", merged["monitor"] + name, mib << 20);
-            write_binary(lower / "bin/true", merged["listener"] + name, mib << 20);
-            double g, l;
-            if (r % 2 == 0) {
-                g = spawn_us(merged["monitor"] + name);
-                l = spawn_us(merged["listener"] + name);
-            } else {
-                l = spawn_us(merged["listener"] + name);
-                g = spawn_us(merged["monitor"] + name);
+    // the files are removed after use. Two cases:
+    //   new path    a file at a path the image does not have: drift whatever its
+    //               bytes, so the daemon answers before hashing (and hashes after,
+    //               for the alert);
+    //   image path  a file renamed over an image file of the same size: it could be
+    //               a copy-up, so the daemon hashes it before answering.
+    // Printed: p50 of each, the overhead from the two p50s, and the paired statistic
+    // (median over rounds of gated - listener), each plus the listener's own
+    // overhead measured above.
+    std::printf("\nfirst exec of a new upper-layer binary: layerlockd in monitor mode (alerted, runs)\n");
+    std::printf("%-11s %-7s %6s %10s %12s %12s %12s %15s %10s\n", "case", "size", "rounds", "gated_us",
+                "listener_us", "overhead_us", "paired_us", "sha256_us@1GB/s", "target_us");
+    for (bool at_image_path : {false, true})
+        for (std::size_t mib : {std::size_t{1}, std::size_t{100}}) {
+            std::vector<double> gated, plain_listener, paired_diff;
+            int reps = mib == 1 ? first_exec_rounds : 5;
+            for (int r = 0; r < reps; ++r) {
+                auto name = at_image_path ? "/img/m" + std::to_string(mib)
+                                          : "/new-" + std::to_string(mib) + "-" + std::to_string(r);
+                for (const char* v : {"monitor", "listener"}) {
+                    write_binary(lower / "bin/true", merged[v] + name + ".tmp", mib << 20);
+                    fs::rename(merged[v] + name + ".tmp", merged[v] + name);
+                }
+                double g, l;
+                if (r % 2 == 0) {
+                    g = spawn_us(merged["monitor"] + name);
+                    l = spawn_us(merged["listener"] + name);
+                } else {
+                    l = spawn_us(merged["listener"] + name);
+                    g = spawn_us(merged["monitor"] + name);
+                }
+                gated.push_back(g);
+                plain_listener.push_back(l);
+                paired_diff.push_back(g - l);
+                fs::remove(merged["monitor"] + name);
+                fs::remove(merged["listener"] + name);
             }
-            gated.push_back(g);
-            plain_listener.push_back(l);
-            paired_diff.push_back(g - l);
-            fs::remove(merged["monitor"] + name);
-            if (mib > 1 || r + 1 < reps) fs::remove(merged["listener"] + name);   // one kept for the SHA-256 figure
+            double g = stats(gated).p50, l = stats(plain_listener).p50;
+            double hash_at_1gbps = static_cast<double>(mib << 20) / 1e3;   // µs at 1 GB/s
+            std::printf("%-11s %-7s %6d %10.1f %12.1f %12.1f %12.1f %15.1f %10.1f\n",
+                        at_image_path ? "image path" : "new path", (std::to_string(mib) + "MiB").c_str(), reps, g, l,
+                        g - l + listener_over, stats(paired_diff).p50 + listener_over, hash_at_1gbps,
+                        listener_over + hash_at_1gbps);
         }
-        double g = stats(gated).p50, l = stats(plain_listener).p50;
-        double hash_at_1gbps = static_cast<double>(mib << 20) / 1e3;   // µs at 1 GB/s
-        std::printf("%-8s %6d %10.1f %12.1f %12.1f %12.1f %14.1f %10.1f\n", (std::to_string(mib) + "MiB").c_str(), reps,
-                    g, l, g - l + listener_over, stats(paired_diff).p50 + listener_over, hash_at_1gbps,
-                    listener_over + hash_at_1gbps);
-    }
     discovery_latency(g_root / "d1/docker/overlay2", lower);
     std::printf("\nSHA-256 (OpenSSL EVP, one thread, warm page cache): %.2f GB/s\n",
-                sha256_gbps(merged["listener"] + "/new-1-" + std::to_string(first_exec_rounds - 1)));
+                sha256_gbps((lower / "img/m1").string()));
     return 0;
 }

@@ -97,6 +97,7 @@ base::Result<void> StoreDb::prepare() {
                     "WHERE layer_id = ?1 AND path = ?2"},
         {&layer_entries, "SELECT path, kind, sha256, size, mode, target FROM entries WHERE layer_id = ?1"},
         {&digest_in, "SELECT 1 FROM entries WHERE layer_id = ?2 AND sha256 = ?1 AND kind = 'file' LIMIT 1"},
+        {&size_in, "SELECT 1 FROM entries WHERE layer_id = ?1 AND size = ?2 AND kind = 'file' LIMIT 1"},
         {&insert_entry, "INSERT INTO entries(layer_id, path, kind, sha256, size, mode, target) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
         {&begin_read, "BEGIN DEFERRED"},
@@ -218,6 +219,21 @@ bool Store::contains_digest(const std::vector<std::string>& lowers, const model:
         }
         sql::Stmt& s = impl_->digest_in;  // row by row within the layer
         s.reset().bind_digest(1, digest).bind(2, *id);
+        bool found = s.step() == SQLITE_ROW;
+        s.reset();
+        if (found) return true;
+    }
+    return false;
+}
+
+// No index on size: one pass over the layer's rows (milliseconds for a large
+// layer), which the gate pays only for large marked copies instead of hashing them.
+std::optional<bool> Store::has_file_of_size(const std::vector<std::string>& lowers, std::uint64_t size) {
+    for (const auto& l : lowers) {
+        auto id = impl_->complete_id(l);
+        if (!id) return std::nullopt;
+        sql::Stmt& s = impl_->size_in;
+        s.reset().bind(1, *id).bind(2, static_cast<std::int64_t>(size));
         bool found = s.step() == SQLITE_ROW;
         s.reset();
         if (found) return true;

@@ -26,6 +26,7 @@ struct StoreDb {
     sql::Stmt entry_at;       // one layer's own entry at a path
     sql::Stmt layer_entries;  // every entry of a layer
     sql::Stmt digest_in;      // a regular file with this digest in a layer?
+    sql::Stmt size_in;        // a regular file of this size in a layer?
     sql::Stmt insert_entry;
     sql::Stmt begin_read, end_read;   // Store::ReadSnapshot
 

@@ -52,10 +52,15 @@ public:
 
     // gate::Environment
     std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override { return registry_.find(dev); }
-    gate::ImageFacts image_facts(const gate::GatedContainer& c, const std::string& path,
-                                 const model::Sha256& content,
-                                 std::chrono::steady_clock::time_point deadline) override {
-        return daemon::image_facts(database_, c, path, content, deadline);
+    gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path, std::uint64_t size,
+                               std::chrono::steady_clock::time_point deadline) override {
+        return daemon::image_file(database_, c, path, size, deadline);
+    }
+    bool content_in_image(const gate::GatedContainer& c, const model::Sha256& content) override {
+        return daemon::content_in_image(database_, c, content);
+    }
+    bool image_has_size(const gate::GatedContainer& c, std::uint64_t size) override {
+        return daemon::image_has_size(database_, c, size);
     }
     void publish(model::DriftEvent ev) override { alerts_->publish(std::move(ev)); }
     void prepare_worker() override { open_thread_store(database_); }

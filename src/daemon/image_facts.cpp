@@ -47,13 +47,16 @@ std::optional<baseline::Entry> disk_entry(const gate::GatedContainer& c, std::si
     return e;
 }
 
-gate::ImageFacts from_disk(const gate::GatedContainer& c, const std::string& path,
-                           std::chrono::steady_clock::time_point deadline) {
-    gate::ImageFacts f;
+gate::ImageFile from_disk(const gate::GatedContainer& c, const std::string& path, std::uint64_t size,
+                          std::chrono::steady_clock::time_point deadline) {
+    gate::ImageFile f;
     auto lookup = [&](std::size_t layer, std::string_view p) { return disk_entry(c, layer, p); };
     auto e = baseline::resolve(c.lower_fds.size(), lookup, path);
     f.known = true;
     if (!e || e->kind != baseline::EntryKind::Regular) return f;
+    f.present = true;
+    f.size = e->size;
+    if (e->size != size) return f;   // cannot be a copy-up: no need to hash it
     for (std::size_t i = 0; i < c.info.lowers.size(); ++i) {
         if (c.info.lowers[i] != e->layer) continue;
         auto fd = base::open_beneath(c.lower_fds[i].get(), path, O_RDONLY | O_NONBLOCK);
@@ -63,7 +66,7 @@ gate::ImageFacts from_disk(const gate::GatedContainer& c, const std::string& pat
         limits.deadline = deadline;
         auto d = digest::sha256_fd(fd->get(), limits);
         if (!d) { f.known = false; return f; }
-        f.at_path = *d;
+        f.digest = *d;
         return f;
     }
     f.known = false;   // resolved to a layer we cannot open: do not guess
@@ -86,21 +89,37 @@ baseline::Store* thread_store(const std::string& database) {
 
 void open_thread_store(const std::string& database) { thread_store(database); }
 
-gate::ImageFacts image_facts(const std::string& database, const gate::GatedContainer& c,
-                             const std::string& path, const model::Sha256& content,
-                             std::chrono::steady_clock::time_point deadline) {
+gate::ImageFile image_file(const std::string& database, const gate::GatedContainer& c, const std::string& path,
+                           std::uint64_t size, std::chrono::steady_clock::time_point deadline) {
     if (baseline::Store* store = thread_store(database)) {
-        baseline::Store::ReadSnapshot snapshot(*store);   // three look-ups, one snapshot
+        baseline::Store::ReadSnapshot snapshot(*store);   // both look-ups, one snapshot
         if (store->all_complete(c.info.lowers)) {
-            gate::ImageFacts f;
+            gate::ImageFile f;
             f.known = true;
             auto e = store->lookup(c.info.lowers, path);
-            if (e && e->kind == baseline::EntryKind::Regular) f.at_path = e->sha256;
-            f.content_in_image = store->contains_digest(c.info.lowers, content);
+            if (e && e->kind == baseline::EntryKind::Regular) {
+                f.present = true;
+                f.size = e->size;
+                f.digest = e->sha256;
+            }
             return f;
         }
     }
-    return from_disk(c, path, deadline);
+    return from_disk(c, path, size, deadline);
+}
+
+bool image_has_size(const std::string& database, const gate::GatedContainer& c, std::uint64_t size) {
+    baseline::Store* store = thread_store(database);
+    if (!store) return true;
+    baseline::Store::ReadSnapshot snapshot(*store);
+    return store->has_file_of_size(c.info.lowers, size).value_or(true);
+}
+
+bool content_in_image(const std::string& database, const gate::GatedContainer& c, const model::Sha256& content) {
+    baseline::Store* store = thread_store(database);
+    if (!store) return false;
+    baseline::Store::ReadSnapshot snapshot(*store);
+    return store->all_complete(c.info.lowers) && store->contains_digest(c.info.lowers, content);
 }
 
 }  // namespace layerlock::daemon

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "layerlock/gate/exec_gate.hpp"
@@ -15,8 +16,16 @@ namespace layerlock::daemon {
 // Opens this thread's baseline connection ahead of its first use.
 void open_thread_store(const std::string& database);
 
-gate::ImageFacts image_facts(const std::string& database, const gate::GatedContainer& c,
-                             const std::string& path, const model::Sha256& content,
-                             std::chrono::steady_clock::time_point deadline);
+// The image's regular file at `path`; `size` is the executed file's size (a layer
+// file of another size is not hashed: it cannot be the executed file's origin).
+gate::ImageFile image_file(const std::string& database, const gate::GatedContainer& c, const std::string& path,
+                           std::uint64_t size, std::chrono::steady_clock::time_point deadline);
+
+// Whether some regular file of the image has exactly this size (true while the
+// baseline is incomplete: not known).
+bool image_has_size(const std::string& database, const gate::GatedContainer& c, std::uint64_t size);
+
+// Whether some file of the image has this content (false while the baseline is incomplete).
+bool content_in_image(const std::string& database, const gate::GatedContainer& c, const model::Sha256& content);
 
 }  // namespace layerlock::daemon

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Threads of the exec gate. The reader answers what it can at once (own pid,
 // cache hit, image-layer inode) and hands the rest to a worker lane (small or
-// large files, so one huge hash never holds up the others). It also sweeps
-// deadlines: an event whose worker has not answered in time gets the fallback.
+// large files, so one huge hash never holds up the others). A worker answers an
+// upper file that no content could make the image's (policy::classify_unhashed)
+// without hashing it, and leaves the hash for the alert to the "after" lane, at
+// background priority. The reader also sweeps deadlines: an event whose worker
+// has not answered in time gets the fallback.
 // Answer first, then alert: publish() is called only after respond().
 #include "layerlock/gate/exec_gate.hpp"
 
@@ -35,6 +38,11 @@ struct Job {
     PendingPtr ev;
     std::shared_ptr<const GatedContainer> container;
     std::string path;
+    // After-lane jobs only: the answer given, the caller's names read before it,
+    // and whether the image has a file at the path (for the refined reason).
+    policy::Verdict verdict{};
+    ProcessNames names{};
+    bool image_file_at_path = false;
 };
 
 // A bounded FIFO served by its own threads.
@@ -55,10 +63,13 @@ public:
         jobs_.pop_front();
         return j;
     }
-    void stop() {
+    // `drain`: pop() still hands out the jobs already queued (they are answered
+    // already and only their alerts remain); otherwise they are dropped and their
+    // PendingExec destructors answer the fallback.
+    void stop(bool drain = false) {
         std::lock_guard lock(mu_);
         stopping_ = true;
-        jobs_.clear();   // their PendingExec destructors answer the fallback
+        if (!drain) jobs_.clear();
         cv_.notify_all();
     }
 
@@ -83,6 +94,7 @@ struct ExecGate::Impl {
     std::atomic<bool> stopping{false};
     pid_t self = ::getpid();
     Lane small, large;
+    Lane after;                          // answered, alert pending its digest (background priority)
     std::vector<std::thread> threads;
     std::deque<PendingPtr> in_flight;    // reader only: deadline order (FIFO)
     std::size_t ignore_count = 0;        // reader only
@@ -99,7 +111,12 @@ struct ExecGate::Impl {
     void answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls,
                     const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt);
     void worker_loop(Lane& lane);
-    void judge(Job& job, const GateOptions& o);
+    // True when the job went on to the after lane (which then owns the fd).
+    bool judge(Job& job, const GateOptions& o);
+    bool answer_unhashed(Job& job, const policy::Classification& cls, bool image_file_at_path,
+                         const GateOptions& o);
+    void after_loop();
+    void finish_unhashed(Job& job, const GateOptions& o);
     void sweep_deadlines();
     void arm_deadline(ReaderWakeup& w);
     void drain_on_stop();
@@ -145,6 +162,11 @@ void ExecGate::start() {
         base::name_this_thread("ll-gate-large");
         impl_->worker_loop(impl_->large);
     });
+    // Hashes for alerts of execs already answered: nothing waits on it.
+    impl_->threads.emplace_back([this] {
+        (void)base::become_background_thread("ll-gate-after");   // refused: normal priority, same work
+        impl_->after_loop();
+    });
 }
 
 void ExecGate::stop() noexcept {
@@ -155,6 +177,7 @@ void ExecGate::stop() noexcept {
     }
     impl_->small.stop();
     impl_->large.stop();
+    impl_->after.stop(/*drain=*/true);   // their alerts still go out, without hashing
     for (auto& t : impl_->threads)
         if (t.joinable()) t.join();
     impl_->threads.clear();
@@ -297,14 +320,25 @@ void ExecGate::Impl::worker_loop(Lane& lane) {
     gate.env_.prepare_worker();
     digest::prepare_thread();
     while (auto job = lane.pop()) {
-        if (!job->ev->answered()) judge(*job, options());   // else the deadline sweep answered
-        job->ev->close_fd();
+        // Unanswered: judge it (else the deadline sweep answered). The fd stays open
+        // when the job went on to the after lane, which closes it.
+        if (job->ev->answered() || !judge(*job, options())) job->ev->close_fd();
     }
 }
 
-void ExecGate::Impl::judge(Job& job, const GateOptions& o) {
+bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     auto& ev = *job.ev;
     const auto& c = *job.container;
+    const auto size = static_cast<std::uint64_t>(ev.st.st_size);
+    auto img = gate.env_.image_file(c, job.path, size, ev.deadline());
+    const bool origin = has_overlay_origin(c, job.path);
+    if (img.known) {
+        policy::UpperFile upper{img.present, img.present && img.size == size, origin};
+        // A marked copy too large to hash quickly: its size alone may rule out every image file.
+        if (origin && !upper.same_size && size >= o.large_file_bytes) upper.size_in_image = gate.env_.image_has_size(c, size);
+        if (auto cls = policy::classify_unhashed(upper)) return answer_unhashed(job, *cls, img.present, o);
+    }
+    // A possible copy-up or renamed image file: the content decides.
     digest::HashLimits limits;
     limits.deadline = ev.deadline();
     std::uint64_t bytes = 0;
@@ -313,25 +347,82 @@ void ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
 
     policy::ExecFacts facts;
-    if (content) {
-        auto img = gate.env_.image_facts(c, job.path, *content, ev.deadline());
-        if (img.known && Clock::now() < ev.deadline()) {
-            facts.source = policy::Source::UpperLayer;
-            facts.content = *content;
-            facts.image_at_path = img.at_path;
-            facts.content_in_image = img.content_in_image;
-            facts.has_overlay_origin = img.content_in_image && has_overlay_origin(c, job.path);
-        }
+    if (content && img.known && Clock::now() < ev.deadline()) {
+        facts.source = policy::Source::UpperLayer;
+        facts.content = *content;
+        facts.image_at_path = img.digest;
+        facts.image_file_at_path = img.present;
+        facts.has_overlay_origin = origin;
+        // Only a marked copy needs the image searched by content (renamed image file).
+        if (origin && img.digest != *content) facts.content_in_image = gate.env_.content_in_image(c, *content);
     }
     auto cls = policy::classify(facts);
     auto v = policy::decide(cls, c.mode, o.on_error);
     std::optional<ProcessNames> names;
     if (cls.alert) names = caller_names(ev.pid());  // while the process still waits in execve
-    if (!ev.respond(v.action)) return;   // too late: the deadline sweep answered (and reported)
+    if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
     count(v);
     auto digest = content ? std::optional(*content) : std::nullopt;
     if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(ev.st), cls, digest);
     if (cls.alert) report(ev, &c, job.path, v, digest, std::move(names));
+    return false;
+}
+
+// Drift decided without the content: answered now, hashed after (for the alert's
+// digest and reason) on the after lane, or here when that lane is full.
+bool ExecGate::Impl::answer_unhashed(Job& job, const policy::Classification& cls, bool image_file_at_path,
+                                     const GateOptions& o) {
+    auto& ev = *job.ev;
+    auto v = policy::decide(cls, job.container->mode, o.on_error);
+    auto names = caller_names(ev.pid());   // while the process still waits in execve
+    if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
+    count(v);
+    gate.counters_.drift_unhashed.fetch_add(1, std::memory_order_relaxed);
+    Job next{job.ev, job.container, job.path, v, std::move(names), image_file_at_path};
+    if (after.push(next, o.max_pending)) return true;
+    finish_unhashed(next, o);
+    return false;
+}
+
+void ExecGate::Impl::after_loop() {
+    gate.env_.prepare_worker();
+    digest::prepare_thread();
+    while (auto job = after.pop()) finish_unhashed(*job, options());
+}
+
+// The digest of the executed file, taken after the answer: kept only if the file
+// is still the version that was executed (FileKey unchanged after hashing; any
+// write in between changes its ctime). Then the reason is refined (a copy of an
+// image file is "copied-image-file"), the verdict cached with the digest, and the
+// alert published. On shutdown the alert goes out without hashing.
+void ExecGate::Impl::finish_unhashed(Job& job, const GateOptions& o) {
+    auto& ev = *job.ev;
+    const auto& c = *job.container;
+    std::optional<model::Sha256> content;
+    if (!stopping) {
+        digest::HashLimits limits;
+        limits.deadline = Clock::now() + o.hash_timeout;
+        std::uint64_t bytes = 0;
+        if (auto d = digest::sha256_fd(ev.fd(), limits, &bytes)) content = *d;
+        gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
+        gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        struct stat now{};
+        if (content && (::fstat(ev.fd(), &now) != 0 || !(policy::FileKey::of(now) == policy::FileKey::of(ev.st))))
+            content.reset();
+    }
+    ev.close_fd();   // done with the file before the alert goes out
+    auto v = job.verdict;
+    if (content) {
+        policy::ExecFacts facts;
+        facts.source = policy::Source::UpperLayer;
+        facts.content = *content;
+        facts.image_file_at_path = job.image_file_at_path;
+        facts.content_in_image = !job.image_file_at_path && gate.env_.content_in_image(c, *content);
+        auto cls = policy::classify(facts);
+        if (cls.drift) v.what = cls;   // same answer; the reason may be more precise
+        gate.cache_.put(policy::FileKey::of(ev.st), v.what, content);
+    }
+    report(ev, &c, job.path, v, content, std::move(job.names));
 }
 
 void ExecGate::Impl::sweep_deadlines() {
@@ -391,6 +482,7 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
     d.pid = ev.pid();
     d.time_us = base::now_us();
     if (digest) d.sha256 = model::to_hex(*digest);
+    const bool digest_unknown = !digest && v.what.drift;   // hash failed, or the file changed after the exec
     if (!names) names = process_names(ev.pid());
     else add_parent_name(*names);
     d.comm = std::move(names->comm);
@@ -401,6 +493,7 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
     } else {
         d.unknown = "container";
     }
+    if (digest_unknown) d.unknown += d.unknown.empty() ? "sha256" : ", sha256";
     gate.env_.publish(std::move(d));
 }
 

@@ -6,6 +6,9 @@
 //     marker whose content is an image file   -> allow, low alert (hard-linked/renamed image file)
 //   any other upper file                      -> binary drift (new, modified, or copied by a process)
 //   undecided                                 -> the configured fallback, medium alert
+// An upper file that is neither the same size as the image's file at its path nor
+// marked by the kernel's copy-up cannot be either allowed kind: it is drift before
+// any hashing (classify_unhashed).
 #include "layerlock/policy/verdict.hpp"
 
 namespace layerlock::policy {
@@ -26,9 +29,15 @@ Classification classify(const ExecFacts& f) {
         return {false, false, Severity::Info, "copy-up"};
     if (f.has_overlay_origin && f.content_in_image)
         return {false, true, Severity::Low, "renamed-image-file"};
-    if (f.image_at_path) return {true, true, Severity::High, "modified-image-file"};
+    if (f.image_at_path || f.image_file_at_path) return {true, true, Severity::High, "modified-image-file"};
     if (f.content_in_image) return {true, true, Severity::High, "copied-image-file"};
     return {true, true, Severity::High, "new-file"};
+}
+
+std::optional<Classification> classify_unhashed(const UpperFile& f) {
+    if (f.same_size || (f.has_overlay_origin && f.size_in_image)) return std::nullopt;
+    if (f.image_file_at_path) return Classification{true, true, Severity::High, "modified-image-file"};
+    return Classification{true, true, Severity::High, "new-file"};
 }
 
 Verdict decide(const Classification& c, model::Mode mode, model::Action undecided_answer) {

@@ -19,7 +19,9 @@
 #include <thread>
 
 #include "../../src/daemon/image_facts.hpp"
+#include "layerlock/base/unique_fd.hpp"
 #include "layerlock/baseline/store.hpp"
+#include "layerlock/digest/sha256.hpp"
 #include "layerlock/gate/exec_gate.hpp"
 #include "overlay_fixture.hpp"
 
@@ -40,11 +42,18 @@ public:
     std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override {
         return container && container->info.dev == dev ? container : nullptr;
     }
-    gate::ImageFacts image_facts(const gate::GatedContainer& c, const std::string& path,
-                                 const model::Sha256& content,
-                                 std::chrono::steady_clock::time_point deadline) override {
+    gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path, std::uint64_t size,
+                               std::chrono::steady_clock::time_point deadline) override {
         if (before_facts) before_facts(path);
-        return daemon::image_facts(database, c, path, content, deadline);
+        return daemon::image_file(database, c, path, size, deadline);
+    }
+    std::function<void()> before_content_search;   // runs on the thread that searches
+    bool content_in_image(const gate::GatedContainer& c, const model::Sha256& content) override {
+        if (before_content_search) before_content_search();
+        return daemon::content_in_image(database, c, content);
+    }
+    bool image_has_size(const gate::GatedContainer& c, std::uint64_t size) override {
+        return daemon::image_has_size(database, c, size);
     }
     void publish(model::DriftEvent ev) override {
         std::lock_guard lock(mu);
@@ -180,6 +189,71 @@ TEST_CASE("a drifted binary denied again from the cache is alerted with its dige
     CHECK(model::to_hex(*kept) == first[0].sha256);
 }
 
+TEST_CASE("an upper file that no content could make the image's is denied before it is hashed") {
+    Harness h(model::Mode::Enforce);
+    h.build_baseline();
+    h.copy(test::kBusybox, h.fx.at("tmp/first"));
+    h.copy(test::kBusybox, h.fx.at("tmp/second"));
+    {
+        std::ofstream f(h.fx.at("tmp/second"), std::ios::app | std::ios::binary);
+        f << "payload";
+    }
+    // The work after the answer (hash, image search, alert) of the first exec is
+    // held back; the second exec is still answered, and its file is not hashed
+    // before its answer: the only hash so far is the first file's.
+    std::atomic<bool> release{false};
+    std::atomic<int> searches{0};
+    h.env.before_content_search = [&] {
+        ++searches;
+        while (!release) std::this_thread::sleep_for(milliseconds(2));
+    };
+    CHECK(test::run(h.fx.at("tmp/first")) == EPERM);
+    CHECK(test::run(h.fx.at("tmp/second")) == EPERM);
+    CHECK(settled(searches, 1) == 1);
+    CHECK(h.gate->counters().hashed == 1);
+    CHECK(h.gate->counters().drift_unhashed == 2);
+    CHECK(h.env.take(0).empty());                      // no alert before its digest
+    release = true;
+    auto events = h.env.take(2);
+    REQUIRE(events.size() == 2);
+    CHECK(h.gate->counters().hashed == 2);
+    base::UniqueFd image_copy(::open(test::kBusybox, O_RDONLY | O_CLOEXEC));
+    auto busybox = digest::sha256_fd(image_copy.get());
+    REQUIRE(busybox);
+    CHECK(events[0].path == "/tmp/first");
+    CHECK(events[0].reason == "copied-image-file");    // refined after the answer: the image's bytes
+    CHECK(events[0].sha256 == model::to_hex(*busybox));
+    CHECK(events[1].path == "/tmp/second");
+    CHECK(events[1].reason == "new-file");
+    CHECK(events[1].sha256.size() == 64);
+    CHECK(events[1].sha256 != events[0].sha256);
+    CHECK(events[1].unknown.find("sha256") == std::string::npos);
+}
+
+TEST_CASE("a file changed after its unhashed denial is alerted without a digest that is not the executed one's") {
+    Harness h(model::Mode::Enforce);
+    h.build_baseline();
+    h.copy(test::kBusybox, h.fx.at("tmp/evil"));
+    std::atomic<bool> release{false};
+    h.env.before_content_search = [&] { while (!release) std::this_thread::sleep_for(milliseconds(2)); };
+    // A first drifted exec holds the after lane, so the second file's hash comes
+    // after the file has been rewritten.
+    h.copy(test::kBusybox, h.fx.at("tmp/hold"));
+    CHECK(test::run(h.fx.at("tmp/hold")) == EPERM);
+    CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);
+    {
+        std::ofstream f(h.fx.at("tmp/evil"), std::ios::app | std::ios::binary);
+        f << "rewritten after the exec";
+    }
+    release = true;
+    auto events = h.env.take(2);
+    REQUIRE(events.size() == 2);
+    CHECK(events[1].path == "/tmp/evil");
+    CHECK(events[1].action == "denied");
+    CHECK(events[1].sha256.empty());
+    CHECK(events[1].unknown.find("sha256") != std::string::npos);
+}
+
 TEST_CASE("the alert names the process that called execve, however odd its name, and its parent") {
     Harness h(model::Mode::Enforce);
     h.build_baseline();
@@ -283,7 +357,7 @@ TEST_CASE("the verdict cache serves an unchanged file and never a changed one") 
         f << "changed";
     }
     CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);
-    CHECK(h.gate->counters().hashed == 2);
+    CHECK(settled(h.gate->counters().hashed, 2) == 2);   // after the answer: its size rules out a copy-up
 }
 
 TEST_CASE("a hash that misses its deadline gets the configured fallback answer") {
@@ -404,7 +478,11 @@ TEST_CASE("a 1 GiB binary being hashed never holds up the exec of a small one") 
     opts.hash_timeout = milliseconds(60000);
     opts.workers = 1;
     Harness h(model::Mode::Enforce, opts);
-    h.copy(test::kBusybox, h.fx.at("tmp/huge"));
+    // A kernel copy-up (origin marker) grown to 1 GiB, and no baseline to rule out
+    // its size: only its content can tell whether it is a renamed image file, so
+    // it is hashed before its answer.
+    REQUIRE(::chmod(h.fx.at("bin/other").c_str(), 0755) == 0);
+    fs::rename(h.fx.at("bin/other"), h.fx.at("tmp/huge"));
     REQUIRE(::truncate(h.fx.at("tmp/huge").c_str(), 1LL << 30) == 0);   // sparse: hashing still reads 1 GiB
     h.copy(test::kBusybox, h.fx.at("tmp/small"));
     std::atomic<bool> huge_done{false};
@@ -416,6 +494,49 @@ TEST_CASE("a 1 GiB binary being hashed never holds up the exec of a small one") 
     CHECK(test::run(h.fx.at("tmp/small")) == EPERM);
     CHECK_FALSE(huge_done);           // the small exec was answered while the huge hash ran
     huge.join();
+}
+
+TEST_CASE("a new binary too large to hash before the deadline is still denied as drift, not given the fallback") {
+    gate::GateOptions opts;
+    opts.on_error = model::Action::Allow;            // what a hash past its deadline would get
+    opts.hash_timeout = milliseconds(250);           // 1 GiB takes ~0.7 s at 1.5 GB/s
+    Harness h(model::Mode::Enforce, opts);
+    h.build_baseline();
+    h.copy(test::kBusybox, h.fx.at("tmp/padded"));
+    REQUIRE(::truncate(h.fx.at("tmp/padded").c_str(), 1LL << 30) == 0);
+    CHECK(test::run(h.fx.at("tmp/padded")) == EPERM);
+    auto events = h.env.take(1);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].action == "denied");
+    CHECK(events[0].reason == "new-file");
+    CHECK(events[0].sha256.empty());                  // the hash after the answer ran out of time too
+    CHECK(events[0].unknown.find("sha256") != std::string::npos);
+    CHECK(h.gate->counters().timeouts == 0);
+    CHECK(h.gate->counters().fallback == 0);
+}
+
+TEST_CASE("a kernel-marked copy grown past every image file's size is denied without hashing it") {
+    gate::GateOptions opts;
+    opts.on_error = model::Action::Allow;
+    opts.hash_timeout = milliseconds(250);
+    Harness h(model::Mode::Enforce, opts);
+    h.build_baseline();
+    // chmod copies bin/other up with the origin marker; then the process rewrites it
+    // and pads it to 1 GiB, so that hashing it would outlast the deadline.
+    REQUIRE(::chmod(h.fx.at("bin/other").c_str(), 0755) == 0);
+    {
+        std::ofstream f(h.fx.at("bin/other"), std::ios::binary | std::ios::trunc);
+        std::ifstream in(test::kBusybox, std::ios::binary);
+        f << in.rdbuf();
+    }
+    REQUIRE(::truncate(h.fx.at("bin/other").c_str(), 1LL << 30) == 0);
+    CHECK(test::run(h.fx.at("bin/other")) == EPERM);
+    auto events = h.env.take(1);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].reason == "modified-image-file");
+    CHECK(h.gate->counters().drift_unhashed == 1);
+    CHECK(h.gate->counters().timeouts == 0);
+    CHECK(h.gate->counters().fallback == 0);
 }
 
 TEST_CASE("no event fd stays open on the container's filesystem after the answer") {

@@ -352,6 +352,7 @@ TEST_SUITE("store") {
         REQUIRE(store->import_layer(low.string(), 1));
         std::vector<std::string> lowers{top.string(), low.string()};
         CHECK_FALSE(store->all_complete(lowers));
+        CHECK_FALSE(store->has_file_of_size(lowers, 11).has_value());   // a layer not built: not known
         REQUIRE(store->import_layer(top.string(), 1));
         CHECK(store->all_complete(lowers));
         auto sh = store->lookup(lowers, "/bin/sh");
@@ -363,6 +364,11 @@ TEST_SUITE("store") {
         auto old = sha256_bytes("#!shell\n", 8);
         CHECK(store->contains_digest(lowers, old));
         CHECK_FALSE(store->contains_digest({top.string()}, old));
+        CHECK(store->has_file_of_size(lowers, 11) == true);                    // top's "newer shell"
+        CHECK(store->has_file_of_size(lowers, 8) == true);                     // low's "#!shell\n"
+        CHECK(store->has_file_of_size({top.string()}, 8) == false);
+        CHECK(store->has_file_of_size(lowers, (3 << 20) + 4) == true);         // low's deep library
+        CHECK(store->has_file_of_size(lowers, 1u << 30) == false);
         CHECK(store->layer_count() == 2);
         CHECK(store->file_count() == 4);
     }

@@ -89,6 +89,55 @@ TEST_CASE("the origin marker alone does not excuse content the image does not ho
     CHECK(c.drift);
 }
 
+TEST_CASE("an upper file is drift before hashing unless it may be a copy-up or carries the origin marker") {
+    using policy::UpperFile;
+    auto fresh = policy::classify_unhashed(UpperFile{false, false, false});
+    REQUIRE(fresh);
+    CHECK(fresh->drift);
+    CHECK(fresh->reason == "new-file");
+    auto resized = policy::classify_unhashed(UpperFile{true, false, false});
+    REQUIRE(resized);
+    CHECK(resized->drift);
+    CHECK(resized->reason == "modified-image-file");
+    CHECK_FALSE(policy::classify_unhashed(UpperFile{true, true, false}));    // may be a copy-up
+    CHECK_FALSE(policy::classify_unhashed(UpperFile{false, false, true}));   // may be a renamed image file
+    CHECK_FALSE(policy::classify_unhashed(UpperFile{true, false, true}));
+    // A marked copy whose size no image file has cannot hold an image file's bytes.
+    auto grown = policy::classify_unhashed(UpperFile{false, false, true, false});
+    REQUIRE(grown);
+    CHECK(grown->drift);
+    CHECK(grown->reason == "new-file");
+    CHECK_FALSE(policy::classify_unhashed(UpperFile{true, true, true, false}));   // same size as at the path
+}
+
+TEST_CASE("whatever the content, the hash never turns a drift decided before hashing into an allow") {
+    // Every upper file classify_unhashed calls drift, with each thing its content
+    // can turn out to be (an image file's bytes or not; when the image has a file
+    // at the path its size differs, so its digest is never fetched): classify
+    // agrees, with the same severity.
+    for (bool at_path : {false, true})
+        for (bool in_image : {false, true}) {
+            auto before = policy::classify_unhashed({at_path, false, false});
+            REQUIRE(before);
+            ExecFacts f = upper(digest(1), std::nullopt, false, in_image);
+            f.image_file_at_path = at_path;
+            auto after = policy::classify(f);
+            CHECK(after.drift);
+            CHECK(after.severity == before->severity);
+            CHECK(after.reason == (at_path ? "modified-image-file" : in_image ? "copied-image-file" : "new-file"));
+        }
+    // A marked copy of a size no image file has: its bytes are no image file's.
+    for (bool at_path : {false, true}) {
+        auto before = policy::classify_unhashed({at_path, false, true, false});
+        REQUIRE(before);
+        ExecFacts f = upper(digest(1), std::nullopt, true, false);
+        f.image_file_at_path = at_path;
+        auto after = policy::classify(f);
+        CHECK(after.drift);
+        CHECK(after.reason == before->reason);
+    }
+}
+
 TEST_CASE("an undecided exec gets the configured fallback and is never cached") {
     ExecFacts f;  // Source::Undecided
     auto c = policy::classify(f);

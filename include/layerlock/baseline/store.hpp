@@ -81,6 +81,10 @@ public:
     // True if any regular file of `lowers` has this content.
     bool contains_digest(const std::vector<std::string>& lowers, const model::Sha256& digest);
 
+    // True if any regular file of `lowers` has exactly this size; nullopt when a
+    // layer is not complete (cannot be told).
+    std::optional<bool> has_file_of_size(const std::vector<std::string>& lowers, std::uint64_t size);
+
     // Every effective entry of the image formed by `lowers` (regular files,
     // symlinks and directories; whiteouts applied), sorted by path.
     std::vector<Entry> effective_entries(const std::vector<std::string>& lowers);

@@ -37,11 +37,15 @@ struct GatedContainer {
     base::UniqueFd upper_fd;                 // O_PATH dir fd of the writable layer
 };
 
-// What the image holds, as far as the exec of one upper-layer file needs to know.
-struct ImageFacts {
-    bool known = false;                         // false: baseline unavailable (undecided)
-    std::optional<model::Sha256> at_path;       // the image's regular file at the same path
-    bool content_in_image = false;              // the content equals some image file
+// The image's regular file at one path, as the exec of an upper-layer file there
+// needs to know it.
+struct ImageFile {
+    bool known = false;                         // false: baseline and layers unreadable (undecided)
+    bool present = false;                       // the image has a regular file at the path
+    std::uint64_t size = 0;                     // its size
+    // Its SHA-256. May be absent when its size differs from the executed file's
+    // (then no copy-up is possible and the layers are not read to hash it).
+    std::optional<model::Sha256> digest;
 };
 
 class Environment {
@@ -49,10 +53,17 @@ public:
     virtual ~Environment() = default;
     // Reader thread, hot path: must not block.
     virtual std::shared_ptr<const GatedContainer> container_for(dev_t dev) = 0;
-    // Worker thread: may read the baseline or image layers; honour the deadline.
-    virtual ImageFacts image_facts(const GatedContainer& c, const std::string& path,
-                                   const model::Sha256& content,
-                                   std::chrono::steady_clock::time_point deadline) = 0;
+    // Worker threads: may read the baseline or image layers; honour the deadline.
+    // `size`: the executed file's size.
+    virtual ImageFile image_file(const GatedContainer& c, const std::string& path, std::uint64_t size,
+                                 std::chrono::steady_clock::time_point deadline) = 0;
+    // True when some file of the image has this content (false too while the
+    // image's baseline is incomplete: the layers are not searched by content).
+    virtual bool content_in_image(const GatedContainer& c, const model::Sha256& content) = 0;
+    // True when some regular file of the image has exactly this size, or when
+    // that cannot be told (baseline incomplete). May take milliseconds: asked
+    // only for large files, instead of hashing them.
+    virtual bool image_has_size(const GatedContainer& c, std::uint64_t size) = 0;
     // Any thread, after the answer: must not block (bounded queue).
     virtual void publish(model::DriftEvent ev) = 0;
     // Reader thread, at least every tick: liveness (systemd watchdog keep-alive).
@@ -77,7 +88,8 @@ struct GateOptions {
 struct GateCounters {
     std::atomic<std::uint64_t> events{0}, allowed{0}, denied{0}, fallback{0},
         timeouts{0}, overload{0}, unknown_container{0}, hashed{0}, hashed_bytes{0},
-        lower_fast_path{0}, ignore_marks{0}, queue_overflows{0};
+        lower_fast_path{0}, ignore_marks{0}, queue_overflows{0},
+        drift_unhashed{0};   // answered as drift before hashing (hashed after, for the alert)
 };
 
 class ExecGate {

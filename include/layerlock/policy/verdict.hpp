@@ -21,9 +21,11 @@ enum class Source {
 struct ExecFacts {
     Source source = Source::Undecided;
     // For UpperLayer: the hash of the executed content, and the image's file at
-    // the same path (nullopt: the image has no regular file there).
+    // the same path (nullopt: the image has no regular file there, or its digest
+    // was not needed: see image_file_at_path).
     std::optional<model::Sha256> content;
     std::optional<model::Sha256> image_at_path;
+    bool image_file_at_path = false;     // the image has a regular file at the path
     bool has_overlay_origin = false;     // kernel copy-up marker on the upper file
     bool content_in_image = false;       // the content equals some image file
 };
@@ -43,6 +45,24 @@ struct Verdict {
 };
 
 Classification classify(const ExecFacts& facts);
+
+// An upper-layer file as known before its content is hashed.
+struct UpperFile {
+    bool image_file_at_path = false;     // the image has a regular file at the same path
+    bool same_size = false;              // ... of the executed file's size
+    bool has_overlay_origin = false;     // kernel copy-up marker on the upper file
+    bool size_in_image = true;           // some image file has its size (true: not known)
+};
+
+// Only two kinds of upper file can be allowed, and both need the image's own
+// bytes: a copy-up (the image's file at the same path, so of the same size) and a
+// renamed image file (the kernel's origin marker, and the size of some image
+// file: a marked copy grown past every image file cannot hold one's bytes; the
+// gate asks for large files only, where a hash would be long). Any other upper file is binary
+// drift whatever it holds: its classification needs no hash, and is returned here
+// (nullopt: the content decides). The reason is provisional: "new-file" may turn
+// out to be "copied-image-file" once the content is hashed (after the answer).
+std::optional<Classification> classify_unhashed(const UpperFile& f);
 
 // `undecided_answer` is the configured on_error fallback.
 Verdict decide(const Classification& c, model::Mode mode, model::Action undecided_answer);
