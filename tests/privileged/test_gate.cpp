@@ -202,7 +202,7 @@ TEST_CASE("an upper file that no content could make the image's is denied before
     // held back; the second exec is still answered, and its file is not hashed
     // before its answer: the only hash so far is the first file's.
     std::atomic<bool> release{false};
-    std::atomic<int> searches{0};
+    std::atomic<std::uint64_t> searches{0};
     h.env.before_content_search = [&] {
         ++searches;
         while (!release) std::this_thread::sleep_for(milliseconds(2));
