@@ -3,7 +3,9 @@
 // layer and times fork+exec+exit (posix_spawn + waitpid) of a small static binary,
 // interleaving the variants exec by exec so that machine noise hits them alike:
 //   plain      no fanotify mark at all
-//   listener   a bare fanotify group in this process that answers FAN_ALLOW at once
+//   listener   a bare fanotify group in its own process that answers FAN_ALLOW at once
+//   listener-2 the same again on its own overlay: the resolution of the ratios
+//   listener+fstat  the bare listener that also fstat()s each event's fd
 //   gated      layerlockd (enforce) on an image binary, warm verdict cache
 //   ignored    layerlockd (enforce, gate.ignore_marks = true), warm
 // Then the first exec of new 1 MiB and 100 MiB upper-layer binaries under layerlockd
@@ -234,6 +236,7 @@ int main(int argc, char** argv) {
     merged["plain"] = mount_overlay(g_root / "plain", lower);
     merged["listener"] = mount_overlay(g_root / "listener", lower);
     merged["listener+fstat"] = mount_overlay(g_root / "listener-fstat", lower);
+    merged["listener-2"] = mount_overlay(g_root / "listener-2", lower);
     start_daemon(daemon, g_root / "d1", false);
     start_daemon(daemon, g_root / "d2", true);
     start_daemon(daemon, g_root / "d3", false, "monitor");
@@ -243,9 +246,10 @@ int main(int argc, char** argv) {
     merged["monitor"] = mount_overlay(g_root / "d3/docker/overlay2/bench3", lower);
     start_bare_listener(merged["listener"]);
     start_bare_listener(merged["listener+fstat"], true);
+    start_bare_listener(merged["listener-2"]);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));   // discovery marks the new mounts
 
-    const std::vector<std::string> variants = {"plain", "listener", "listener+fstat", "gated", "ignored"};
+    const std::vector<std::string> variants = {"plain", "listener", "listener-2", "listener+fstat", "gated", "ignored"};
     std::map<std::string, std::vector<double>> samples;
     for (const auto& v : variants)
         for (int i = 0; i < 50; ++i) spawn_us(merged[v] + "/bin/true");   // warm: caches, ignore marks
@@ -283,6 +287,12 @@ int main(int argc, char** argv) {
                 "gated %.1f us = %.3fx (%.3fx listener+fstat), ignored %.1f us = %.3fx\n", pl,
                 paired("listener+fstat"), paired("listener+fstat") / pl, paired("gated"), paired("gated") / pl,
                 paired("gated") / paired("listener+fstat"), paired("ignored"), paired("ignored") / pl);
+    // listener-2 is the same bare listener again, on its own overlay: how far two
+    // identical floors land apart in this run is the resolution of every ratio above.
+    auto l2 = stats(samples["listener-2"]);
+    std::printf("resolution: a second, identical bare listener = %.3fx/%.3fx of the first (p50/mean), paired %.3fx\n",
+                (l2.p50 - base.p50) / listener_over, (l2.mean - base.mean) / listener_over_mean,
+                paired("listener-2") / pl);
 
     // Each round writes two new files of the same size (distinct content: no cache
     // can help), then executes one on each overlay, the order alternating by round;

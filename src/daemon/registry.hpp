@@ -2,11 +2,15 @@
 // The registry of gated containers, keyed by the overlay's device number (what
 // fstat of an event fd reports). Readers get a shared_ptr to an immutable
 // GatedContainer; replacing one (metadata arrived, mode changed) never disturbs
-// an event that is already being judged with the old one.
+// an event that is already being judged with the old one. Every change bumps a
+// generation number, so the gate's reader can keep what it looked up without a
+// lock until the next change.
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +32,7 @@ public:
     void put(Ptr c) {
         std::lock_guard lock(mu_);
         by_dev_[c->info.dev] = std::move(c);
+        generation_.fetch_add(1, std::memory_order_release);
     }
     Ptr remove(dev_t dev) {
         std::lock_guard lock(mu_);
@@ -35,8 +40,10 @@ public:
         if (it == by_dev_.end()) return nullptr;
         auto c = std::move(it->second);
         by_dev_.erase(it);
+        generation_.fetch_add(1, std::memory_order_release);
         return c;
     }
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
     std::vector<Ptr> all() const {
         std::lock_guard lock(mu_);
         std::vector<Ptr> out;
@@ -47,6 +54,7 @@ public:
 private:
     mutable std::mutex mu_;
     std::map<dev_t, Ptr> by_dev_;
+    std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace layerlock::daemon

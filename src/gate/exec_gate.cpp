@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <condition_variable>
 #include <csignal>
 #include <deque>
@@ -97,6 +98,16 @@ struct ExecGate::Impl {
     Lane after;                          // answered, alert pending its digest (background priority)
     std::vector<std::thread> threads;
     std::deque<PendingPtr> in_flight;    // reader only: deadline order (FIFO)
+    // Reader only: containers looked up, by device (direct-mapped), valid while the
+    // environment's generation is unchanged: no lock and no reference count taken
+    // per event on the warm path.
+    struct Seen {
+        dev_t dev = 0;
+        std::shared_ptr<const GatedContainer> c;
+    };
+    std::array<Seen, 16> seen{};
+    std::optional<std::uint64_t> seen_generation;
+    std::shared_ptr<const GatedContainer> unseen;   // the answer when the environment has no generation
     std::size_t ignore_count = 0;        // reader only
 
     Impl(ExecGate& g, GateOptions o) : gate(g), opts(std::move(o)) {}
@@ -106,6 +117,8 @@ struct ExecGate::Impl {
         return opts;
     }
     void reader_loop();
+    const std::shared_ptr<const GatedContainer>& container_for(dev_t dev);
+    void forget_stale_containers();
     void read_batch(const GateOptions& o);
     void handle(int event_fd, pid_t pid, const GateOptions& o);
     void answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls,
@@ -189,7 +202,10 @@ void ExecGate::Impl::reader_loop() {
         wakeup = &w;
         while (!w.stop_requested() && !stopping) {
             read_batch(options());   // blocks until events or a wake-up signal
-            if (w.take_tick()) gate.env_.tick();
+            if (w.take_tick()) {
+                gate.env_.tick();
+                forget_stale_containers();   // a removed container is not kept alive here
+            }
             w.take_deadline();
             if (!in_flight.empty()) sweep_deadlines();
             if (!in_flight.empty() && !deadline_armed) arm_deadline(w);
@@ -202,6 +218,25 @@ void ExecGate::Impl::reader_loop() {
     }
     reader_done = true;
     drain_on_stop();
+}
+
+const std::shared_ptr<const GatedContainer>& ExecGate::Impl::container_for(dev_t dev) {
+    auto generation = gate.env_.containers_generation();
+    if (!generation) return unseen = gate.env_.container_for(dev);
+    if (generation != seen_generation) {
+        seen.fill({});
+        seen_generation = generation;
+    }
+    auto& slot = seen[static_cast<std::size_t>(dev) % seen.size()];
+    if (!slot.c || slot.dev != dev) slot = {dev, gate.env_.container_for(dev)};
+    return slot.c;
+}
+
+void ExecGate::Impl::forget_stale_containers() {
+    if (seen_generation && gate.env_.containers_generation() != seen_generation) {
+        seen.fill({});
+        seen_generation.reset();
+    }
 }
 
 // Timer at the oldest waiting event's deadline (FIFO = deadline order), then every
@@ -237,10 +272,10 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
         return;
     }
     struct stat st {};
-    std::shared_ptr<const GatedContainer> c;
+    static const std::shared_ptr<const GatedContainer> none;
     std::optional<policy::Classification> hit;
     std::optional<model::Sha256> hit_digest;
-    if (::fstat(event_fd, &st) == 0) c = gate.env_.container_for(st.st_dev);
+    const auto& c = ::fstat(event_fd, &st) == 0 ? container_for(st.st_dev) : none;
     const auto key = policy::FileKey::of(st);
     if (c) hit = gate.cache_.get(key, &hit_digest);
     // The warm path: a file judged before and unchanged since, nothing to report.

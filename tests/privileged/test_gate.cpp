@@ -39,8 +39,17 @@ public:
     std::mutex mu;
     std::vector<model::DriftEvent> events;
 
+    std::atomic<std::uint64_t> generation{0};   // bump after changing `container`
+    std::atomic<std::uint64_t> lookups{0};
     std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override {
-        return container && container->info.dev == dev ? container : nullptr;
+        ++lookups;
+        auto c = std::atomic_load(&container);
+        return c && c->info.dev == dev ? c : nullptr;
+    }
+    std::optional<std::uint64_t> containers_generation() override { return generation.load(); }
+    void replace(std::shared_ptr<const gate::GatedContainer> c) {
+        std::atomic_store(&container, std::move(c));
+        ++generation;
     }
     gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path, std::uint64_t size,
                                std::chrono::steady_clock::time_point deadline) override {
@@ -418,6 +427,31 @@ TEST_CASE("stopping the gate answers an exec that is still waiting") {
     release = true;
     stopper.join();
     exec.join();
+}
+
+TEST_CASE("the reader reuses a container it looked up until the environment says the containers changed") {
+    Harness h(model::Mode::Monitor);
+    h.build_baseline();
+    h.copy(test::kBusybox, h.fx.at("tmp/evil"));
+    {
+        std::ofstream f(h.fx.at("tmp/evil"), std::ios::app | std::ios::binary);
+        f << "payload";
+    }
+    CHECK(test::run(h.fx.at("tmp/evil")) == 0);            // monitor: runs, alerted, cached
+    REQUIRE(h.env.take(1).size() == 1);
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    auto looked_up = h.env.lookups.load();
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    CHECK(h.env.lookups.load() == looked_up);              // warm: no look-up at all
+    h.env.replace(gated(h.fx, model::Mode::Enforce));      // a reload switched it to enforce
+    CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);        // the cached verdict, under the new mode
+    auto events = h.env.take(1);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].action == "denied");
+    h.env.replace(nullptr);                                // the container went away
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);         // unknown container: the fallback (allow)
+    CHECK(settled(h.gate->counters().unknown_container, 1) == 1);
 }
 
 TEST_CASE("the host's own binaries are never gated") {

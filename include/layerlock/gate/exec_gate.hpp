@@ -53,6 +53,11 @@ public:
     virtual ~Environment() = default;
     // Reader thread, hot path: must not block.
     virtual std::shared_ptr<const GatedContainer> container_for(dev_t dev) = 0;
+    // Reader thread, every event: a number that changes whenever container_for
+    // could answer differently (a container added, replaced or removed). While
+    // it stays the same, the reader reuses its earlier answers without asking.
+    // nullopt: ask container_for every time.
+    virtual std::optional<std::uint64_t> containers_generation() { return std::nullopt; }
     // Worker threads: may read the baseline or image layers; honour the deadline.
     // `size`: the executed file's size.
     virtual ImageFile image_file(const GatedContainer& c, const std::string& path, std::uint64_t size,
