@@ -300,23 +300,29 @@ int main(int argc, char** argv) {
     //   new path    a file at a path the image does not have: drift whatever its
     //               bytes, so the daemon answers before hashing (and hashes after,
     //               for the alert);
-    //   image path  a file renamed over an image file of the same size: it could be
-    //               a copy-up, so the daemon hashes it before answering.
+    //   image path  a file renamed over an image file of the same size, other bytes:
+    //               it could be a copy-up, so the daemon compares it with the image's
+    //               file before answering (up to the first difference, here at the
+    //               end of the static binary both start with), then hashes it after;
+    //   copy-up     the image file's own bytes written at its path (what a copy-up
+    //               holds): compared whole before the answer, allowed.
     // Printed: p50 of each, the overhead from the two p50s, and the paired statistic
     // (median over rounds of gated - listener), each plus the listener's own
     // overhead measured above.
     std::printf("\nfirst exec of a new upper-layer binary: layerlockd in monitor mode (alerted, runs)\n");
     std::printf("%-11s %-7s %6s %10s %12s %12s %12s %15s %10s\n", "case", "size", "rounds", "gated_us",
                 "listener_us", "overhead_us", "paired_us", "sha256_us@1GB/s", "target_us");
-    for (bool at_image_path : {false, true})
+    for (const char* what : {"new path", "image path", "copy-up"})
         for (std::size_t mib : {std::size_t{1}, std::size_t{100}}) {
+            const std::string kind = what;
             std::vector<double> gated, plain_listener, paired_diff;
             int reps = mib == 1 ? first_exec_rounds : 5;
             for (int r = 0; r < reps; ++r) {
-                auto name = at_image_path ? "/img/m" + std::to_string(mib)
-                                          : "/new-" + std::to_string(mib) + "-" + std::to_string(r);
+                auto image = "/img/m" + std::to_string(mib);
+                auto name = kind == "new path" ? "/new-" + std::to_string(mib) + "-" + std::to_string(r) : image;
                 for (const char* v : {"monitor", "listener"}) {
-                    write_binary(lower / "bin/true", merged[v] + name + ".tmp", mib << 20);
+                    if (kind == "copy-up") fs::copy_file(lower.string() + image, merged[v] + name + ".tmp");
+                    else write_binary(lower / "bin/true", merged[v] + name + ".tmp", mib << 20);
                     fs::rename(merged[v] + name + ".tmp", merged[v] + name);
                 }
                 double g, l;
@@ -336,7 +342,7 @@ int main(int argc, char** argv) {
             double g = stats(gated).p50, l = stats(plain_listener).p50;
             double hash_at_1gbps = static_cast<double>(mib << 20) / 1e3;   // µs at 1 GB/s
             std::printf("%-11s %-7s %6d %10.1f %12.1f %12.1f %12.1f %15.1f %10.1f\n",
-                        at_image_path ? "image path" : "new path", (std::to_string(mib) + "MiB").c_str(), reps, g, l,
+                        what, (std::to_string(mib) + "MiB").c_str(), reps, g, l,
                         g - l + listener_over, stats(paired_diff).p50 + listener_over, hash_at_1gbps,
                         listener_over + hash_at_1gbps);
         }

@@ -6,7 +6,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <vector>
 
 namespace layerlock::base {
 
@@ -55,6 +58,40 @@ Result<std::string> fd_path(int fd) {
     if (static_cast<std::size_t>(n) == sizeof buf)
         return unexpected(Error::invalid("path of fd too long"));
     return std::string(buf, static_cast<std::size_t>(n));
+}
+
+namespace {
+
+// Reads up to `len` bytes at `off`, retrying short reads; fewer only at the end.
+ssize_t pread_all(int fd, unsigned char* buf, std::size_t len, std::uint64_t off) {
+    std::size_t got = 0;
+    while (got < len) {
+        ssize_t n = ::pread(fd, buf + got, len - got, static_cast<off_t>(off + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    return static_cast<ssize_t>(got);
+}
+
+}  // namespace
+
+Result<bool> same_content(int a, int b, std::uint64_t size, std::chrono::steady_clock::time_point deadline) {
+    constexpr std::size_t kChunk = std::size_t{256} << 10;
+    thread_local std::vector<unsigned char> x(kChunk), y(kChunk);
+    for (std::uint64_t off = 0; off < size; off += kChunk) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return unexpected(Error::from_errno("compare", ETIMEDOUT));
+        auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, size - off));
+        ssize_t na = pread_all(a, x.data(), want, off);
+        if (na < 0) return unexpected(Error::from_errno("pread"));
+        ssize_t nb = pread_all(b, y.data(), want, off);
+        if (nb < 0) return unexpected(Error::from_errno("pread"));
+        if (static_cast<std::size_t>(na) != want || static_cast<std::size_t>(nb) != want) return false;
+        if (std::memcmp(x.data(), y.data(), want) != 0) return false;
+    }
+    return true;
 }
 
 }  // namespace layerlock::base

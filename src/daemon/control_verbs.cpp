@@ -29,6 +29,7 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
         {"fallback", k.fallback.load()}, {"timeouts", k.timeouts.load()}, {"overload", k.overload.load()},
         {"unknown_container", k.unknown_container.load()}, {"queue_overflows", k.queue_overflows.load()},
         {"image_inode_fast_path", k.lower_fast_path.load()}, {"drift_unhashed", k.drift_unhashed.load()},
+        {"compared", k.compared.load()}, {"changed_while_judged", k.changed_while_judged.load()},
         {"hashed", k.hashed.load()},
         {"hashed_bytes", k.hashed_bytes.load()}, {"ignore_marks", k.ignore_marks.load()},
         {"cache_hits", hits}, {"cache_misses", misses},

@@ -53,9 +53,8 @@ public:
     // gate::Environment
     std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override { return registry_.find(dev); }
     std::optional<std::uint64_t> containers_generation() override { return registry_.generation(); }
-    gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path, std::uint64_t size,
-                               std::chrono::steady_clock::time_point deadline) override {
-        return daemon::image_file(database_, c, path, size, deadline);
+    gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path) override {
+        return daemon::image_file(database_, c, path);
     }
     bool content_in_image(const gate::GatedContainer& c, const model::Sha256& content) override {
         return daemon::content_in_image(database_, c, content);

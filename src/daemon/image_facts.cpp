@@ -11,7 +11,6 @@
 
 #include "layerlock/base/fs.hpp"
 #include "layerlock/baseline/store.hpp"
-#include "layerlock/digest/sha256.hpp"
 
 namespace layerlock::daemon {
 namespace {
@@ -47,8 +46,9 @@ std::optional<baseline::Entry> disk_entry(const gate::GatedContainer& c, std::si
     return e;
 }
 
-gate::ImageFile from_disk(const gate::GatedContainer& c, const std::string& path, std::uint64_t size,
-                          std::chrono::steady_clock::time_point deadline) {
+// The layers' own view, overlay rules applied. No digest: the gate compares the
+// executed file with the layer's file byte for byte when their sizes match.
+gate::ImageFile from_disk(const gate::GatedContainer& c, const std::string& path) {
     gate::ImageFile f;
     auto lookup = [&](std::size_t layer, std::string_view p) { return disk_entry(c, layer, p); };
     auto e = baseline::resolve(c.lower_fds.size(), lookup, path);
@@ -56,20 +56,9 @@ gate::ImageFile from_disk(const gate::GatedContainer& c, const std::string& path
     if (!e || e->kind != baseline::EntryKind::Regular) return f;
     f.present = true;
     f.size = e->size;
-    if (e->size != size) return f;   // cannot be a copy-up: no need to hash it
-    for (std::size_t i = 0; i < c.info.lowers.size(); ++i) {
-        if (c.info.lowers[i] != e->layer) continue;
-        auto fd = base::open_beneath(c.lower_fds[i].get(), path, O_RDONLY | O_NONBLOCK);
-        struct stat st{};
-        if (!fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) break;
-        digest::HashLimits limits;
-        limits.deadline = deadline;
-        auto d = digest::sha256_fd(fd->get(), limits);
-        if (!d) { f.known = false; return f; }
-        f.digest = *d;
-        return f;
-    }
-    f.known = false;   // resolved to a layer we cannot open: do not guess
+    for (std::size_t i = 0; i < c.info.lowers.size(); ++i)
+        if (c.info.lowers[i] == e->layer) f.layer = static_cast<int>(i);
+    if (f.layer < 0) f.known = false;   // resolved to a layer we cannot name: do not guess
     return f;
 }
 
@@ -89,8 +78,7 @@ baseline::Store* thread_store(const std::string& database) {
 
 void open_thread_store(const std::string& database) { thread_store(database); }
 
-gate::ImageFile image_file(const std::string& database, const gate::GatedContainer& c, const std::string& path,
-                           std::uint64_t size, std::chrono::steady_clock::time_point deadline) {
+gate::ImageFile image_file(const std::string& database, const gate::GatedContainer& c, const std::string& path) {
     if (baseline::Store* store = thread_store(database)) {
         baseline::Store::ReadSnapshot snapshot(*store);   // both look-ups, one snapshot
         if (store->all_complete(c.info.lowers)) {
@@ -101,11 +89,13 @@ gate::ImageFile image_file(const std::string& database, const gate::GatedContain
                 f.present = true;
                 f.size = e->size;
                 f.digest = e->sha256;
+                for (std::size_t i = 0; i < c.info.lowers.size(); ++i)
+                    if (c.info.lowers[i] == e->layer) f.layer = static_cast<int>(i);
             }
             return f;
         }
     }
-    return from_disk(c, path, size, deadline);
+    return from_disk(c, path);
 }
 
 bool image_has_size(const std::string& database, const gate::GatedContainer& c, std::uint64_t size) {

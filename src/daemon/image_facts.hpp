@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the image holds at a path, for the gate's workers. From the baseline
 // database when every layer of the container is hashed; until then straight from
-// the layer directories (overlay rules applied, the one file hashed on demand), so
-// the gate never waits for a whole-image build to answer an exec.
+// the layer directories (overlay rules applied), so the gate never waits for a
+// whole-image build to answer an exec.
 #pragma once
 
 #include <chrono>
@@ -16,10 +16,9 @@ namespace layerlock::daemon {
 // Opens this thread's baseline connection ahead of its first use.
 void open_thread_store(const std::string& database);
 
-// The image's regular file at `path`; `size` is the executed file's size (a layer
-// file of another size is not hashed: it cannot be the executed file's origin).
-gate::ImageFile image_file(const std::string& database, const gate::GatedContainer& c, const std::string& path,
-                           std::uint64_t size, std::chrono::steady_clock::time_point deadline);
+// The image's regular file at `path` (from the baseline, or from the layers while
+// it is incomplete: then without a digest).
+gate::ImageFile image_file(const std::string& database, const gate::GatedContainer& c, const std::string& path);
 
 // Whether some regular file of the image has exactly this size (true while the
 // baseline is incomplete: not known).

@@ -85,6 +85,19 @@ bool served_from_lower(const GatedContainer& c, const std::string& path, const s
     return false;
 }
 
+std::optional<bool> same_as_layer_file(const GatedContainer& c, int layer, const std::string& path, int fd,
+                                       std::uint64_t size, std::chrono::steady_clock::time_point deadline) {
+    if (layer < 0 || static_cast<std::size_t>(layer) >= c.lower_fds.size()) return std::nullopt;
+    auto image = base::open_beneath(c.lower_fds[static_cast<std::size_t>(layer)].get(), path, O_RDONLY | O_NONBLOCK);
+    struct stat st{};
+    if (!image || ::fstat(image->get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::uint64_t>(st.st_size) != size)
+        return std::nullopt;
+    auto same = base::same_content(fd, image->get(), size, deadline);
+    if (!same) return std::nullopt;
+    return *same;
+}
+
 bool has_overlay_origin(const GatedContainer& c, const std::string& path) {
     auto fd = base::open_beneath(c.upper_fd.get(), path, O_PATH);
     if (!fd) return false;

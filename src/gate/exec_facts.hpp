@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "layerlock/gate/exec_gate.hpp"
@@ -25,6 +28,13 @@ std::string container_path(int fd, const GatedContainer& c, bool* deleted);
 // and size (overlayfs reports a lower inode's own attributes; a copy-up or any
 // write gives a new ctime, which user space cannot forge).
 bool served_from_lower(const GatedContainer& c, const std::string& path, const struct stat& st);
+
+// Compares the executed file (`fd`, `size` bytes) byte for byte with the regular
+// file at `path` in lower layer `layer` (index into c.lower_fds). nullopt when that
+// file cannot be opened, is not a regular file of that size, or the comparison
+// failed or ran past the deadline.
+std::optional<bool> same_as_layer_file(const GatedContainer& c, int layer, const std::string& path, int fd,
+                                       std::uint64_t size, std::chrono::steady_clock::time_point deadline);
 
 // True when the upper layer's file at `path` carries the overlay origin xattr
 // (the kernel copied it up from a lower file; a file written by a process has none).

@@ -39,11 +39,16 @@ struct Job {
     PendingPtr ev;
     std::shared_ptr<const GatedContainer> container;
     std::string path;
-    // After-lane jobs only: the answer given, the caller's names read before it,
-    // and whether the image has a file at the path (for the refined reason).
+    // After-lane jobs only (answered; the alert remains): the verdict given, the
+    // caller's names read before the answer, the digest when hashed before it; for
+    // drift decided unhashed, whether the image has a file at the path (for the
+    // refined reason); whether the path is still to be read from the fd.
     policy::Verdict verdict{};
-    ProcessNames names{};
+    std::optional<ProcessNames> names{};
+    std::optional<model::Sha256> digest{};
+    bool unhashed = false;
     bool image_file_at_path = false;
+    bool path_from_fd = false;
 };
 
 // A bounded FIFO served by its own threads.
@@ -121,15 +126,18 @@ struct ExecGate::Impl {
     void forget_stale_containers();
     void read_batch(const GateOptions& o);
     void handle(int event_fd, pid_t pid, const GateOptions& o);
-    void answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls,
+    void answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c, const policy::Classification& cls,
                     const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt);
     void worker_loop(Lane& lane);
     // True when the job went on to the after lane (which then owns the fd).
     bool judge(Job& job, const GateOptions& o);
     bool answer_unhashed(Job& job, const policy::Classification& cls, bool image_file_at_path,
                          const GateOptions& o);
+    // The alert of an answered exec, built and published on the after lane (or
+    // here when it is full). True when the lane took it (and with it the fd).
+    bool after_answer(Job job, const GateOptions& o);
     void after_loop();
-    void finish_unhashed(Job& job, const GateOptions& o);
+    void finish(Job& job, const GateOptions& o);
     void sweep_deadlines();
     void arm_deadline(ReaderWakeup& w);
     void drain_on_stop();
@@ -301,7 +309,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
         return;
     }
     if (hit) {   // cached, and worth an alert: reported with the path and the digest
-        answer_now(ev, *c, *hit, o, hit_digest);
+        answer_now(ev, c, *hit, o, hit_digest);
         return;
     }
     bool deleted = false;
@@ -310,7 +318,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
         gate.counters_.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
         policy::Classification cls = policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
         gate.cache_.put(key, cls);
-        answer_now(ev, *c, cls, o);
+        answer_now(ev, c, cls, o);
         return;
     }
     Lane& lane = static_cast<std::uint64_t>(ev->st.st_size) >= o.large_file_bytes ? large : small;
@@ -325,17 +333,22 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
     in_flight.push_back(std::move(ev));
 }
 
-void ExecGate::Impl::answer_now(PendingPtr& ev, const GatedContainer& c, const policy::Classification& cls,
-                                const GateOptions& o, const std::optional<model::Sha256>& digest) {
-    auto v = policy::decide(cls, c.mode, o.on_error);
-    std::optional<ProcessNames> names;
+void ExecGate::Impl::answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c,
+                                const policy::Classification& cls, const GateOptions& o,
+                                const std::optional<model::Sha256>& digest) {
+    auto v = policy::decide(cls, c->mode, o.on_error);
+    std::optional<ProcessNames> names{};
     if (cls.alert) names = caller_names(ev->pid());  // while the process still waits in execve
     ev->respond(v.action);
     count(v);
     if (!cls.drift && cls.reason == "image-layer") maybe_ignore(ev->fd(), o);
     if (cls.alert) {
-        bool deleted = false;
-        report(*ev, &c, container_path(ev->fd(), c, &deleted), v, digest, std::move(names));
+        Job job{ev, c, {}};
+        job.verdict = v;
+        job.names = std::move(names);
+        job.digest = digest;
+        job.path_from_fd = true;
+        after_answer(std::move(job), o);
     }
 }
 
@@ -365,42 +378,72 @@ bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     auto& ev = *job.ev;
     const auto& c = *job.container;
     const auto size = static_cast<std::uint64_t>(ev.st.st_size);
-    auto img = gate.env_.image_file(c, job.path, size, ev.deadline());
+    auto img = gate.env_.image_file(c, job.path);
     const bool origin = has_overlay_origin(c, job.path);
+    std::optional<bool> same;   // byte for byte the image's file at the path?
     if (img.known) {
         policy::UpperFile upper{img.present, img.present && img.size == size, origin};
+        // Of the size of the image's file at the path: compared with that file in
+        // its layer at memory speed, instead of hashed at SHA-256 speed.
+        if (upper.could_be_copy_up) {
+            same = same_as_layer_file(c, img.layer, job.path, ev.fd(), size, ev.deadline());
+            if (same) gate.counters_.compared.fetch_add(1, std::memory_order_relaxed);
+            if (same == false) upper.could_be_copy_up = false;
+        }
         // A marked copy too large to hash quickly: its size alone may rule out every image file.
-        if (origin && !upper.same_size && size >= o.large_file_bytes) upper.size_in_image = gate.env_.image_has_size(c, size);
+        if (origin && !upper.could_be_copy_up && size >= o.large_file_bytes)
+            upper.size_in_image = gate.env_.image_has_size(c, size);
         if (auto cls = policy::classify_unhashed(upper)) return answer_unhashed(job, *cls, img.present, o);
     }
-    // A possible copy-up or renamed image file: the content decides.
-    digest::HashLimits limits;
-    limits.deadline = ev.deadline();
-    std::uint64_t bytes = 0;
-    auto content = digest::sha256_fd(ev.fd(), limits, &bytes);
-    gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
-    gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
-
     policy::ExecFacts facts;
-    if (content && img.known && Clock::now() < ev.deadline()) {
+    std::optional<model::Sha256> content;
+    if (same == true) {
         facts.source = policy::Source::UpperLayer;
-        facts.content = *content;
-        facts.image_at_path = img.digest;
-        facts.image_file_at_path = img.present;
-        facts.has_overlay_origin = origin;
-        // Only a marked copy needs the image searched by content (renamed image file).
-        if (origin && img.digest != *content) facts.content_in_image = gate.env_.content_in_image(c, *content);
+        facts.image_file_at_path = true;
+        facts.equals_image_file_at_path = true;
+    } else {
+        // A marked copy (renamed image file?), or the comparison was not possible:
+        // the content decides.
+        digest::HashLimits limits;
+        limits.deadline = ev.deadline();
+        std::uint64_t bytes = 0;
+        if (auto d = digest::sha256_fd(ev.fd(), limits, &bytes)) content = *d;
+        gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
+        gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        if (content && img.known && Clock::now() < ev.deadline()) {
+            facts.source = policy::Source::UpperLayer;
+            facts.content = *content;
+            facts.image_at_path = img.digest;
+            facts.image_file_at_path = img.present;
+            facts.has_overlay_origin = origin;
+            // Only a marked copy needs the image searched by content (renamed image file).
+            if (origin && img.digest != *content) facts.content_in_image = gate.env_.content_in_image(c, *content);
+        }
     }
     auto cls = policy::classify(facts);
+    // What was read must still be the version the event reported: a write while it
+    // was compared or hashed means the check saw other bytes than would run.
+    if (facts.source == policy::Source::UpperLayer) {
+        struct stat now{};
+        if (::fstat(ev.fd(), &now) != 0 || !(policy::FileKey::of(now) == policy::FileKey::of(ev.st))) {
+            cls = policy::changed_while_judged();
+            content.reset();   // not the digest of any one version of the file
+            gate.counters_.changed_while_judged.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
     auto v = policy::decide(cls, c.mode, o.on_error);
-    std::optional<ProcessNames> names;
+    std::optional<ProcessNames> names{};
     if (cls.alert) names = caller_names(ev.pid());  // while the process still waits in execve
     if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
     count(v);
     auto digest = content ? std::optional(*content) : std::nullopt;
     if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(ev.st), cls, digest);
-    if (cls.alert) report(ev, &c, job.path, v, digest, std::move(names));
-    return false;
+    if (!cls.alert) return false;
+    Job next{job.ev, job.container, job.path};
+    next.verdict = v;
+    next.names = std::move(names);
+    next.digest = digest;
+    return after_answer(std::move(next), o);
 }
 
 // Drift decided without the content: answered now, hashed after (for the alert's
@@ -413,28 +456,37 @@ bool ExecGate::Impl::answer_unhashed(Job& job, const policy::Classification& cls
     if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
     count(v);
     gate.counters_.drift_unhashed.fetch_add(1, std::memory_order_relaxed);
-    Job next{job.ev, job.container, job.path, v, std::move(names), image_file_at_path};
-    if (after.push(next, o.max_pending)) return true;
-    finish_unhashed(next, o);
+    Job next{job.ev, job.container, job.path};
+    next.verdict = v;
+    next.names = std::move(names);
+    next.unhashed = true;
+    next.image_file_at_path = image_file_at_path;
+    return after_answer(std::move(next), o);
+}
+
+bool ExecGate::Impl::after_answer(Job job, const GateOptions& o) {
+    if (after.push(job, o.max_pending)) return true;
+    finish(job, o);
     return false;
 }
 
 void ExecGate::Impl::after_loop() {
     gate.env_.prepare_worker();
     digest::prepare_thread();
-    while (auto job = after.pop()) finish_unhashed(*job, options());
+    while (auto job = after.pop()) finish(*job, options());
 }
 
-// The digest of the executed file, taken after the answer: kept only if the file
-// is still the version that was executed (FileKey unchanged after hashing; any
-// write in between changes its ctime). Then the reason is refined (a copy of an
-// image file is "copied-image-file"), the verdict cached with the digest, and the
-// alert published. On shutdown the alert goes out without hashing.
-void ExecGate::Impl::finish_unhashed(Job& job, const GateOptions& o) {
+// The alert of an answered exec. For drift decided unhashed, the digest of the
+// executed file is taken first: kept only if the file is still the version that
+// was executed (FileKey unchanged after hashing; any write in between changes its
+// ctime); then the reason is refined (a copy of an image file is
+// "copied-image-file") and the verdict cached with the digest. On shutdown the
+// alert goes out without hashing.
+void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
     auto& ev = *job.ev;
     const auto& c = *job.container;
-    std::optional<model::Sha256> content;
-    if (!stopping) {
+    std::optional<model::Sha256> content = job.digest;
+    if (job.unhashed && !stopping) {
         digest::HashLimits limits;
         limits.deadline = Clock::now() + o.hash_timeout;
         std::uint64_t bytes = 0;
@@ -445,9 +497,13 @@ void ExecGate::Impl::finish_unhashed(Job& job, const GateOptions& o) {
         if (content && (::fstat(ev.fd(), &now) != 0 || !(policy::FileKey::of(now) == policy::FileKey::of(ev.st))))
             content.reset();
     }
+    if (job.path_from_fd) {
+        bool deleted = false;
+        job.path = container_path(ev.fd(), c, &deleted);
+    }
     ev.close_fd();   // done with the file before the alert goes out
     auto v = job.verdict;
-    if (content) {
+    if (job.unhashed && content) {
         policy::ExecFacts facts;
         facts.source = policy::Source::UpperLayer;
         facts.content = *content;

@@ -51,10 +51,9 @@ public:
         std::atomic_store(&container, std::move(c));
         ++generation;
     }
-    gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path, std::uint64_t size,
-                               std::chrono::steady_clock::time_point deadline) override {
+    gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path) override {
         if (before_facts) before_facts(path);
-        return daemon::image_file(database, c, path, size, deadline);
+        return daemon::image_file(database, c, path);
     }
     std::function<void()> before_content_search;   // runs on the thread that searches
     bool content_in_image(const gate::GatedContainer& c, const model::Sha256& content) override {
@@ -220,7 +219,7 @@ TEST_CASE("an upper file that no content could make the image's is denied before
     CHECK(test::run(h.fx.at("tmp/second")) == EPERM);
     CHECK(settled(searches, 1) == 1);
     CHECK(h.gate->counters().hashed == 1);
-    CHECK(h.gate->counters().drift_unhashed == 2);
+    CHECK(settled(h.gate->counters().drift_unhashed, 2) == 2);
     CHECK(h.env.take(0).empty());                      // no alert before its digest
     release = true;
     auto events = h.env.take(2);
@@ -306,8 +305,55 @@ TEST_CASE("a copy-up by chmod keeps the image's content and is allowed") {
     REQUIRE(::chmod(h.fx.at("bin/busybox").c_str(), 04755) == 0);
     REQUIRE(fs::exists(h.fx.upper() + "/bin/busybox"));   // really copied up
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);
-    CHECK(h.gate->counters().hashed == 1);
+    CHECK(h.gate->counters().compared == 1);              // byte for byte with the layer's file
+    CHECK(h.gate->counters().hashed == 0);
     CHECK(h.env.take(0).empty());
+}
+
+TEST_CASE("a new file of an image file's size put at its path is compared, then denied without hashing") {
+    Harness h(model::Mode::Enforce);
+    h.build_baseline();
+    // A file written by a process (no origin marker), the image's size, other
+    // bytes near the end, renamed over the image's file.
+    h.copy(test::kBusybox, h.fx.at("tmp/lookalike"));
+    {
+        base::UniqueFd f(::open(h.fx.at("tmp/lookalike").c_str(), O_WRONLY | O_CLOEXEC));
+        REQUIRE(f);
+        struct stat st{};
+        REQUIRE(::fstat(f.get(), &st) == 0);
+        REQUIRE(::pwrite(f.get(), "xyz", 3, st.st_size - 3) == 3);
+    }
+    fs::rename(h.fx.at("tmp/lookalike"), h.fx.at("bin/busybox"));
+    CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);
+    auto events = h.env.take(1);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].reason == "modified-image-file");
+    CHECK(events[0].sha256.size() == 64);                            // hashed after the answer
+    CHECK(h.gate->counters().compared == 1);
+    CHECK(h.gate->counters().drift_unhashed == 1);
+}
+
+TEST_CASE("a file written while it is being judged is drift, even if its bytes end up the image's") {
+    Harness h(model::Mode::Enforce);
+    h.build_baseline();
+    REQUIRE(::chmod(h.fx.at("bin/busybox").c_str(), 0755) == 0);   // copy-up: the image's bytes
+    // While the exec waits, the same bytes are written again: the content still
+    // equals the image's file, but the version that was checked is not the one
+    // the event reported.
+    h.env.before_facts = [&](const std::string&) {
+        base::UniqueFd f(::open(h.fx.at("bin/busybox").c_str(), O_WRONLY | O_CLOEXEC));
+        char c = 0;
+        base::UniqueFd r(::open(h.fx.at("bin/busybox").c_str(), O_RDONLY | O_CLOEXEC));
+        if (f && r && ::pread(r.get(), &c, 1, 0) == 1) (void)!::pwrite(f.get(), &c, 1, 0);
+    };
+    CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);
+    auto events = h.env.take(1);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].reason == "changed-while-judged");
+    CHECK(events[0].sha256.empty());
+    CHECK(h.gate->counters().changed_while_judged == 1);
+    h.env.before_facts = nullptr;
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);                   // the new version, checked whole: allowed
 }
 
 TEST_CASE("an image binary modified in place is denied") {
@@ -339,7 +385,9 @@ TEST_CASE("the file the kernel handed over is judged even if its path is swapped
     auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
     CHECK(events[0].path == "/tmp/evil");          // the name it was executed by
-    CHECK(events[0].reason == "new-file");         // judged on the evil content, not the swapped-in copy
+    // Judged on the file handed over, not the swapped-in copy (the rename changed
+    // the executed file's ctime while it was judged: no verdict on content was kept).
+    CHECK(events[0].action == "denied");
 }
 
 TEST_CASE("a lower file whose name now leads to a modified copy is not trusted by name") {
@@ -360,13 +408,14 @@ TEST_CASE("the verdict cache serves an unchanged file and never a changed one") 
     REQUIRE(::chmod(h.fx.at("bin/busybox").c_str(), 0700) == 0);   // copy-up, allowed
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);
-    CHECK(h.gate->counters().hashed == 1);                          // second exec: cache hit
+    CHECK(h.gate->counters().compared == 1);                        // second exec: cache hit
+    CHECK(h.gate->counters().hashed == 0);
     {
         std::ofstream f(h.fx.at("bin/busybox"), std::ios::app | std::ios::binary);
         f << "changed";
     }
     CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);
-    CHECK(settled(h.gate->counters().hashed, 2) == 2);   // after the answer: its size rules out a copy-up
+    CHECK(settled(h.gate->counters().hashed, 1) == 1);   // after the answer: its size rules out a copy-up
 }
 
 TEST_CASE("a hash that misses its deadline gets the configured fallback answer") {

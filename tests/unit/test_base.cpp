@@ -66,6 +66,37 @@ TEST_CASE("open_beneath never follows a symlink out of the directory") {
     CHECK_FALSE(base::open_beneath(root->get(), "/../etc/passwd", O_RDONLY));
 }
 
+TEST_CASE("same_content compares two files byte for byte over their whole size") {
+    test::TempDir dir;
+    std::string big(700 * 1024 + 13, 'a');                // more than two comparison chunks
+    for (std::size_t i = 0; i < big.size(); i += 4093) big[i] = static_cast<char>(i % 251);
+    auto write = [&](const char* name, const std::string& bytes) {
+        std::ofstream(dir.path() / name, std::ios::binary) << bytes;
+        return base::UniqueFd(::open((dir.path() / name).c_str(), O_RDONLY | O_CLOEXEC));
+    };
+    auto a = write("a", big);
+    auto same = write("same", big);
+    std::string last = big;
+    last.back() = 'z';
+    auto differs_last = write("last", last);
+    auto shorter = write("short", big.substr(0, big.size() - 1));
+    const auto size = static_cast<std::uint64_t>(big.size());
+    auto compare = [&](int x, int y, std::uint64_t n) {
+        auto r = base::same_content(x, y, n);
+        REQUIRE(r);
+        return *r;
+    };
+    CHECK(compare(a.get(), same.get(), size));
+    CHECK_FALSE(compare(a.get(), differs_last.get(), size));
+    CHECK_FALSE(compare(a.get(), shorter.get(), size));     // ends early: not the same
+    CHECK_FALSE(compare(shorter.get(), a.get(), size));
+    CHECK(compare(a.get(), same.get(), 0));
+    CHECK(::lseek(a.get(), 0, SEEK_CUR) == 0);                             // offsets untouched
+    auto late = base::same_content(a.get(), same.get(), size, std::chrono::steady_clock::now() - std::chrono::seconds(1));
+    REQUIRE_FALSE(late);
+    CHECK(late.error().code == std::errc::timed_out);
+}
+
 TEST_CASE("hex digests round-trip and reject malformed text") {
     model::Sha256 d{};
     for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<std::uint8_t>(i * 7);

@@ -138,6 +138,26 @@ TEST_CASE("whatever the content, the hash never turns a drift decided before has
     }
 }
 
+TEST_CASE("an upper file found equal byte for byte to the image's file at its path is a copy-up") {
+    ExecFacts f;
+    f.source = Source::UpperLayer;
+    f.image_file_at_path = true;
+    f.equals_image_file_at_path = true;                     // no digest needed
+    auto c = policy::classify(f);
+    CHECK(c.reason == "copy-up");
+    CHECK_FALSE(c.drift);
+    CHECK_FALSE(c.alert);
+}
+
+TEST_CASE("a file that changed while it was judged is drift and never cached") {
+    auto c = policy::changed_while_judged();
+    CHECK(c.drift);
+    CHECK(c.severity == model::Severity::High);
+    CHECK_FALSE(policy::cacheable(c));
+    CHECK(policy::decide(c, model::Mode::Enforce, model::Action::Allow).action == model::Action::Deny);
+    CHECK(policy::decide(c, model::Mode::Monitor, model::Action::Deny).action == model::Action::Allow);
+}
+
 TEST_CASE("an undecided exec gets the configured fallback and is never cached") {
     ExecFacts f;  // Source::Undecided
     auto c = policy::classify(f);

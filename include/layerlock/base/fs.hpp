@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -28,5 +30,13 @@ Result<std::string> read_file(const std::string& path, std::size_t limit = 16u <
 
 // The path an open fd refers to, as the kernel reports it (/proc/self/fd/N).
 Result<std::string> fd_path(int fd);
+
+// True when the first `size` bytes of two open regular files are equal and
+// neither ends earlier (pread from offset 0 in chunks: the fds' offsets are
+// untouched; stops at the first differing chunk). ETIMEDOUT past the deadline.
+// Memory bandwidth instead of SHA-256 speed: ~0.1 ms per MiB from the page cache.
+Result<bool> same_content(int a, int b, std::uint64_t size,
+                          std::chrono::steady_clock::time_point deadline =
+                              std::chrono::steady_clock::time_point::max());
 
 }  // namespace layerlock::base

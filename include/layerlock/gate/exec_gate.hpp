@@ -43,8 +43,9 @@ struct ImageFile {
     bool known = false;                         // false: baseline and layers unreadable (undecided)
     bool present = false;                       // the image has a regular file at the path
     std::uint64_t size = 0;                     // its size
-    // Its SHA-256. May be absent when its size differs from the executed file's
-    // (then no copy-up is possible and the layers are not read to hash it).
+    int layer = -1;                             // index into lower_fds of the layer holding it
+    // Its SHA-256, from the baseline; absent while the baseline is incomplete
+    // (the gate then compares with the layer's file byte for byte).
     std::optional<model::Sha256> digest;
 };
 
@@ -58,10 +59,8 @@ public:
     // it stays the same, the reader reuses its earlier answers without asking.
     // nullopt: ask container_for every time.
     virtual std::optional<std::uint64_t> containers_generation() { return std::nullopt; }
-    // Worker threads: may read the baseline or image layers; honour the deadline.
-    // `size`: the executed file's size.
-    virtual ImageFile image_file(const GatedContainer& c, const std::string& path, std::uint64_t size,
-                                 std::chrono::steady_clock::time_point deadline) = 0;
+    // Worker threads: may read the baseline or the layer directories.
+    virtual ImageFile image_file(const GatedContainer& c, const std::string& path) = 0;
     // True when some file of the image has this content (false too while the
     // image's baseline is incomplete: the layers are not searched by content).
     virtual bool content_in_image(const GatedContainer& c, const model::Sha256& content) = 0;
@@ -94,7 +93,9 @@ struct GateCounters {
     std::atomic<std::uint64_t> events{0}, allowed{0}, denied{0}, fallback{0},
         timeouts{0}, overload{0}, unknown_container{0}, hashed{0}, hashed_bytes{0},
         lower_fast_path{0}, ignore_marks{0}, queue_overflows{0},
-        drift_unhashed{0};   // answered as drift before hashing (hashed after, for the alert)
+        drift_unhashed{0},   // answered as drift before hashing (hashed after, for the alert)
+        compared{0},         // compared byte for byte with the image's file instead of hashed
+        changed_while_judged{0};
 };
 
 class ExecGate {

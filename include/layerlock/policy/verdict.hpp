@@ -26,6 +26,9 @@ struct ExecFacts {
     std::optional<model::Sha256> content;
     std::optional<model::Sha256> image_at_path;
     bool image_file_at_path = false;     // the image has a regular file at the path
+    // The executed file was compared byte for byte with the image's file at the
+    // path and is equal (then `content` need not be known).
+    bool equals_image_file_at_path = false;
     bool has_overlay_origin = false;     // kernel copy-up marker on the upper file
     bool content_in_image = false;       // the content equals some image file
 };
@@ -49,7 +52,8 @@ Classification classify(const ExecFacts& facts);
 // An upper-layer file as known before its content is hashed.
 struct UpperFile {
     bool image_file_at_path = false;     // the image has a regular file at the same path
-    bool same_size = false;              // ... of the executed file's size
+    // ... of the executed file's size, and not proven different byte for byte
+    bool could_be_copy_up = false;
     bool has_overlay_origin = false;     // kernel copy-up marker on the upper file
     bool size_in_image = true;           // some image file has its size (true: not known)
 };
@@ -67,7 +71,14 @@ std::optional<Classification> classify_unhashed(const UpperFile& f);
 // `undecided_answer` is the configured on_error fallback.
 Verdict decide(const Classification& c, model::Mode mode, model::Action undecided_answer);
 
+// The executed file changed while it was being judged (its version after the
+// check is not the one the event reported): what was checked is not what would
+// run. Drift, never cached.
+Classification changed_while_judged();
+
 // True when the classification must not be cached (it depends on transient state).
-inline bool cacheable(const Classification& c) { return c.reason != "undecided"; }
+inline bool cacheable(const Classification& c) {
+    return c.reason != "undecided" && c.reason != "changed-while-judged";
+}
 
 }  // namespace layerlock::policy
