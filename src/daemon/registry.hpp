@@ -54,7 +54,9 @@ public:
 private:
     mutable std::mutex mu_;
     std::map<dev_t, Ptr> by_dev_;
-    std::atomic<std::uint64_t> generation_{0};
+    // Its own cache line: read by the gate's reader on every exec, written rarely;
+    // the mutex beside it is taken by other threads.
+    alignas(64) std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace layerlock::daemon

@@ -92,6 +92,9 @@ struct ExecGate::Impl {
     ExecGate& gate;
     GateOptions opts;
     std::mutex opts_mu;
+    std::atomic<std::uint64_t> opts_version{0};   // bumped by set_options
+    GateOptions reader_opts;                      // reader only: its copy, refreshed on a new version
+    std::uint64_t reader_opts_version = ~std::uint64_t{0};
     // The reader sleeps in a blocking read(): one syscall per event. Signals from
     // ReaderWakeup interrupt it for the watchdog tick, deadlines and stop.
     std::atomic<ReaderWakeup*> wakeup{nullptr};
@@ -124,7 +127,7 @@ struct ExecGate::Impl {
     void reader_loop();
     const std::shared_ptr<const GatedContainer>& container_for(dev_t dev);
     void forget_stale_containers();
-    void read_batch(const GateOptions& o);
+    void read_batch();
     void handle(int event_fd, pid_t pid, const GateOptions& o);
     void answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c, const policy::Classification& cls,
                     const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt);
@@ -165,6 +168,7 @@ void ExecGate::set_options(const GateOptions& opts) {
     auto keep_workers = impl_->opts.workers;
     impl_->opts = opts;
     impl_->opts.workers = keep_workers;
+    impl_->opts_version.fetch_add(1, std::memory_order_release);
 }
 
 void ExecGate::start() {
@@ -209,7 +213,7 @@ void ExecGate::Impl::reader_loop() {
         ReaderWakeup w(options().tick);
         wakeup = &w;
         while (!w.stop_requested() && !stopping) {
-            read_batch(options());   // blocks until events or a wake-up signal
+            read_batch();   // blocks until events or a wake-up signal
             if (w.take_tick()) {
                 gate.env_.tick();
                 forget_stale_containers();   // a removed container is not kept alive here
@@ -256,10 +260,17 @@ void ExecGate::Impl::arm_deadline(ReaderWakeup& w) {
 
 // Reads one bounded batch: each event carries an open fd, so a batch never
 // holds more fds than the buffer has room for events.
-void ExecGate::Impl::read_batch(const GateOptions& o) {
+void ExecGate::Impl::read_batch() {
     alignas(fanotify_event_metadata) char buf[4096];
     ssize_t len = ::read(gate.group_.fd(), buf, sizeof buf);
     if (len <= 0) return;
+    // The options as of now (a reload while the reader slept applies to these events),
+    // copied only when set_options changed them: no lock per read.
+    if (auto v = opts_version.load(std::memory_order_acquire); v != reader_opts_version) {
+        reader_opts = options();
+        reader_opts_version = v;
+    }
+    const GateOptions& o = reader_opts;
     auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
     for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
         if (m->vers != FANOTIFY_METADATA_VERSION) {

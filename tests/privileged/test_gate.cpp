@@ -503,6 +503,21 @@ TEST_CASE("the reader reuses a container it looked up until the environment says
     CHECK(settled(h.gate->counters().unknown_container, 1) == 1);
 }
 
+TEST_CASE("options changed on reload apply to the next exec, even one the reader was already waiting for") {
+    gate::GateOptions opts;
+    opts.on_error = model::Action::Allow;
+    Harness h(model::Mode::Enforce, opts);
+    h.env.replace(nullptr);                                // execs of an unknown container get on_error
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    std::this_thread::sleep_for(milliseconds(50));         // the reader is back in its blocking read
+    opts.on_error = model::Action::Deny;
+    h.gate->set_options(opts);
+    CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);
+    opts.on_error = model::Action::Allow;
+    h.gate->set_options(opts);
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+}
+
 TEST_CASE("the host's own binaries are never gated") {
     Harness h(model::Mode::Enforce);
     test::TempDir host;
