@@ -3,9 +3,12 @@
 // cache hit, image-layer inode) and hands the rest to a worker lane (small or
 // large files, so one huge hash never holds up the others). A worker answers an
 // upper file that no content could make the image's (policy::classify_unhashed)
-// without hashing it, and leaves the hash for the alert to the "after" lane, at
-// background priority. The reader also sweeps deadlines: an event whose worker
-// has not answered in time gets the fallback.
+// without hashing it; a file of the size of the image's file at its path is
+// compared with that file byte for byte; only what is left is hashed before the
+// answer. The "after" lane (background priority) builds and publishes the alerts
+// of answered execs, hashing first the files answered unhashed. The reader also
+// sweeps deadlines: an event whose worker has not answered in time gets the
+// fallback.
 // Answer first, then alert: publish() is called only after respond().
 #include "layerlock/gate/exec_gate.hpp"
 
