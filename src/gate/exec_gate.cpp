@@ -52,6 +52,7 @@ struct Job {
     bool unhashed = false;
     bool image_file_at_path = false;
     bool path_from_fd = false;
+    struct stat st{};   // the version of the file the verdict is about (fstat of the fd)
 };
 
 // A bounded FIFO served by its own threads.
@@ -75,6 +76,10 @@ public:
     // `drain`: pop() still hands out the jobs already queued (they are answered
     // already and only their alerts remain); otherwise they are dropped and their
     // PendingExec destructors answer the fallback.
+    std::size_t size() {
+        std::lock_guard lock(mu_);
+        return jobs_.size();
+    }
     void stop(bool drain = false) {
         std::lock_guard lock(mu_);
         stopping_ = true;
@@ -106,7 +111,10 @@ struct ExecGate::Impl {
     std::atomic<bool> stopping{false};
     pid_t self = ::getpid();
     Lane small, large;
-    Lane after;                          // answered, alert pending its digest (background priority)
+    // Background priority, both: alerts of answered execs (`alerts`), and the
+    // hash each alert of drift answered unhashed waits for (`after`), so that an
+    // alert that needs no hash never waits behind hashes.
+    Lane alerts, after;
     std::vector<std::thread> threads;
     std::deque<PendingPtr> in_flight;    // reader only: deadline order (FIFO)
     // Reader only: containers looked up, by device (direct-mapped), valid while the
@@ -142,7 +150,7 @@ struct ExecGate::Impl {
     // The alert of an answered exec, built and published on the after lane (or
     // here when it is full). True when the lane took it (and with it the fd).
     bool after_answer(Job job, const GateOptions& o);
-    void after_loop();
+    void after_loop(Lane& lane);
     void finish(Job& job, const GateOptions& o);
     void sweep_deadlines();
     void arm_deadline(ReaderWakeup& w);
@@ -190,10 +198,15 @@ void ExecGate::start() {
         base::name_this_thread("ll-gate-large");
         impl_->worker_loop(impl_->large);
     });
-    // Hashes for alerts of execs already answered: nothing waits on it.
+    // Alerts of execs already answered, and the hashes some of them need: no exec
+    // waits on these (refused background priority: normal priority, same work).
     impl_->threads.emplace_back([this] {
-        (void)base::become_background_thread("ll-gate-after");   // refused: normal priority, same work
-        impl_->after_loop();
+        (void)base::become_background_thread("ll-gate-after");
+        impl_->after_loop(impl_->after);
+    });
+    impl_->threads.emplace_back([this] {
+        (void)base::become_background_thread("ll-gate-alert");
+        impl_->after_loop(impl_->alerts);
     });
 }
 
@@ -206,6 +219,7 @@ void ExecGate::stop() noexcept {
     impl_->small.stop();
     impl_->large.stop();
     impl_->after.stop(/*drain=*/true);   // their alerts still go out, without hashing
+    impl_->alerts.stop(/*drain=*/true);
     for (auto& t : impl_->threads)
         if (t.joinable()) t.join();
     impl_->threads.clear();
@@ -362,6 +376,7 @@ void ExecGate::Impl::answer_now(PendingPtr& ev, const std::shared_ptr<const Gate
         job.names = std::move(names);
         job.digest = digest;
         job.path_from_fd = true;
+        job.st = ev->st;
         after_answer(std::move(job), o);
     }
 }
@@ -391,73 +406,87 @@ void ExecGate::Impl::worker_loop(Lane& lane) {
 bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     auto& ev = *job.ev;
     const auto& c = *job.container;
-    const auto size = static_cast<std::uint64_t>(ev.st.st_size);
-    auto img = gate.env_.image_file(c, job.path);
-    const bool origin = has_overlay_origin(c, job.path);
-    std::optional<bool> same;   // byte for byte the image's file at the path?
-    if (img.known) {
-        policy::UpperFile upper{img.present, img.present && img.size == size, origin};
-        // Of the size of the image's file at the path: compared with that file in
-        // its layer at memory speed, instead of hashed at SHA-256 speed.
-        if (upper.could_be_copy_up) {
-            same = same_as_layer_file(c, img.layer, job.path, ev.fd(), size, ev.deadline());
-            if (same) gate.counters_.compared.fetch_add(1, std::memory_order_relaxed);
-            if (same == false) upper.could_be_copy_up = false;
-        }
-        // A marked copy too large to hash quickly: its size alone may rule out every image file.
-        if (origin && !upper.could_be_copy_up && size >= o.large_file_bytes)
-            upper.size_in_image = gate.env_.image_has_size(c, size);
-        if (auto cls = policy::classify_unhashed(upper)) return answer_unhashed(job, *cls, img.present, o);
-    }
-    policy::ExecFacts facts;
+    job.st = ev.st;
+    policy::Classification cls;
     std::optional<model::Sha256> content;
-    if (same == true) {
-        facts.source = policy::Source::UpperLayer;
-        facts.image_file_at_path = true;
-        facts.equals_image_file_at_path = true;
-    } else {
-        // A marked copy (renamed image file?), or the comparison was not possible:
-        // the content decides.
-        digest::HashLimits limits;
-        limits.deadline = ev.deadline();
-        std::uint64_t bytes = 0;
-        if (auto d = digest::sha256_fd(ev.fd(), limits, &bytes)) content = *d;
-        gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
-        gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
-        if (content && img.known && Clock::now() < ev.deadline()) {
+    // A file whose version changes while it is read is judged again, on the version
+    // now there (a copy-up by another process's chmod mid-way, say); one that keeps
+    // changing is drift: what was read is not what would run.
+    for (int attempt = 0;; ++attempt) {
+        const auto size = static_cast<std::uint64_t>(job.st.st_size);
+        auto img = gate.env_.image_file(c, job.path);
+        const bool origin = has_overlay_origin(c, job.path);
+        std::optional<bool> same;   // byte for byte the image's file at the path?
+        if (img.known) {
+            policy::UpperFile upper{img.present, img.present && img.size == size, origin};
+            // Of the size of the image's file at the path: compared with that file in
+            // its layer at memory speed, instead of hashed at SHA-256 speed.
+            if (upper.could_be_copy_up) {
+                same = same_as_layer_file(c, img.layer, job.path, ev.fd(), size, ev.deadline());
+                if (same) gate.counters_.compared.fetch_add(1, std::memory_order_relaxed);
+                if (same == false) upper.could_be_copy_up = false;
+            }
+            // A marked copy too large to hash quickly: its size alone may rule out every image file.
+            if (origin && !upper.could_be_copy_up && size >= o.large_file_bytes)
+                upper.size_in_image = gate.env_.image_has_size(c, size);
+            if (auto unhashed = policy::classify_unhashed(upper)) return answer_unhashed(job, *unhashed, img.present, o);
+        }
+        policy::ExecFacts facts;
+        content.reset();
+        if (same == true) {
             facts.source = policy::Source::UpperLayer;
-            facts.content = *content;
-            facts.image_at_path = img.digest;
-            facts.image_file_at_path = img.present;
-            facts.has_overlay_origin = origin;
-            // Only a marked copy needs the image searched by content (renamed image file).
-            if (origin && img.digest != *content) facts.content_in_image = gate.env_.content_in_image(c, *content);
+            facts.image_file_at_path = true;
+            facts.equals_image_file_at_path = true;
+        } else {
+            // A marked copy (renamed image file?), or the comparison was not possible:
+            // the content decides.
+            digest::HashLimits limits;
+            limits.deadline = ev.deadline();
+            std::uint64_t bytes = 0;
+            if (auto d = digest::sha256_fd(ev.fd(), limits, &bytes)) content = *d;
+            gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
+            gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
+            // Of the image file's size, but neither compared nor its digest known (the
+            // baseline is incomplete): whether it is a copy-up cannot be told.
+            const bool copy_up_unknown = img.present && img.size == size && !same && !img.digest;
+            if (content && img.known && !copy_up_unknown && Clock::now() < ev.deadline()) {
+                facts.source = policy::Source::UpperLayer;
+                facts.content = *content;
+                facts.image_at_path = img.digest;
+                facts.image_file_at_path = img.present;
+                facts.has_overlay_origin = origin;
+                // Only a marked copy needs the image searched by content (renamed image file).
+                if (origin && img.digest != *content) facts.content_in_image = gate.env_.content_in_image(c, *content);
+            }
         }
-    }
-    auto cls = policy::classify(facts);
-    // What was read must still be the version the event reported: a write while it
-    // was compared or hashed means the check saw other bytes than would run.
-    if (facts.source == policy::Source::UpperLayer) {
+        cls = policy::classify(facts);
+        if (facts.source != policy::Source::UpperLayer) break;   // undecided: nothing was judged
+        // What was read must still be the version judged.
         struct stat now{};
-        if (::fstat(ev.fd(), &now) != 0 || !(policy::FileKey::of(now) == policy::FileKey::of(ev.st))) {
-            cls = policy::changed_while_judged();
-            content.reset();   // not the digest of any one version of the file
-            gate.counters_.changed_while_judged.fetch_add(1, std::memory_order_relaxed);
+        if (::fstat(ev.fd(), &now) == 0 && policy::FileKey::of(now) == policy::FileKey::of(job.st)) break;
+        if (attempt < 2 && Clock::now() < ev.deadline() && ::fstat(ev.fd(), &now) == 0) {
+            job.st = now;
+            continue;
         }
+        cls = policy::changed_while_judged();
+        content.reset();   // not the digest of any one version of the file
+        gate.counters_.changed_while_judged.fetch_add(1, std::memory_order_relaxed);
+        break;
     }
     auto v = policy::decide(cls, c.mode, o.on_error);
     std::optional<ProcessNames> names{};
     if (cls.alert) names = caller_names(ev.pid());  // while the process still waits in execve
     if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
     count(v);
-    auto digest = content ? std::optional(*content) : std::nullopt;
-    if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(ev.st), cls, digest);
+    if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(job.st), cls, content);
     if (!cls.alert) return false;
     Job next{job.ev, job.container, job.path};
     next.verdict = v;
     next.names = std::move(names);
-    next.digest = digest;
-    return after_answer(std::move(next), o);
+    next.digest = content;
+    next.st = job.st;
+    after_answer(std::move(next), o);
+    return false;   // the path is known: the alert needs no fd, the worker closes it
 }
 
 // Drift decided without the content: answered now, hashed after (for the alert's
@@ -475,32 +504,41 @@ bool ExecGate::Impl::answer_unhashed(Job& job, const policy::Classification& cls
     next.names = std::move(names);
     next.unhashed = true;
     next.image_file_at_path = image_file_at_path;
+    next.st = job.st;
     return after_answer(std::move(next), o);
 }
 
 bool ExecGate::Impl::after_answer(Job job, const GateOptions& o) {
-    if (after.push(job, o.max_pending)) return true;
+    if ((job.unhashed ? after : alerts).push(job, o.max_pending)) return true;
     finish(job, o);
     return false;
 }
 
-void ExecGate::Impl::after_loop() {
+void ExecGate::Impl::after_loop(Lane& lane) {
     gate.env_.prepare_worker();
     digest::prepare_thread();
-    while (auto job = after.pop()) finish(*job, options());
+    while (auto job = lane.pop()) finish(*job, options());
 }
+
+namespace {
+// Alerts waiting behind this many hashes go out without their digest (it is
+// reported with LAYERLOCK_UNKNOWN=sha256; the live file-drift check of the same
+// file records it): a flood of large dropped files must not delay the alert of
+// the next one by minutes.
+constexpr std::size_t kHashBacklog = 16;
+}  // namespace
 
 // The alert of an answered exec. For drift decided unhashed, the digest of the
 // executed file is taken first: kept only if the file is still the version that
 // was executed (FileKey unchanged after hashing; any write in between changes its
 // ctime); then the reason is refined (a copy of an image file is
-// "copied-image-file") and the verdict cached with the digest. On shutdown the
-// alert goes out without hashing.
+// "copied-image-file") and the verdict cached with the digest. On shutdown, or
+// behind kHashBacklog hashes, the alert goes out without hashing.
 void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
     auto& ev = *job.ev;
     const auto& c = *job.container;
     std::optional<model::Sha256> content = job.digest;
-    if (job.unhashed && !stopping) {
+    if (job.unhashed && !stopping && after.size() < kHashBacklog) {
         digest::HashLimits limits;
         limits.deadline = Clock::now() + o.hash_timeout;
         std::uint64_t bytes = 0;
@@ -508,7 +546,7 @@ void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
         gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
         gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
         struct stat now{};
-        if (content && (::fstat(ev.fd(), &now) != 0 || !(policy::FileKey::of(now) == policy::FileKey::of(ev.st))))
+        if (content && (::fstat(ev.fd(), &now) != 0 || !(policy::FileKey::of(now) == policy::FileKey::of(job.st))))
             content.reset();
     }
     if (job.path_from_fd) {
@@ -525,7 +563,7 @@ void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
         facts.content_in_image = !job.image_file_at_path && gate.env_.content_in_image(c, *content);
         auto cls = policy::classify(facts);
         if (cls.drift) v.what = cls;   // same answer; the reason may be more precise
-        gate.cache_.put(policy::FileKey::of(ev.st), v.what, content);
+        gate.cache_.put(policy::FileKey::of(job.st), v.what, content);
     }
     report(ev, &c, job.path, v, content, std::move(job.names));
 }

@@ -6,9 +6,15 @@
 namespace layerlock::gate {
 
 bool PendingExec::respond(model::Action a) noexcept {
+    std::lock_guard lock(fd_mu_);
     if (answered_.exchange(true, std::memory_order_acq_rel)) return false;
     FanotifyGroup::respond(group_fd_, fd_.get(), a);
     return true;
+}
+
+void PendingExec::close_fd() noexcept {
+    std::lock_guard lock(fd_mu_);
+    fd_.reset();
 }
 
 }  // namespace layerlock::gate

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // One permission event's life. PendingExec owns the event's fd (closed when the
 // last owner lets go) and guarantees exactly one answer: respond() answers once
-// (an atomic flag makes later calls no-ops, so the reader's deadline sweep and a
-// worker can race safely), and the destructor answers the fallback if nobody did.
+// (later calls are no-ops, so the reader's deadline sweep and a worker can race
+// safely), and the destructor answers the fallback if nobody did. respond() and
+// close_fd() share a mutex: the thread that lost the race to answer may close the
+// fd at once, but never while the winner is still writing the answer for it.
 #pragma once
 
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/model/types.hpp"
@@ -33,7 +36,7 @@ public:
     // Closes the event's fd once its owner is done with it, so the container's
     // filesystem is not kept busy (an open fd blocks its unmount). Only the thread
     // that uses the fd calls this: a worker after judging, never the deadline sweep.
-    void close_fd() noexcept { fd_.reset(); }
+    void close_fd() noexcept;
     pid_t pid() const noexcept { return pid_; }
     model::Action fallback() const noexcept { return fallback_; }
     std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
@@ -47,6 +50,7 @@ private:
     model::Action fallback_;
     std::chrono::steady_clock::time_point deadline_;
     std::atomic<bool> answered_{false};
+    std::mutex fd_mu_;
 };
 
 }  // namespace layerlock::gate
