@@ -51,9 +51,12 @@ public:
         std::atomic_store(&container, std::move(c));
         ++generation;
     }
+    std::function<void(gate::ImageFile&)> adjust_image_file;   // stands in for a failure to read a layer
     gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path) override {
         if (before_facts) before_facts(path);
-        return daemon::image_file(database, c, path);
+        auto f = daemon::image_file(database, c, path);
+        if (adjust_image_file) adjust_image_file(f);
+        return f;
     }
     std::function<void()> before_content_search;   // runs on the thread that searches
     bool content_in_image(const gate::GatedContainer& c, const model::Sha256& content) override {
@@ -331,6 +334,21 @@ TEST_CASE("a new file of an image file's size put at its path is compared, then 
     CHECK(events[0].sha256.size() == 64);                            // hashed after the answer
     CHECK(h.gate->counters().compared == 1);
     CHECK(h.gate->counters().drift_unhashed == 1);
+}
+
+TEST_CASE("a possible copy-up that can be neither compared nor checked by digest is undecided, not cached drift") {
+    gate::GateOptions opts;
+    opts.on_error = model::Action::Deny;
+    Harness h(model::Mode::Enforce, opts);                          // no baseline: no digest at the path
+    REQUIRE(::chmod(h.fx.at("bin/busybox").c_str(), 0755) == 0);   // a real copy-up
+    h.env.adjust_image_file = [](gate::ImageFile& f) { f.layer = -1; };   // its layer file cannot be read
+    CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);              // on_error
+    auto events = h.env.take(1);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].reason == "undecided");
+    h.env.adjust_image_file = nullptr;
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);                  // not cached: compared now, allowed
+    CHECK(h.gate->counters().compared == 1);
 }
 
 TEST_CASE("a file that keeps changing while it is judged is drift, even if its bytes stay the image's") {
