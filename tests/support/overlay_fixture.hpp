@@ -56,7 +56,14 @@ inline int run(const std::string& path, const std::vector<std::string>& args = {
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     pid_t pid;
-    int err = ::posix_spawn(&pid, path.c_str(), nullptr, nullptr, argv.data(), environ);
+    // The child closes every fd above stderr before its exec: it must not hold a
+    // copy of the test's fanotify group, or a test that crashes while the child
+    // waits for its exec's answer would leave the child waiting on itself forever.
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    int err = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&actions);
     if (err != 0) return err;
     int status = 0;
     ::waitpid(pid, &status, 0);
