@@ -151,6 +151,8 @@ struct ExecGate::Impl {
     // here when it is full). True when the lane took it (and with it the fd).
     bool after_answer(Job job, const GateOptions& o);
     void after_loop(Lane& lane);
+    // SHA-256 of the event's file through its fd (counted); nullopt on error or deadline.
+    std::optional<model::Sha256> hash_event(const PendingExec& ev, Clock::time_point deadline);
     void finish(Job& job, const GateOptions& o);
     void sweep_deadlines();
     void arm_deadline(ReaderWakeup& w);
@@ -330,7 +332,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
     ev->st = st;
     if (!c) {
         gate.counters_.unknown_container.fetch_add(1, std::memory_order_relaxed);
-        auto v = policy::decide({false, true, model::Severity::Medium, "undecided"},
+        auto v = policy::decide(policy::undecided(),
                                 model::Mode::Monitor, o.on_error);
         ev->respond(v.action);
         count(v);
@@ -352,7 +354,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const GateOptions& o) {
     Lane& lane = static_cast<std::uint64_t>(ev->st.st_size) >= o.large_file_bytes ? large : small;
     if (in_flight.size() >= o.max_pending || !lane.push({ev, c, path}, o.max_pending)) {
         gate.counters_.overload.fetch_add(1, std::memory_order_relaxed);
-        auto v = policy::decide({false, true, model::Severity::Medium, "undecided"}, c->mode, o.on_error);
+        auto v = policy::decide(policy::undecided(), c->mode, o.on_error);
         ev->respond(v.action);
         count(v);
         report(*ev, c.get(), path, v, std::nullopt);
@@ -440,12 +442,7 @@ bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
         } else {
             // A marked copy (renamed image file?), or the comparison was not possible:
             // the content decides.
-            digest::HashLimits limits;
-            limits.deadline = ev.deadline();
-            std::uint64_t bytes = 0;
-            if (auto d = digest::sha256_fd(ev.fd(), limits, &bytes)) content = *d;
-            gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
-            gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
+            content = hash_event(ev, ev.deadline());
             // Of the image file's size, but neither compared nor its digest known (the
             // baseline is incomplete): whether it is a copy-up cannot be told.
             const bool copy_up_unknown = img.present && img.size == size && !same && !img.digest;
@@ -463,8 +460,9 @@ bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
         if (facts.source != policy::Source::UpperLayer) break;   // undecided: nothing was judged
         // What was read must still be the version judged.
         struct stat now{};
-        if (::fstat(ev.fd(), &now) == 0 && policy::FileKey::of(now) == policy::FileKey::of(job.st)) break;
-        if (attempt < 2 && Clock::now() < ev.deadline() && ::fstat(ev.fd(), &now) == 0) {
+        const bool readable = ::fstat(ev.fd(), &now) == 0;
+        if (readable && policy::FileKey::of(now) == policy::FileKey::of(job.st)) break;
+        if (readable && attempt < 2 && Clock::now() < ev.deadline()) {
             job.st = now;
             continue;
         }
@@ -508,6 +506,16 @@ bool ExecGate::Impl::answer_unhashed(Job& job, const policy::Classification& cls
     return after_answer(std::move(next), o);
 }
 
+std::optional<model::Sha256> ExecGate::Impl::hash_event(const PendingExec& ev, Clock::time_point deadline) {
+    digest::HashLimits limits;
+    limits.deadline = deadline;
+    std::uint64_t bytes = 0;
+    auto d = digest::sha256_fd(ev.fd(), limits, &bytes);
+    gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
+    gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    return d ? std::optional(*d) : std::nullopt;
+}
+
 bool ExecGate::Impl::after_answer(Job job, const GateOptions& o) {
     if ((job.unhashed ? after : alerts).push(job, o.max_pending)) return true;
     finish(job, o);
@@ -539,15 +547,10 @@ void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
     const auto& c = *job.container;
     std::optional<model::Sha256> content = job.digest;
     if (job.unhashed && !stopping && after.size() < kHashBacklog) {
-        digest::HashLimits limits;
-        limits.deadline = Clock::now() + o.hash_timeout;
-        std::uint64_t bytes = 0;
-        if (auto d = digest::sha256_fd(ev.fd(), limits, &bytes)) content = *d;
-        gate.counters_.hashed.fetch_add(1, std::memory_order_relaxed);
-        gate.counters_.hashed_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        content = hash_event(ev, Clock::now() + o.hash_timeout);
         struct stat now{};
         if (content && (::fstat(ev.fd(), &now) != 0 || !(policy::FileKey::of(now) == policy::FileKey::of(job.st))))
-            content.reset();
+            content.reset();   // not the version that was executed
     }
     if (job.path_from_fd) {
         bool deleted = false;
@@ -575,7 +578,7 @@ void ExecGate::Impl::sweep_deadlines() {
         if (!front->answered() && front->deadline() > now) break;
         if (!front->answered()) {
             auto o = options();
-            auto v = policy::decide({false, true, model::Severity::Medium, "undecided"},
+            auto v = policy::decide(policy::undecided(),
                                     model::Mode::Monitor, o.on_error);
             // The path is read while the worker still owns the fd open: once this
             // answer wins, the worker may close it at any moment.

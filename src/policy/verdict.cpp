@@ -22,12 +22,12 @@ Classification classify(const ExecFacts& f) {
         case Source::LowerLayer:
             return {false, false, Severity::Info, "image-layer"};
         case Source::Undecided:
-            return {false, true, Severity::Medium, "undecided"};
+            return undecided();
         case Source::UpperLayer:
             break;
     }
     if (f.equals_image_file_at_path) return {false, false, Severity::Info, "copy-up"};
-    if (!f.content) return {false, true, Severity::Medium, "undecided"};
+    if (!f.content) return undecided();
     if (f.image_at_path && *f.image_at_path == *f.content)
         return {false, false, Severity::Info, "copy-up"};
     if (f.has_overlay_origin && f.content_in_image)
@@ -42,6 +42,8 @@ std::optional<Classification> classify_unhashed(const UpperFile& f) {
     if (f.image_file_at_path) return Classification{true, true, Severity::High, "modified-image-file"};
     return Classification{true, true, Severity::High, "new-file"};
 }
+
+Classification undecided() { return {false, true, Severity::Medium, "undecided"}; }
 
 Classification changed_while_judged() { return {true, true, Severity::High, "changed-while-judged"}; }
 

@@ -71,6 +71,10 @@ std::optional<Classification> classify_unhashed(const UpperFile& f);
 // `undecided_answer` is the configured on_error fallback.
 Verdict decide(const Classification& c, model::Mode mode, model::Action undecided_answer);
 
+// The gate could not decide (error, deadline, overload, unknown container): the
+// configured fallback answers, with a medium alert. Never cached.
+Classification undecided();
+
 // The executed file changed while it was being judged (its version after the
 // check is not the one the event reported): what was checked is not what would
 // run. Drift, never cached.
