@@ -8,6 +8,11 @@
 //   listener+fstat  the bare listener that also fstat()s each event's fd
 //   gated      layerlockd (enforce) on an image binary, warm verdict cache
 //   ignored    layerlockd (enforce, gate.ignore_marks = true), warm
+// Beside each latency, the CPU time of the thread that answers (schedstat).
+// Then the same variants timing only an exec attempt that the kernel refuses after
+// the gate's answer (ENOEXEC, no fork): the gate's round trip without the ~1.3 ms
+// fork+exec+exit whose spread hides a few microseconds, in three CPU layouts
+// (unpinned; answerers on the other CPU; everything on one CPU).
 // Then the first exec of new 1 MiB and 100 MiB upper-layer binaries under layerlockd
 // in monitor mode (a cache miss: drift, alerted, runs), at a new path (decided
 // without hashing) and over an image file of the same size (hashed before the
@@ -18,6 +23,7 @@
 //   usage: exec_bench LAYERLOCKD [ITERATIONS=3000] [FIRST_EXEC_ROUNDS=300]
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/fanotify.h>
 #include <sys/mount.h>
@@ -62,6 +68,21 @@ std::string mount_overlay(const fs::path& dir, const fs::path& lower) {
     return (dir / "merged").string();
 }
 
+// One execve() of a file the kernel opens for exec (so the gate is asked, and
+// answers allow) and then refuses to run: its first bytes are printable text, no
+// "#!", no ELF magic, so execve returns ENOEXEC in the calling process. No fork,
+// no new image, no exit: the open for exec and the gate's round trip, nothing else.
+// The fork+exec+exit it leaves out costs ~1.3 ms with a spread that hides a few
+// microseconds of gate work; this isolates them.
+double exec_attempt_us(const std::string& path) {
+    char* argv[] = {const_cast<char*>("noexec"), nullptr};
+    auto t0 = Clock::now();
+    ::execve(path.c_str(), argv, environ);
+    auto t1 = Clock::now();
+    if (errno != ENOEXEC) die("exec attempt " + path + " (expected ENOEXEC)");
+    return std::chrono::duration<double, std::micro>(t1 - t0).count();
+}
+
 double spawn_us(const std::string& path, int* err = nullptr) {
     char* argv[] = {const_cast<char*>("true"), nullptr};
     auto t0 = Clock::now();
@@ -79,6 +100,8 @@ double spawn_us(const std::string& path, int* err = nullptr) {
 // process would share the exec'ing child's address space and switch cheaper).
 // With `fstat_each`, it also fstat()s each event's fd before answering: the least
 // a gate that knows which file it allows (and caches by it) must do.
+std::map<std::string, pid_t> g_answerer;   // variant -> pid of the process that answers its events
+
 pid_t start_bare_listener(const std::string& merged, bool fstat_each = false) {
     int ready[2];
     if (::pipe(ready) != 0) die("pipe");
@@ -111,8 +134,8 @@ pid_t start_bare_listener(const std::string& merged, bool fstat_each = false) {
     }
 }
 
-void start_daemon(const std::string& daemon, const fs::path& dir, bool ignore_marks,
-                  const char* mode = "enforce") {
+pid_t start_daemon(const std::string& daemon, const fs::path& dir, bool ignore_marks,
+                   const char* mode = "enforce") {
     fs::create_directories(dir);
     std::ofstream(dir / "layerlock.toml")
         << "mode = \"" << mode << "\"\n[gate]\nignore_marks = " << (ignore_marks ? "true" : "false")
@@ -133,6 +156,34 @@ void start_daemon(const std::string& daemon, const fs::path& dir, bool ignore_ma
         _exit(127);
     }
     g_daemons.push_back(pid);
+    return pid;
+}
+
+// Pins every thread of `pid` (0: this process's calling thread) to the CPUs in `cpus`.
+void pin(pid_t pid, const std::vector<int>& cpus) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cpus) CPU_SET(c, &set);
+    if (pid == 0) { ::sched_setaffinity(0, sizeof set, &set); return; }
+    std::error_code ec;
+    for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec))
+        ::sched_setaffinity(std::stoi(t.path().filename()), sizeof set, &set);
+}
+
+// Nanoseconds a task has run on a CPU (schedstat), summed over the process's
+// threads named `comm` (all threads when empty).
+double cpu_ns(pid_t pid, const std::string& comm = {}) {
+    double ns = 0;
+    std::error_code ec;
+    for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::string name;
+        std::getline(std::ifstream(t.path() / "comm"), name);
+        if (!comm.empty() && name != comm) continue;
+        double run = 0;
+        std::ifstream(t.path() / "schedstat") >> run;
+        ns += run;
+    }
+    return ns;
 }
 
 struct Stats {
@@ -229,6 +280,8 @@ int main(int argc, char** argv) {
     fs::create_directories(lower / "bin");
     fs::copy_file(self_dir / "bench_true", lower / "bin/true");
     ::chmod((lower / "bin/true").c_str(), 0755);
+    std::ofstream(lower / "bin/noexec") << std::string(4096, 'x') << '\n';
+    ::chmod((lower / "bin/noexec").c_str(), 0755);
     fs::create_directories(lower / "img");   // image files that new upper files replace, same size
     for (std::size_t mib : {std::size_t{1}, std::size_t{100}})
         write_binary(lower / "bin/true", (lower / "img/m").string() + std::to_string(mib), mib << 20);
@@ -237,27 +290,40 @@ int main(int argc, char** argv) {
     merged["listener"] = mount_overlay(g_root / "listener", lower);
     merged["listener+fstat"] = mount_overlay(g_root / "listener-fstat", lower);
     merged["listener-2"] = mount_overlay(g_root / "listener-2", lower);
-    start_daemon(daemon, g_root / "d1", false);
-    start_daemon(daemon, g_root / "d2", true);
+    g_answerer["gated"] = start_daemon(daemon, g_root / "d1", false);
+    g_answerer["ignored"] = start_daemon(daemon, g_root / "d2", true);
     start_daemon(daemon, g_root / "d3", false, "monitor");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     merged["gated"] = mount_overlay(g_root / "d1/docker/overlay2/bench1", lower);
     merged["ignored"] = mount_overlay(g_root / "d2/docker/overlay2/bench2", lower);
     merged["monitor"] = mount_overlay(g_root / "d3/docker/overlay2/bench3", lower);
-    start_bare_listener(merged["listener"]);
-    start_bare_listener(merged["listener+fstat"], true);
-    start_bare_listener(merged["listener-2"]);
+    g_answerer["listener"] = start_bare_listener(merged["listener"]);
+    g_answerer["listener+fstat"] = start_bare_listener(merged["listener+fstat"], true);
+    g_answerer["listener-2"] = start_bare_listener(merged["listener-2"]);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));   // discovery marks the new mounts
 
     const std::vector<std::string> variants = {"plain", "listener", "listener-2", "listener+fstat", "gated", "ignored"};
     std::map<std::string, std::vector<double>> samples;
     for (const auto& v : variants)
         for (int i = 0; i < 50; ++i) spawn_us(merged[v] + "/bin/true");   // warm: caches, ignore marks
+    // CPU time of the thread that answers each variant's events (the daemon's reader,
+    // the listener's only thread), and of the whole answering process: low-noise
+    // figures beside the latencies, since the answerer's work sits in the exec's path.
+    std::map<std::string, double> cpu0, proc0;
+    for (const auto& [v, pid] : g_answerer) {
+        cpu0[v] = cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "");
+        proc0[v] = cpu_ns(pid);
+    }
     for (int i = 0; i < iterations; ++i)
         for (std::size_t k = 0; k < variants.size(); ++k) {
             const auto& v = variants[(i + k) % variants.size()];   // rotate the order
             samples[v].push_back(spawn_us(merged[v] + "/bin/true"));
         }
+    std::map<std::string, double> cpu_us, proc_us;
+    for (const auto& [v, pid] : g_answerer) {
+        cpu_us[v] = (cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "") - cpu0[v]) / 1e3 / iterations;
+        proc_us[v] = (cpu_ns(pid) - proc0[v]) / 1e3 / iterations;
+    }
 
     std::printf("exec latency: fork+exec+exit of a %ju-byte static binary on overlayfs, %d interleaved rounds\n",
                 static_cast<std::uintmax_t>(fs::file_size(lower / "bin/true")), iterations);
@@ -293,6 +359,72 @@ int main(int argc, char** argv) {
     std::printf("resolution: a second, identical bare listener = %.3fx/%.3fx of the first (p50/mean), paired %.3fx\n",
                 (l2.p50 - base.p50) / listener_over, (l2.mean - base.mean) / listener_over_mean,
                 paired("listener-2") / pl);
+
+    std::printf("answerer CPU per exec (schedstat): answering thread / whole process, us:");
+    for (const auto& v : variants)
+        if (cpu_us.count(v)) std::printf(" %s %.1f/%.1f", v.c_str(), cpu_us[v], proc_us[v]);
+    std::printf("; gated/listener+fstat thread %.3fx, gated/listener %.3fx\n",
+                cpu_us["gated"] / cpu_us["listener+fstat"], cpu_us["gated"] / cpu_us["listener"]);
+
+    // The same variants again, timing only the exec attempt (exec_attempt_us): the
+    // gate's overhead without fork+exec+exit around it. Interleaved and rotated the
+    // same way; each answerer gets five other variants' attempts between two of its
+    // own events, as in the rounds above. Where the scheduler places each answerer
+    // (on the exec'ing process's CPU or the other) changes its cost by up to 2x
+    // between two identical listeners, so this runs in three layouts: as the
+    // scheduler likes, every answerer on the other CPU than the exec'ing process,
+    // and everything on one CPU.
+    const int attempts = iterations * 5;
+    const int ncpu = static_cast<int>(std::thread::hardware_concurrency());
+    struct Layout { const char* name; std::vector<int> bench, answerers; };
+    std::vector<Layout> layouts = {{"unpinned", {}, {}}};
+    if (ncpu >= 2) layouts.push_back({"other CPU", {0}, {1}});
+    layouts.push_back({"same CPU", {0}, {0}});
+    std::vector<int> all_cpus;
+    for (int c = 0; c < ncpu; ++c) all_cpus.push_back(c);
+    for (const auto& layout : layouts) {
+        pin(0, layout.bench.empty() ? all_cpus : layout.bench);
+        for (const auto& [v, pid] : g_answerer) pin(pid, layout.answerers.empty() ? all_cpus : layout.answerers);
+        std::map<std::string, std::vector<double>> att;
+        for (const auto& v : variants)
+            for (int i = 0; i < 200; ++i) exec_attempt_us(merged[v] + "/bin/noexec");
+        for (const auto& [v, pid] : g_answerer) cpu0[v] = cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "");
+        for (int i = 0; i < attempts; ++i)
+            for (std::size_t k = 0; k < variants.size(); ++k) {
+                const auto& v = variants[(i + k) % variants.size()];
+                att[v].push_back(exec_attempt_us(merged[v] + "/bin/noexec"));
+            }
+        for (const auto& [v, pid] : g_answerer)
+            cpu_us[v] = (cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "") - cpu0[v]) / 1e3 / attempts;
+        std::printf("\nexec attempt (open for exec + gate round trip, ENOEXEC, no fork), %d interleaved rounds, %s\n",
+                    attempts, layout.name);
+        std::printf("%-15s %9s %9s %9s %13s %13s %12s %10s %12s\n", "variant", "p50_us", "p99_us", "mean_us",
+                    "overhead_p50", "overhead_mean", "vs_listener", "paired_us", "answerer_cpu");
+        auto abase = stats(att["plain"]);
+        auto alst = stats(att["listener"]);
+        auto apaired = [&](const std::string& v) {
+            std::vector<double> d;
+            for (std::size_t i = 0; i < att[v].size(); ++i) d.push_back(att[v][i] - att["plain"][i]);
+            return stats(d).p50;
+        };
+        for (const auto& v : variants) {
+            auto st = stats(att[v]);
+            double over = st.p50 - abase.p50, over_mean = st.mean - abase.mean;
+            std::string ratio = v == "plain" ? "-" : std::to_string(over / (alst.p50 - abase.p50)).substr(0, 5) + "x/" +
+                                                     std::to_string(over_mean / (alst.mean - abase.mean)).substr(0, 5) + "x";
+            std::printf("%-15s %9.1f %9.1f %9.1f %13.1f %13.1f %12s %10.1f %12.1f\n", v.c_str(), st.p50, st.p99, st.mean,
+                        over, over_mean, ratio.c_str(), v == "plain" ? 0.0 : apaired(v), cpu_us.count(v) ? cpu_us[v] : 0.0);
+        }
+        std::printf("exec attempt, %s: gated overhead = %.3fx the bare listener's (p50), paired %.3fx, mean %.3fx; "
+                    "listener+fstat %.3fx; resolution (listener-2) %.3fx, paired %.3fx\n", layout.name,
+                    (stats(att["gated"]).p50 - abase.p50) / (alst.p50 - abase.p50), apaired("gated") / apaired("listener"),
+                    (stats(att["gated"]).mean - abase.mean) / (alst.mean - abase.mean),
+                    (stats(att["listener+fstat"]).p50 - abase.p50) / (alst.p50 - abase.p50),
+                    (stats(att["listener-2"]).p50 - abase.p50) / (alst.p50 - abase.p50),
+                    apaired("listener-2") / apaired("listener"));
+    }
+    pin(0, all_cpus);
+    for (const auto& [v, pid] : g_answerer) pin(pid, all_cpus);
 
     // Each round writes two new files of the same size (distinct content: no cache
     // can help), then executes one on each overlay, the order alternating by round;

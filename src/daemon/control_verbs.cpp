@@ -23,7 +23,8 @@ std::string error_reply(const std::string& why) {
 
 json::object counters_json(const gate::GateCounters& k, const policy::VerdictCache& cache,
                            const alert::AlertQueue& alerts) {
-    auto hits = cache.hits(), misses = cache.misses();
+    // A warm hit (the reader's own table) is a cache hit the shared cache never saw.
+    auto hits = cache.hits() + k.warm_hits.load(), misses = cache.misses();
     return json::object{
         {"events", k.events.load()}, {"allowed", k.allowed.load()}, {"denied", k.denied.load()},
         {"fallback", k.fallback.load()}, {"timeouts", k.timeouts.load()}, {"overload", k.overload.load()},
@@ -32,7 +33,7 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
         {"compared", k.compared.load()}, {"changed_while_judged", k.changed_while_judged.load()},
         {"hashed", k.hashed.load()},
         {"hashed_bytes", k.hashed_bytes.load()}, {"ignore_marks", k.ignore_marks.load()},
-        {"cache_hits", hits}, {"cache_misses", misses},
+        {"cache_hits", hits}, {"cache_warm_hits", k.warm_hits.load()}, {"cache_misses", misses},
         {"cache_hit_rate", hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0.0},
         {"cache_entries", cache.size()},
         {"alerts_delivered", alerts.delivered()}, {"alerts_dropped", alerts.dropped()}};

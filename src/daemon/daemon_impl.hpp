@@ -52,7 +52,7 @@ public:
 
     // gate::Environment
     std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override { return registry_.find(dev); }
-    std::optional<std::uint64_t> containers_generation() override { return registry_.generation(); }
+    const std::atomic<std::uint64_t>* containers_generation() override { return &registry_.generation_counter(); }
     gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path) override {
         return daemon::image_file(database_, c, path);
     }

@@ -43,7 +43,7 @@ public:
         generation_.fetch_add(1, std::memory_order_release);
         return c;
     }
-    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    const std::atomic<std::uint64_t>& generation_counter() const { return generation_; }
     std::vector<Ptr> all() const {
         std::lock_guard lock(mu_);
         std::vector<Ptr> out;

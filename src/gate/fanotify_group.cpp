@@ -60,17 +60,6 @@ void FanotifyGroup::flush_inode_marks() noexcept {
     ::fanotify_mark(fd_.get(), FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr);
 }
 
-bool FanotifyGroup::respond(int group_fd, int event_fd, model::Action a) noexcept {
-    fanotify_response r{};
-    r.fd = event_fd;
-    r.response = a == model::Action::Deny ? FAN_DENY : FAN_ALLOW;
-    ssize_t n;
-    do {
-        n = ::write(group_fd, &r, sizeof r);
-    } while (n < 0 && errno == EINTR);
-    return n == static_cast<ssize_t>(sizeof r);
-}
-
 Result<dev_t> check_markable(int dir_fd, const dev_t* host_devs, std::size_t n_host_devs) {
     struct statfs sfs{};
     if (::fstatfs(dir_fd, &sfs) != 0) return unexpected(Error::from_errno("fstatfs"));

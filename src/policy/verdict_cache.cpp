@@ -1,29 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "layerlock/policy/verdict_cache.hpp"
 
-#include <functional>
-
 namespace layerlock::policy {
-
-FileKey FileKey::of(const struct stat& st) {
-    FileKey k;
-    k.dev = st.st_dev;
-    k.ino = st.st_ino;
-    k.size = static_cast<std::uint64_t>(st.st_size);
-    k.ctime_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
-    k.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
-    return k;
-}
-
-std::size_t FileKeyHash::operator()(const FileKey& k) const noexcept {
-    std::size_t h = std::hash<std::uint64_t>{}(k.ino);
-    auto mix = [&h](std::uint64_t v) { h ^= std::hash<std::uint64_t>{}(v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
-    mix(k.dev);
-    mix(static_cast<std::uint64_t>(k.ctime_ns));
-    mix(static_cast<std::uint64_t>(k.mtime_ns));
-    mix(k.size);
-    return h;
-}
 
 std::optional<Classification> VerdictCache::get(const FileKey& k, std::optional<model::Sha256>* digest) {
     std::lock_guard lock(mu_);

@@ -46,7 +46,7 @@ public:
         auto c = std::atomic_load(&container);
         return c && c->info.dev == dev ? c : nullptr;
     }
-    std::optional<std::uint64_t> containers_generation() override { return generation.load(); }
+    const std::atomic<std::uint64_t>* containers_generation() override { return &generation; }
     void replace(std::shared_ptr<const gate::GatedContainer> c) {
         std::atomic_store(&container, std::move(c));
         ++generation;
@@ -438,6 +438,8 @@ TEST_CASE("the verdict cache serves an unchanged file and never a changed one") 
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);
     CHECK(h.gate->counters().compared == 1);                        // second exec: cache hit
     CHECK(h.gate->counters().hashed == 0);
+    CHECK(test::run(h.fx.at("bin/busybox")) == 0);
+    CHECK(h.gate->counters().warm_hits == 1);                       // third: the reader's own table
     {
         std::ofstream f(h.fx.at("bin/busybox"), std::ios::app | std::ios::binary);
         f << "changed";
@@ -521,6 +523,7 @@ TEST_CASE("the reader reuses a container it looked up until the environment says
     auto looked_up = h.env.lookups.load();
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);
     CHECK(h.env.lookups.load() == looked_up);              // warm: no look-up at all
+    CHECK(h.gate->counters().warm_hits == 1);              // ... answered from the reader's table
     h.env.replace(gated(h.fx, model::Mode::Enforce));      // a reload switched it to enforce
     CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);        // the cached verdict, under the new mode
     auto events = h.env.take(1);

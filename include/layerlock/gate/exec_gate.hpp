@@ -54,11 +54,12 @@ public:
     virtual ~Environment() = default;
     // Reader thread, hot path: must not block.
     virtual std::shared_ptr<const GatedContainer> container_for(dev_t dev) = 0;
-    // Reader thread, every event: a number that changes whenever container_for
-    // could answer differently (a container added, replaced or removed). While
-    // it stays the same, the reader reuses its earlier answers without asking.
-    // nullopt: ask container_for every time.
-    virtual std::optional<std::uint64_t> containers_generation() { return std::nullopt; }
+    // Asked once, at start: a counter that changes whenever container_for could
+    // answer differently (a container added, replaced or removed; a mode changed).
+    // It must outlive the gate. While it stays the same, the reader reuses its
+    // earlier look-ups and answers without asking; the reader loads it on every
+    // event. nullptr: ask container_for every time.
+    virtual const std::atomic<std::uint64_t>* containers_generation() { return nullptr; }
     // Worker threads: may read the baseline or the layer directories.
     virtual ImageFile image_file(const GatedContainer& c, const std::string& path) = 0;
     // True when some file of the image has this content (false too while the
@@ -95,7 +96,8 @@ struct GateCounters {
         lower_fast_path{0}, ignore_marks{0}, queue_overflows{0},
         drift_unhashed{0},   // answered as drift before hashing (hashed after, for the alert)
         compared{0},         // compared byte for byte with the image's file instead of hashed
-        changed_while_judged{0};
+        changed_while_judged{0},
+        warm_hits{0};        // answered from the reader's own table, before the verdict cache
 };
 
 class ExecGate {
@@ -110,7 +112,7 @@ public:
     void stop() noexcept;
     void set_options(const GateOptions& opts);   // on reload (not thread counts)
 
-    const GateCounters& counters() const { return counters_; }
+    const GateCounters& counters() const;
     policy::VerdictCache& cache() { return cache_; }
     void forget_container(dev_t dev) { cache_.forget_device(dev); }
 
@@ -118,7 +120,6 @@ private:
     struct Impl;
     FanotifyGroup& group_;
     Environment& env_;
-    GateCounters counters_;
     policy::VerdictCache cache_;
     std::unique_ptr<Impl> impl_;
 };

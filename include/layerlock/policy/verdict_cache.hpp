@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -21,15 +22,28 @@
 
 namespace layerlock::policy {
 
+// Inline, both: the gate's reader takes them on every exec.
 struct FileKey {
     std::uint64_t dev = 0, ino = 0, size = 0;
     std::int64_t ctime_ns = 0, mtime_ns = 0;
     bool operator==(const FileKey&) const = default;
-    static FileKey of(const struct stat& st);
+    static FileKey of(const struct stat& st) noexcept {
+        return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                static_cast<std::uint64_t>(st.st_size), st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec,
+                st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec};
+    }
 };
 
 struct FileKeyHash {
-    std::size_t operator()(const FileKey& k) const noexcept;
+    std::size_t operator()(const FileKey& k) const noexcept {
+        std::size_t h = std::hash<std::uint64_t>{}(k.ino);
+        auto mix = [&h](std::uint64_t v) { h ^= std::hash<std::uint64_t>{}(v) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+        mix(k.dev);
+        mix(static_cast<std::uint64_t>(k.ctime_ns));
+        mix(static_cast<std::uint64_t>(k.mtime_ns));
+        mix(k.size);
+        return h;
+    }
 };
 
 class VerdictCache {
