@@ -39,6 +39,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -314,11 +315,16 @@ int main(int argc, char** argv) {
         cpu0[v] = cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "");
         proc0[v] = cpu_ns(pid);
     }
-    for (int i = 0; i < iterations; ++i)
-        for (std::size_t k = 0; k < variants.size(); ++k) {
-            const auto& v = variants[(i + k) % variants.size()];   // rotate the order
-            samples[v].push_back(spawn_us(merged[v] + "/bin/true"));
-        }
+    // A new random order every round (fixed seed): each variant runs first, last and
+    // after each other variant alike. A fixed rotation would give every variant the
+    // same predecessor each round, whose leftover work (the previous answerer
+    // closing its event fd, say) would always land on it.
+    std::mt19937 rng(20261123);
+    auto order = variants;
+    for (int i = 0; i < iterations; ++i) {
+        std::shuffle(order.begin(), order.end(), rng);
+        for (const auto& v : order) samples[v].push_back(spawn_us(merged[v] + "/bin/true"));
+    }
     std::map<std::string, double> cpu_us, proc_us;
     for (const auto& [v, pid] : g_answerer) {
         cpu_us[v] = (cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "") - cpu0[v]) / 1e3 / iterations;
@@ -367,9 +373,8 @@ int main(int argc, char** argv) {
                 cpu_us["gated"] / cpu_us["listener+fstat"], cpu_us["gated"] / cpu_us["listener"]);
 
     // The same variants again, timing only the exec attempt (exec_attempt_us): the
-    // gate's overhead without fork+exec+exit around it. Interleaved and rotated the
-    // same way; each answerer gets five other variants' attempts between two of its
-    // own events, as in the rounds above. Where the scheduler places each answerer
+    // gate's overhead without fork+exec+exit around it. Interleaved the same way, in
+    // a new random order every round. Where the scheduler places each answerer
     // (on the exec'ing process's CPU or the other) changes its cost by up to 2x
     // between two identical listeners, so this runs in three layouts: as the
     // scheduler likes, every answerer on the other CPU than the exec'ing process,
@@ -389,11 +394,10 @@ int main(int argc, char** argv) {
         for (const auto& v : variants)
             for (int i = 0; i < 200; ++i) exec_attempt_us(merged[v] + "/bin/noexec");
         for (const auto& [v, pid] : g_answerer) cpu0[v] = cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "");
-        for (int i = 0; i < attempts; ++i)
-            for (std::size_t k = 0; k < variants.size(); ++k) {
-                const auto& v = variants[(i + k) % variants.size()];
-                att[v].push_back(exec_attempt_us(merged[v] + "/bin/noexec"));
-            }
+        for (int i = 0; i < attempts; ++i) {
+            std::shuffle(order.begin(), order.end(), rng);
+            for (const auto& v : order) att[v].push_back(exec_attempt_us(merged[v] + "/bin/noexec"));
+        }
         for (const auto& [v, pid] : g_answerer)
             cpu_us[v] = (cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "") - cpu0[v]) / 1e3 / attempts;
         std::printf("\nexec attempt (open for exec + gate round trip, ENOEXEC, no fork), %d interleaved rounds, %s\n",
