@@ -379,12 +379,17 @@ int main(int argc, char** argv) {
     // between two identical listeners, so this runs in three layouts: as the
     // scheduler likes, every answerer on the other CPU than the exec'ing process,
     // and everything on one CPU.
-    const int attempts = iterations * 5;
+    const int attempts = std::getenv("BENCH_ATTEMPTS") ? std::atoi(std::getenv("BENCH_ATTEMPTS")) : iterations * 5;
     const int ncpu = static_cast<int>(std::thread::hardware_concurrency());
-    struct Layout { const char* name; std::vector<int> bench, answerers; };
+    // With `churn`, an untimed fork+exec+exit of the plain overlay's binary runs
+    // before each attempt, as between two execs of the rounds above: caches and TLBs
+    // as cold as a gate finds them on a busy host (a fifth of the rounds: slower).
+    struct Layout { const char* name; std::vector<int> bench, answerers; bool churn = false; };
     std::vector<Layout> layouts = {{"unpinned", {}, {}}};
     if (ncpu >= 2) layouts.push_back({"other CPU", {0}, {1}});
     layouts.push_back({"same CPU", {0}, {0}});
+    layouts.push_back({"unpinned, after a fork+exec", {}, {}, true});
+    layouts.push_back({"same CPU, after a fork+exec", {0}, {0}, true});
     std::vector<int> all_cpus;
     for (int c = 0; c < ncpu; ++c) all_cpus.push_back(c);
     for (const auto& layout : layouts) {
@@ -394,14 +399,18 @@ int main(int argc, char** argv) {
         for (const auto& v : variants)
             for (int i = 0; i < 200; ++i) exec_attempt_us(merged[v] + "/bin/noexec");
         for (const auto& [v, pid] : g_answerer) cpu0[v] = cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "");
-        for (int i = 0; i < attempts; ++i) {
+        const int rounds = layout.churn ? std::max(1, attempts / 5) : attempts;
+        for (int i = 0; i < rounds; ++i) {
             std::shuffle(order.begin(), order.end(), rng);
-            for (const auto& v : order) att[v].push_back(exec_attempt_us(merged[v] + "/bin/noexec"));
+            for (const auto& v : order) {
+                if (layout.churn) spawn_us(merged["plain"] + "/bin/true");
+                att[v].push_back(exec_attempt_us(merged[v] + "/bin/noexec"));
+            }
         }
         for (const auto& [v, pid] : g_answerer)
-            cpu_us[v] = (cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "") - cpu0[v]) / 1e3 / attempts;
+            cpu_us[v] = (cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "") - cpu0[v]) / 1e3 / rounds;
         std::printf("\nexec attempt (open for exec + gate round trip, ENOEXEC, no fork), %d interleaved rounds, %s\n",
-                    attempts, layout.name);
+                    rounds, layout.name);
         std::printf("%-15s %9s %9s %9s %13s %13s %12s %10s %12s\n", "variant", "p50_us", "p99_us", "mean_us",
                     "overhead_p50", "overhead_mean", "vs_listener", "paired_us", "answerer_cpu");
         auto abase = stats(att["plain"]);

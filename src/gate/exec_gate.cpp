@@ -115,13 +115,20 @@ struct alignas(4096) ExecGate::Impl {
         bool image_layer = false;   // may get an ignore mark
         bool used = false;
     };
-    alignas(64) std::array<Warm, 64> warm{};
+    alignas(64) std::array<Warm, 32> warm{};
+    // The reader's read() buffer: at most 2 KiB of events per read, each holding an
+    // fd, so a batch never holds more fds than it has room for (85 events).
+    alignas(64) char events_buf[2048];
     const std::atomic<std::uint64_t>* generation_source = nullptr;   // from the environment, at start
     std::uint64_t warm_generation = 0;
     std::uint64_t reader_opts_version = ~std::uint64_t{0};
     int group_fd = -1;
     pid_t self = ::getpid();
+    bool deadline_armed = false;         // reader only
+    std::atomic<bool> stopping{false};
     std::atomic<std::uint64_t> opts_version{0};   // bumped by set_options
+    std::deque<PendingPtr> in_flight;    // reader only: deadline order (FIFO)
+    GateOptions reader_opts;             // reader only: its copy, refreshed on a new version
     // Next to the reader's fields (events, allowed, denied, warm_hits are counted on
     // the warm path), on lines of their own: workers count here too.
     alignas(64) GateCounters counters;
@@ -129,20 +136,16 @@ struct alignas(4096) ExecGate::Impl {
     ExecGate& gate;
     GateOptions opts;
     std::mutex opts_mu;
-    GateOptions reader_opts;                      // reader only: its copy, refreshed on a new version
     // The reader sleeps in a blocking read(): one syscall per event. Signals from
     // ReaderWakeup interrupt it for the watchdog tick, deadlines and stop.
     std::atomic<ReaderWakeup*> wakeup{nullptr};
     std::atomic<bool> reader_done{false};
-    bool deadline_armed = false;         // reader only
-    std::atomic<bool> stopping{false};
     Lane small, large;
     // Background priority, both: alerts of answered execs (`alerts`), and the
     // hash each alert of drift answered unhashed waits for (`after`), so that an
     // alert that needs no hash never waits behind hashes.
     Lane alerts, after;
     std::vector<std::thread> threads;
-    std::deque<PendingPtr> in_flight;    // reader only: deadline order (FIFO)
     // Reader only: containers looked up, by device (direct-mapped), valid while the
     // environment's generation is unchanged: no lock and no reference count taken
     // per event on the warm path.
@@ -203,7 +206,13 @@ struct alignas(4096) ExecGate::Impl {
 
 ExecGate::ExecGate(FanotifyGroup& group, Environment& env, GateOptions opts)
     : group_(group), env_(env), cache_(opts.cache_entries),
-      impl_(std::make_unique<Impl>(*this, std::move(opts))) {}
+      impl_(std::make_unique<Impl>(*this, std::move(opts))) {
+    // The warm path's fields must stay within the first page of the gate's state.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+    static_assert(offsetof(Impl, counters) + sizeof(GateCounters) <= 4096);
+#pragma GCC diagnostic pop
+}
 
 ExecGate::~ExecGate() { stop(); }
 
@@ -313,8 +322,8 @@ void ExecGate::Impl::arm_deadline(ReaderWakeup& w) {
 // Reads one bounded batch: each event carries an open fd, so a batch never
 // holds more fds than the buffer has room for events.
 void ExecGate::Impl::read_batch() {
-    alignas(fanotify_event_metadata) char buf[4096];
-    ssize_t len = ::read(group_fd, buf, sizeof buf);
+    char* buf = events_buf;
+    ssize_t len = ::read(group_fd, buf, sizeof events_buf);
     if (len <= 0) return;
     // The options as of now (a reload while the reader slept applies to these events),
     // copied only when set_options changed them: no lock per read. New options may
