@@ -109,28 +109,32 @@ struct alignas(4096) ExecGate::Impl {
     // the answer they got, valid while the containers generation and the options
     // are unchanged (a new container, a removal or a mode change clears them).
     // Direct-mapped by inode: a hit is one key comparison, no lock, no allocation.
-    struct Warm {
+    struct alignas(64) Warm {   // one cache line each
         policy::FileKey key;
         model::Action action = model::Action::Allow;
         bool image_layer = false;   // may get an ignore mark
         bool used = false;
     };
-    alignas(64) std::array<Warm, 32> warm{};
-    // The reader's read() buffer: at most 2 KiB of events per read, each holding an
-    // fd, so a batch never holds more fds than it has room for (85 events).
-    alignas(64) char events_buf[2048];
-    const std::atomic<std::uint64_t>* generation_source = nullptr;   // from the environment, at start
+    std::array<Warm, 32> warm{};
+    // The reader's read() buffer: at most 1 KiB of events per read, each holding an
+    // fd, so a batch never holds more fds than it has room for (42 events).
+    alignas(64) char events_buf[1024];
+    // What the reader reads on every event, on one line.
+    alignas(64) const std::atomic<std::uint64_t>* generation_source = nullptr;   // from the environment, at start
     std::uint64_t warm_generation = 0;
     std::uint64_t reader_opts_version = ~std::uint64_t{0};
+    std::atomic<std::uint64_t> opts_version{0};   // bumped by set_options
     int group_fd = -1;
     pid_t self = ::getpid();
     bool deadline_armed = false;         // reader only
+    bool ignore_marks = false;           // reader only: reader_opts.ignore_marks
     std::atomic<bool> stopping{false};
-    std::atomic<std::uint64_t> opts_version{0};   // bumped by set_options
-    std::deque<PendingPtr> in_flight;    // reader only: deadline order (FIFO)
+    // Reader only: deadline order (FIFO). Line-aligned: empty() reads two words of
+    // its first line.
+    alignas(64) std::deque<PendingPtr> in_flight;
     GateOptions reader_opts;             // reader only: its copy, refreshed on a new version
     // Next to the reader's fields (events, allowed, denied, warm_hits are counted on
-    // the warm path), on lines of their own: workers count here too.
+    // the warm path, on the first line), on lines of their own: workers count here too.
     alignas(64) GateCounters counters;
 
     ExecGate& gate;
@@ -331,6 +335,7 @@ void ExecGate::Impl::read_batch() {
     if (auto v = opts_version.load(std::memory_order_acquire); v != reader_opts_version) {
         reader_opts = options();
         reader_opts_version = v;
+        ignore_marks = reader_opts.ignore_marks;
         for (auto& w : warm) w.used = false;
     }
     const GateOptions& o = reader_opts;
@@ -363,7 +368,7 @@ inline bool ExecGate::Impl::answer_warm(int event_fd, const struct stat& st, con
     FanotifyGroup::respond(group_fd, event_fd, w.action);
     (w.action == model::Action::Deny ? counters.denied : counters.allowed).fetch_add(1, std::memory_order_relaxed);
     counters.warm_hits.fetch_add(1, std::memory_order_relaxed);
-    if (w.image_layer && o.ignore_marks) maybe_ignore(event_fd, o);
+    if (w.image_layer && ignore_marks) maybe_ignore(event_fd, o);
     ::close(event_fd);
     return true;
 }
