@@ -97,14 +97,13 @@ private:
 }  // namespace
 
 // Page-aligned: the reader's warm-path fields open the object, so a warm exec
-// touches one page of it (a page not touched for a while costs a TLB miss, which
-// in a VM is a two-level page walk).
+// touches a few cache lines of one page of it.
 struct alignas(4096) ExecGate::Impl {
     // ---- The warm path: everything a warm exec touches, together, in the first
     // page of this object. While a warm exec walked the verdict cache (mutex, map,
     // LRU list), the container table and the registry through virtual calls, the
-    // reader used ~4 us more CPU per exec than a bare listener that fstat()s;
-    // measured with this table: 1.03-1.10x of it (bench/exec_bench, answerer_cpu). ----
+    // reader used 1.14-1.22x the CPU per exec of a bare listener that fstat()s;
+    // with this table 1.09-1.13x (bench/exec_bench, answerer CPU). ----
     // Reader only: versions of files answered before with nothing to report, and
     // the answer they got, valid while the containers generation and the options
     // are unchanged (a new container, a removal or a mode change clears them).
