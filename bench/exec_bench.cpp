@@ -197,6 +197,28 @@ Stats stats(std::vector<double> v) {
     return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)], sum / v.size()};
 }
 
+using Samples = std::map<std::string, std::vector<double>>;
+
+// Paired within each round (the variants of one round run back to back, so slow
+// drift of the machine cancels): the median over rounds of (variant - plain).
+double paired_median(Samples& s, const std::string& v) {
+    std::vector<double> d;
+    for (std::size_t i = 0; i < s[v].size(); ++i) d.push_back(s[v][i] - s["plain"][i]);
+    return stats(d).p50;
+}
+
+// "p50x/meanx": a variant's overhead over `base` as a multiple of the listener's.
+std::string overhead_ratio(const Stats& s, const Stats& base, const Stats& listener) {
+    return std::to_string((s.p50 - base.p50) / (listener.p50 - base.p50)).substr(0, 5) + "x/" +
+           std::to_string((s.mean - base.mean) / (listener.mean - base.mean)).substr(0, 5) + "x";
+}
+
+// CPU of the thread that answers a variant's events: the daemon's reader, or the
+// listener's only thread.
+double answerer_cpu_ns(const std::string& variant, pid_t pid) {
+    return cpu_ns(pid, variant == "gated" || variant == "ignored" ? "ll-gate-read" : "");
+}
+
 void cleanup() {
     if (std::getenv("BENCH_VERBOSE")) {
         std::error_code ec;
@@ -304,7 +326,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));   // discovery marks the new mounts
 
     const std::vector<std::string> variants = {"plain", "listener", "listener-2", "listener+fstat", "gated", "ignored"};
-    std::map<std::string, std::vector<double>> samples;
+    Samples samples;
     for (const auto& v : variants)
         for (int i = 0; i < 50; ++i) spawn_us(merged[v] + "/bin/true");   // warm: caches, ignore marks
     // CPU time of the thread that answers each variant's events (the daemon's reader,
@@ -312,7 +334,7 @@ int main(int argc, char** argv) {
     // figures beside the latencies, since the answerer's work sits in the exec's path.
     std::map<std::string, double> cpu0, proc0;
     for (const auto& [v, pid] : g_answerer) {
-        cpu0[v] = cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "");
+        cpu0[v] = answerer_cpu_ns(v, pid);
         proc0[v] = cpu_ns(pid);
     }
     // A new random order every round (fixed seed): each variant runs first, last and
@@ -327,7 +349,7 @@ int main(int argc, char** argv) {
     }
     std::map<std::string, double> cpu_us, proc_us;
     for (const auto& [v, pid] : g_answerer) {
-        cpu_us[v] = (cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "") - cpu0[v]) / 1e3 / iterations;
+        cpu_us[v] = (answerer_cpu_ns(v, pid) - cpu0[v]) / 1e3 / iterations;
         proc_us[v] = (cpu_ns(pid) - proc0[v]) / 1e3 / iterations;
     }
 
@@ -341,19 +363,12 @@ int main(int argc, char** argv) {
     for (const auto& v : variants) {
         auto s = stats(samples[v]);
         double over = s.p50 - base.p50, over_mean = s.mean - base.mean;
-        std::string ratio = v == "plain" ? "-" : std::to_string(over / listener_over).substr(0, 5) + "x/" +
-                                                 std::to_string(over_mean / listener_over_mean).substr(0, 5) + "x";
+        std::string ratio = v == "plain" ? "-" : overhead_ratio(s, base, lst);
         std::printf("%-15s %9.1f %9.1f %9.1f %10.0f %13.1f %13.1f %12s\n", v.c_str(), s.p50, s.p99, s.mean,
                     1e6 / s.mean, over, over_mean, ratio.c_str());
     }
 
-    // Paired within each round (the variants of one round run back to back, so slow
-    // drift of the machine cancels): the median over rounds of (variant - plain).
-    auto paired = [&](const std::string& v) {
-        std::vector<double> d;
-        for (std::size_t i = 0; i < samples[v].size(); ++i) d.push_back(samples[v][i] - samples["plain"][i]);
-        return stats(d).p50;
-    };
+    auto paired = [&](const std::string& v) { return paired_median(samples, v); };
     double pl = paired("listener");
     std::printf("paired per round (median of variant - plain): listener %.1f us, listener+fstat %.1f us = %.3fx, "
                 "gated %.1f us = %.3fx (%.3fx listener+fstat), ignored %.1f us = %.3fx\n", pl,
@@ -395,10 +410,10 @@ int main(int argc, char** argv) {
     for (const auto& layout : layouts) {
         pin(0, layout.bench.empty() ? all_cpus : layout.bench);
         for (const auto& [v, pid] : g_answerer) pin(pid, layout.answerers.empty() ? all_cpus : layout.answerers);
-        std::map<std::string, std::vector<double>> att;
+        Samples att;
         for (const auto& v : variants)
             for (int i = 0; i < 200; ++i) exec_attempt_us(merged[v] + "/bin/noexec");
-        for (const auto& [v, pid] : g_answerer) cpu0[v] = cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "");
+        for (const auto& [v, pid] : g_answerer) cpu0[v] = answerer_cpu_ns(v, pid);
         const int rounds = layout.churn ? std::max(1, attempts / 5) : attempts;
         for (int i = 0; i < rounds; ++i) {
             std::shuffle(order.begin(), order.end(), rng);
@@ -408,23 +423,18 @@ int main(int argc, char** argv) {
             }
         }
         for (const auto& [v, pid] : g_answerer)
-            cpu_us[v] = (cpu_ns(pid, v == "gated" || v == "ignored" ? "ll-gate-read" : "") - cpu0[v]) / 1e3 / rounds;
+            cpu_us[v] = (answerer_cpu_ns(v, pid) - cpu0[v]) / 1e3 / rounds;
         std::printf("\nexec attempt (open for exec + gate round trip, ENOEXEC, no fork), %d interleaved rounds, %s\n",
                     rounds, layout.name);
         std::printf("%-15s %9s %9s %9s %13s %13s %12s %10s %12s\n", "variant", "p50_us", "p99_us", "mean_us",
                     "overhead_p50", "overhead_mean", "vs_listener", "paired_us", "answerer_cpu");
         auto abase = stats(att["plain"]);
         auto alst = stats(att["listener"]);
-        auto apaired = [&](const std::string& v) {
-            std::vector<double> d;
-            for (std::size_t i = 0; i < att[v].size(); ++i) d.push_back(att[v][i] - att["plain"][i]);
-            return stats(d).p50;
-        };
+        auto apaired = [&](const std::string& v) { return paired_median(att, v); };
         for (const auto& v : variants) {
             auto st = stats(att[v]);
             double over = st.p50 - abase.p50, over_mean = st.mean - abase.mean;
-            std::string ratio = v == "plain" ? "-" : std::to_string(over / (alst.p50 - abase.p50)).substr(0, 5) + "x/" +
-                                                     std::to_string(over_mean / (alst.mean - abase.mean)).substr(0, 5) + "x";
+            std::string ratio = v == "plain" ? "-" : overhead_ratio(st, abase, alst);
             std::printf("%-15s %9.1f %9.1f %9.1f %13.1f %13.1f %12s %10.1f %12.1f\n", v.c_str(), st.p50, st.p99, st.mean,
                         over, over_mean, ratio.c_str(), v == "plain" ? 0.0 : apaired(v), cpu_us.count(v) ? cpu_us[v] : 0.0);
         }

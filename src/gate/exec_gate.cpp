@@ -105,9 +105,9 @@ struct alignas(4096) ExecGate::Impl {
     // reader used 1.14-1.22x the CPU per exec of a bare listener that fstat()s;
     // with this table 1.09-1.13x (bench/exec_bench, answerer CPU). ----
     // Reader only: versions of files answered before with nothing to report, and
-    // the answer they got, valid while the containers generation and the options
-    // are unchanged (a new container, a removal or a mode change clears them).
-    // Direct-mapped by inode: a hit is one key comparison, no lock, no allocation.
+    // the answer they got, valid while the containers generation (sync_tables) and
+    // the options are unchanged (a new container, a removal or a mode change clears
+    // them). Direct-mapped by inode: a hit is one key comparison, no lock, no allocation.
     struct alignas(64) Warm {   // one cache line each
         policy::FileKey key;
         model::Action action = model::Action::Allow;
@@ -120,13 +120,12 @@ struct alignas(4096) ExecGate::Impl {
     alignas(64) char events_buf[1024];
     // What the reader reads on every event, on one line.
     alignas(64) const std::atomic<std::uint64_t>* generation_source = nullptr;   // from the environment, at start
-    std::uint64_t warm_generation = 0;
+    std::uint64_t tables_generation = 0;   // the generation `warm` and `seen` were filled under
     std::uint64_t reader_opts_version = ~std::uint64_t{0};
     std::atomic<std::uint64_t> opts_version{0};   // bumped by set_options
     int group_fd = -1;
     pid_t self = ::getpid();
     bool deadline_armed = false;         // reader only
-    bool ignore_marks = false;           // reader only: reader_opts.ignore_marks
     std::atomic<bool> stopping{false};
     // Reader only: deadline order (FIFO). Line-aligned: empty() reads two words of
     // its first line.
@@ -150,14 +149,13 @@ struct alignas(4096) ExecGate::Impl {
     Lane alerts, after;
     std::vector<std::thread> threads;
     // Reader only: containers looked up, by device (direct-mapped), valid while the
-    // environment's generation is unchanged: no lock and no reference count taken
-    // per event on the warm path.
+    // environment's generation is unchanged (sync_tables): no lock and no reference
+    // count taken per event.
     struct Seen {
         dev_t dev = 0;
         std::shared_ptr<const GatedContainer> c;
     };
     std::array<Seen, 16> seen{};
-    std::optional<std::uint64_t> seen_generation;
     std::shared_ptr<const GatedContainer> unseen;   // the answer when the environment has no generation
     std::size_t ignore_count = 0;        // reader only
 
@@ -169,13 +167,21 @@ struct alignas(4096) ExecGate::Impl {
         return opts;
     }
     void reader_loop();
+    // Empties the reader's tables (containers looked up, warm answers) when the
+    // environment's containers generation moved; once per event, and on the tick so
+    // that a removed container is not kept alive here.
+    void sync_tables();
+    void forget_warm() {
+        for (auto& w : warm) w.used = false;
+    }
     const std::shared_ptr<const GatedContainer>& container_for(dev_t dev);
-    void forget_stale_containers();
     void read_batch();
     // The warm path: true when the event was answered (and its fd closed) from the
     // reader's table. `st`: the event fd's fstat.
     [[gnu::always_inline]] bool answer_warm(int event_fd, const struct stat& st, const GateOptions& o);
     void remember_warm(const struct stat& st, model::Action a, bool image_layer);
+    // Everything but the daemon's own execs and warm hits. `st`: the event fd's
+    // fstat, nullptr when it failed (unknown container).
     void handle(int event_fd, pid_t pid, const struct stat* st, const GateOptions& o);
     void answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c, const policy::Classification& cls,
                     const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt);
@@ -280,7 +286,7 @@ void ExecGate::Impl::reader_loop() {
             read_batch();   // blocks until events or a wake-up signal
             if (w.take_tick()) {
                 gate.env_.tick();
-                forget_stale_containers();   // a removed container is not kept alive here
+                sync_tables();
             }
             w.take_deadline();
             if (!in_flight.empty()) sweep_deadlines();
@@ -296,23 +302,22 @@ void ExecGate::Impl::reader_loop() {
     drain_on_stop();
 }
 
+void ExecGate::Impl::sync_tables() {
+    if (!generation_source) return;
+    if (auto g = generation_source->load(std::memory_order_acquire); g != tables_generation) {
+        seen.fill({});
+        forget_warm();
+        tables_generation = g;
+    }
+}
+
+// What is looked up after sync_tables() is at least as new as the generation the
+// tables are marked with: an answer from a newer state is dropped at the next sync.
 const std::shared_ptr<const GatedContainer>& ExecGate::Impl::container_for(dev_t dev) {
     if (!generation_source) return unseen = gate.env_.container_for(dev);
-    const auto generation = generation_source->load(std::memory_order_acquire);
-    if (generation != seen_generation) {
-        seen.fill({});
-        seen_generation = generation;
-    }
     auto& slot = seen[static_cast<std::size_t>(dev) % seen.size()];
     if (!slot.c || slot.dev != dev) slot = {dev, gate.env_.container_for(dev)};
     return slot.c;
-}
-
-void ExecGate::Impl::forget_stale_containers() {
-    if (seen_generation && generation_source->load(std::memory_order_acquire) != seen_generation) {
-        seen.fill({});
-        seen_generation.reset();
-    }
 }
 
 // Timer at the oldest waiting event's deadline (FIFO = deadline order), then every
@@ -334,8 +339,7 @@ void ExecGate::Impl::read_batch() {
     if (auto v = opts_version.load(std::memory_order_acquire); v != reader_opts_version) {
         reader_opts = options();
         reader_opts_version = v;
-        ignore_marks = reader_opts.ignore_marks;
-        for (auto& w : warm) w.used = false;
+        forget_warm();
     }
     const GateOptions& o = reader_opts;
     auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
@@ -347,8 +351,14 @@ void ExecGate::Impl::read_batch() {
         if (m->mask & FAN_Q_OVERFLOW) counters.queue_overflows.fetch_add(1);
         if (m->fd < 0) continue;
         counters.events.fetch_add(1, std::memory_order_relaxed);
+        if (m->pid == self) {   // the daemon itself never waits on its own gate
+            FanotifyGroup::respond(group_fd, m->fd, model::Action::Allow);
+            ::close(m->fd);
+            continue;
+        }
+        sync_tables();
         struct stat st;
-        const bool have_st = m->pid != self && ::fstat(m->fd, &st) == 0;
+        const bool have_st = ::fstat(m->fd, &st) == 0;
         if (have_st && answer_warm(m->fd, st, o)) continue;
         handle(m->fd, m->pid, have_st ? &st : nullptr, o);
     }
@@ -356,35 +366,25 @@ void ExecGate::Impl::read_batch() {
 
 inline bool ExecGate::Impl::answer_warm(int event_fd, const struct stat& st, const GateOptions& o) {
     if (!generation_source) return false;
-    if (auto g = generation_source->load(std::memory_order_acquire); g != warm_generation) {
-        for (auto& w : warm) w.used = false;
-        warm_generation = g;
-        return false;
-    }
     const auto key = policy::FileKey::of(st);
     const auto& w = warm[policy::FileKeyHash{}(key) % warm.size()];
     if (!w.used || !(w.key == key)) return false;
     FanotifyGroup::respond(group_fd, event_fd, w.action);
     (w.action == model::Action::Deny ? counters.denied : counters.allowed).fetch_add(1, std::memory_order_relaxed);
     counters.warm_hits.fetch_add(1, std::memory_order_relaxed);
-    if (w.image_layer && ignore_marks) maybe_ignore(event_fd, o);
+    if (w.image_layer && o.ignore_marks) maybe_ignore(event_fd, o);
     ::close(event_fd);
     return true;
 }
 
-// Only for answers that need no alert, given under the generation now current.
+// Only for answers that need no alert.
 void ExecGate::Impl::remember_warm(const struct stat& st, model::Action a, bool image_layer) {
-    if (!generation_source || generation_source->load(std::memory_order_acquire) != warm_generation) return;
+    if (!generation_source) return;
     const auto key = policy::FileKey::of(st);
     warm[policy::FileKeyHash{}(key) % warm.size()] = {key, a, image_layer, true};
 }
 
 void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, const GateOptions& o) {
-    if (pid == self) {   // the daemon itself never waits on its own gate
-        FanotifyGroup::respond(group_fd, event_fd, model::Action::Allow);
-        ::close(event_fd);
-        return;
-    }
     struct stat st {};
     static const std::shared_ptr<const GatedContainer> none;
     std::optional<policy::Classification> hit;
