@@ -93,6 +93,7 @@ private:
     void watch_loop(base::Result<watch::UpperWatcher> w);
     void watch_container(dev_t dev);
     void unwatch_container(dev_t dev);
+    void wake_watch_thread();
     void apply_watch_commands(watch::UpperWatcher& w);
     void handle_batch(watch::WatchBatch batch, baseline::Store& store, baseline::EventStore& events);
     void judge_touched(const watch::TouchedPath& t, baseline::Store& store, baseline::EventStore& events);
@@ -137,6 +138,7 @@ private:
     std::thread watch_thread_;
     std::mutex watch_mu_;
     std::vector<std::pair<dev_t, bool>> watch_commands_;   // (dev, add?) for the watch thread
+    base::UniqueFd watch_wake_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};   // new watch_commands_
     std::set<dev_t> degraded_;                              // watch thread only
     config::WatchConfig watch_cfg_;                         // fixed at start (restart to change)
 };

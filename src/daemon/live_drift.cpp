@@ -7,6 +7,9 @@
 // latter, and reported). Never on the gate's path.
 #include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <spdlog/spdlog.h>
 
@@ -22,13 +25,24 @@ constexpr auto kWindow = std::chrono::milliseconds(500);
 }
 
 void Daemon::watch_container(dev_t dev) {
-    std::lock_guard lock(watch_mu_);
-    watch_commands_.push_back({dev, true});
+    {
+        std::lock_guard lock(watch_mu_);
+        watch_commands_.push_back({dev, true});
+    }
+    wake_watch_thread();
 }
 
 void Daemon::unwatch_container(dev_t dev) {
-    std::lock_guard lock(watch_mu_);
-    watch_commands_.push_back({dev, false});
+    {
+        std::lock_guard lock(watch_mu_);
+        watch_commands_.push_back({dev, false});
+    }
+    wake_watch_thread();
+}
+
+void Daemon::wake_watch_thread() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(watch_wake_.get(), &one, sizeof one);
 }
 
 // Applies add/remove requests from the discovery side (the watcher is not thread-safe).
@@ -107,21 +121,44 @@ void Daemon::watch_loop(base::Result<watch::UpperWatcher> w) {
                                          !w ? w.error().message() : "baseline database");
         return;
     }
-    auto next_flush = std::chrono::steady_clock::now() + kWindow;
-    auto next_periodic = std::chrono::steady_clock::now() + std::chrono::seconds(watch_cfg_.reconcile_interval_s);
+    // Asleep until there is something to do: an inotify event, a container to watch
+    // or forget, the end of an open window, the periodic reconcile of a container past
+    // the watch cap, or stop. An idle host never wakes this thread (it used to poll
+    // every window, and each wake-up lands on a CPU where the gate's reader may be
+    // answering an exec).
+    using Clock = std::chrono::steady_clock;
+    const auto interval = std::chrono::seconds(watch_cfg_.reconcile_interval_s);
+    constexpr auto closed = Clock::time_point::max();
+    auto flush_at = closed;   // an open window: what it gathered goes out then
+    auto next_periodic = Clock::now() + interval;
     while (!stopping_) {
-        pollfd p{w->fd(), POLLIN, 0};
-        ::poll(&p, 1, static_cast<int>(kWindow.count()));
+        auto now = Clock::now();
+        auto ms_until = [&](Clock::time_point t) {
+            return static_cast<int>(std::max<std::int64_t>(
+                0, std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count() + 1));
+        };
+        int timeout = flush_at != closed ? ms_until(flush_at) : -1;
+        if (!degraded_.empty()) timeout = timeout < 0 ? ms_until(next_periodic) : std::min(timeout, ms_until(next_periodic));
+        pollfd p[3] = {{w->fd(), POLLIN, 0}, {watch_wake_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
+        if (::poll(p, 3, timeout) < 0 && errno != EINTR) break;
+        if (p[2].revents) break;
+        if (p[1].revents) {
+            std::uint64_t n;
+            [[maybe_unused]] auto r = ::read(watch_wake_.get(), &n, sizeof n);
+        }
         apply_watch_commands(*w);
         w->read_events();
-        auto now = std::chrono::steady_clock::now();
-        if (now >= next_flush) {
+        now = Clock::now();
+        if (flush_at == closed && w->has_pending()) flush_at = now + kWindow;
+        if (now >= flush_at) {
             handle_batch(w->take(), *store, *events);
-            next_flush = now + kWindow;
+            flush_at = closed;
         }
-        if (now >= next_periodic) {
+        if (degraded_.empty()) {
+            next_periodic = now + interval;   // the first periodic scan: an interval after the cap is reached
+        } else if (now >= next_periodic) {
             for (dev_t dev : degraded_) queue_reconcile(dev);
-            next_periodic = now + std::chrono::seconds(watch_cfg_.reconcile_interval_s);
+            next_periodic = now + interval;
         }
     }
 }

@@ -48,6 +48,11 @@ public:
     void read_events();
     // Hands out what accumulated; call every window.
     WatchBatch take();
+    // Whether take() would hand out anything: a window should be open.
+    bool has_pending() const noexcept {
+        return !pending_.empty() || !moved_from_.empty() || !batch_.touched.empty() || !batch_.reconcile.empty() ||
+               !batch_.degraded.empty() || batch_.overflow;
+    }
     std::size_t watch_count(const std::string& container) const;
 
 private:
