@@ -26,7 +26,7 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
     // A warm hit (the reader's own table) is a cache hit the shared cache never saw.
     auto hits = cache.hits() + k.warm_hits.load(), misses = cache.misses();
     return json::object{
-        {"events", k.events.load()}, {"allowed", k.allowed.load()}, {"denied", k.denied.load()},
+        {"events", k.events.load()}, {"allowed", k.allowed_total()}, {"denied", k.denied.load()},
         {"fallback", k.fallback.load()}, {"timeouts", k.timeouts.load()}, {"overload", k.overload.load()},
         {"unknown_container", k.unknown_container.load()}, {"queue_overflows", k.queue_overflows.load()},
         {"image_inode_fast_path", k.lower_fast_path.load()}, {"drift_unhashed", k.drift_unhashed.load()},

@@ -429,7 +429,7 @@ int Daemon::run() {
     const auto& k = gate_->counters();
     logger()->info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} "
                    "cache_hits={} (warm {}) cache_misses={} image_inode={} drift_unhashed={} hashed={} alerts_dropped={}",
-                   k.events.load(), k.allowed.load(), k.denied.load(), k.fallback.load(), k.timeouts.load(),
+                   k.events.load(), k.allowed_total(), k.denied.load(), k.fallback.load(), k.timeouts.load(),
                    k.overload.load(), gate_->cache().hits() + k.warm_hits.load(), k.warm_hits.load(),
                    gate_->cache().misses(), k.lower_fast_path.load(),
                    k.drift_unhashed.load(), k.hashed.load(), alerts_->dropped());

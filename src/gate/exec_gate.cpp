@@ -104,13 +104,11 @@ struct alignas(4096) ExecGate::Impl {
     // LRU list), the container table and the registry through virtual calls, the
     // reader used 1.14-1.22x the CPU per exec of a bare listener that fstat()s;
     // with this table 1.09-1.13x (bench/exec_bench, answerer CPU). ----
-    // Reader only: versions of files answered before with nothing to report, and
-    // the answer they got, valid while the containers generation (sync_tables) and
+    // Reader only: versions of files allowed before with nothing to report, valid while the containers generation (sync_tables) and
     // the options are unchanged (a new container, a removal or a mode change clears
     // them). Direct-mapped by inode: a hit is one key comparison, no lock, no allocation.
-    struct alignas(64) Warm {   // one cache line each
+    struct alignas(64) Warm {   // one cache line each; the answer is always allow
         policy::FileKey key;
-        model::Action action = model::Action::Allow;
         bool image_layer = false;   // may get an ignore mark
         bool used = false;
     };
@@ -131,8 +129,9 @@ struct alignas(4096) ExecGate::Impl {
     // its first line.
     alignas(64) std::deque<PendingPtr> in_flight;
     GateOptions reader_opts;             // reader only: its copy, refreshed on a new version
-    // Next to the reader's fields (events, allowed, denied, warm_hits are counted on
-    // the warm path, on the first line), on lines of their own: workers count here too.
+    // Next to the reader's fields (the warm path counts events and warm_hits, on the
+    // first line, with a plain load and store: the reader alone writes them), on lines
+    // of their own: workers count here too.
     alignas(64) GateCounters counters;
 
     ExecGate& gate;
@@ -170,19 +169,35 @@ struct alignas(4096) ExecGate::Impl {
     // Empties the reader's tables (containers looked up, warm answers) when the
     // environment's containers generation moved; once per event, and on the tick so
     // that a removed container is not kept alive here.
-    void sync_tables();
+    void sync_tables() {
+        if (generation_source && generation_source->load(std::memory_order_acquire) != tables_generation)
+            [[unlikely]] renew_tables();
+    }
+    [[gnu::cold, gnu::noinline]] void renew_tables();
     void forget_warm() {
         for (auto& w : warm) w.used = false;
     }
+    // The reader's own counters (events, warm hits): it alone writes them, so a
+    // load and a store, no locked instruction on the warm path.
+    static void bump(std::atomic<std::uint64_t>& c) {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
     const std::shared_ptr<const GatedContainer>& container_for(dev_t dev);
+    // The warm path is read_batch with answer_warm inlined: everything else a warm
+    // exec never needs (odd events, new options, renewed tables, ignore marks, the
+    // rest of `handle`) is out of line, so the loop stays a few cache lines of code.
     void read_batch();
+    [[gnu::cold, gnu::noinline]] void refresh_options();
+    // Events that are not an exec to judge: a metadata version this build does not
+    // know, a queue overflow, no fd, or the daemon's own exec.
+    [[gnu::cold, gnu::noinline]] void odd_event(const fanotify_event_metadata& m, const GateOptions& o);
     // The warm path: true when the event was answered (and its fd closed) from the
     // reader's table. `st`: the event fd's fstat.
     [[gnu::always_inline]] bool answer_warm(int event_fd, const struct stat& st, const GateOptions& o);
-    void remember_warm(const struct stat& st, model::Action a, bool image_layer);
+    void remember_warm(const struct stat& st, bool image_layer);
     // Everything but the daemon's own execs and warm hits. `st`: the event fd's
     // fstat, nullptr when it failed (unknown container).
-    void handle(int event_fd, pid_t pid, const struct stat* st, const GateOptions& o);
+    [[gnu::noinline]] void handle(int event_fd, pid_t pid, const struct stat* st, const GateOptions& o);
     void answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c, const policy::Classification& cls,
                     const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt);
     void worker_loop(Lane& lane);
@@ -205,7 +220,7 @@ struct alignas(4096) ExecGate::Impl {
     void report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
                 const policy::Verdict& v, const std::optional<model::Sha256>& digest,
                 std::optional<ProcessNames> names = std::nullopt);
-    void maybe_ignore(int event_fd, const GateOptions& o);
+    [[gnu::noinline]] void maybe_ignore(int event_fd, const GateOptions& o);
     void count(const policy::Verdict& v) {
         auto& k = counters;
         (v.action == model::Action::Deny ? k.denied : k.allowed).fetch_add(1, std::memory_order_relaxed);
@@ -302,13 +317,10 @@ void ExecGate::Impl::reader_loop() {
     drain_on_stop();
 }
 
-void ExecGate::Impl::sync_tables() {
-    if (!generation_source) return;
-    if (auto g = generation_source->load(std::memory_order_acquire); g != tables_generation) {
-        seen.fill({});
-        forget_warm();
-        tables_generation = g;
-    }
+void ExecGate::Impl::renew_tables() {
+    seen.fill({});
+    forget_warm();
+    tables_generation = generation_source->load(std::memory_order_acquire);
 }
 
 // What is looked up after sync_tables() is at least as new as the generation the
@@ -330,38 +342,51 @@ void ExecGate::Impl::arm_deadline(ReaderWakeup& w) {
 // Reads one bounded batch: each event carries an open fd, so a batch never
 // holds more fds than the buffer has room for events.
 void ExecGate::Impl::read_batch() {
-    char* buf = events_buf;
-    ssize_t len = ::read(group_fd, buf, sizeof events_buf);
+    ssize_t len = ::read(group_fd, events_buf, sizeof events_buf);
     if (len <= 0) return;
     // The options as of now (a reload while the reader slept applies to these events),
-    // copied only when set_options changed them: no lock per read. New options may
-    // answer differently: the warm table starts again.
-    if (auto v = opts_version.load(std::memory_order_acquire); v != reader_opts_version) {
-        reader_opts = options();
-        reader_opts_version = v;
-        forget_warm();
-    }
+    // copied only when set_options changed them: no lock per read.
+    if (opts_version.load(std::memory_order_acquire) != reader_opts_version) [[unlikely]]
+        refresh_options();
     const GateOptions& o = reader_opts;
-    auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
+    auto* m = reinterpret_cast<fanotify_event_metadata*>(events_buf);
     for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-        if (m->vers != FANOTIFY_METADATA_VERSION) {
-            if (m->fd >= 0) FanotifyGroup::respond(group_fd, m->fd, o.on_error), ::close(m->fd);
+        if (m->vers != FANOTIFY_METADATA_VERSION || (m->mask & FAN_Q_OVERFLOW) || m->fd < 0 || m->pid == self)
+            [[unlikely]] {
+            odd_event(*m, o);
             continue;
         }
-        if (m->mask & FAN_Q_OVERFLOW) counters.queue_overflows.fetch_add(1);
-        if (m->fd < 0) continue;
-        counters.events.fetch_add(1, std::memory_order_relaxed);
-        if (m->pid == self) {   // the daemon itself never waits on its own gate
-            FanotifyGroup::respond(group_fd, m->fd, model::Action::Allow);
-            ::close(m->fd);
-            continue;
-        }
+        bump(counters.events);
         sync_tables();
         struct stat st;
-        const bool have_st = ::fstat(m->fd, &st) == 0;
-        if (have_st && answer_warm(m->fd, st, o)) continue;
-        handle(m->fd, m->pid, have_st ? &st : nullptr, o);
+        if (::fstat(m->fd, &st) != 0) [[unlikely]] {
+            handle(m->fd, m->pid, nullptr, o);
+            continue;
+        }
+        if (answer_warm(m->fd, st, o)) continue;
+        handle(m->fd, m->pid, &st, o);
     }
+}
+
+// New options may answer differently: the warm table starts again.
+void ExecGate::Impl::refresh_options() {
+    auto v = opts_version.load(std::memory_order_acquire);
+    reader_opts = options();
+    reader_opts_version = v;
+    forget_warm();
+}
+
+void ExecGate::Impl::odd_event(const fanotify_event_metadata& m, const GateOptions& o) {
+    if (m.vers != FANOTIFY_METADATA_VERSION) {
+        if (m.fd >= 0) FanotifyGroup::respond(group_fd, m.fd, o.on_error), ::close(m.fd);
+        return;
+    }
+    if (m.mask & FAN_Q_OVERFLOW) counters.queue_overflows.fetch_add(1);
+    if (m.fd < 0) return;
+    bump(counters.events);
+    // The daemon itself never waits on its own gate.
+    FanotifyGroup::respond(group_fd, m.fd, model::Action::Allow);
+    ::close(m.fd);
 }
 
 inline bool ExecGate::Impl::answer_warm(int event_fd, const struct stat& st, const GateOptions& o) {
@@ -369,19 +394,18 @@ inline bool ExecGate::Impl::answer_warm(int event_fd, const struct stat& st, con
     const auto key = policy::FileKey::of(st);
     const auto& w = warm[policy::FileKeyHash{}(key) % warm.size()];
     if (!w.used || !(w.key == key)) return false;
-    FanotifyGroup::respond(group_fd, event_fd, w.action);
-    (w.action == model::Action::Deny ? counters.denied : counters.allowed).fetch_add(1, std::memory_order_relaxed);
-    counters.warm_hits.fetch_add(1, std::memory_order_relaxed);
-    if (w.image_layer && o.ignore_marks) maybe_ignore(event_fd, o);
+    FanotifyGroup::respond(group_fd, event_fd, model::Action::Allow);
+    bump(counters.warm_hits);   // allowed in all = allowed + warm_hits
+    if (w.image_layer && o.ignore_marks) [[unlikely]] maybe_ignore(event_fd, o);
     ::close(event_fd);
     return true;
 }
 
-// Only for answers that need no alert.
-void ExecGate::Impl::remember_warm(const struct stat& st, model::Action a, bool image_layer) {
+// Only for allows that need no alert.
+void ExecGate::Impl::remember_warm(const struct stat& st, bool image_layer) {
     if (!generation_source) return;
     const auto key = policy::FileKey::of(st);
-    warm[policy::FileKeyHash{}(key) % warm.size()] = {key, a, image_layer, true};
+    warm[policy::FileKeyHash{}(key) % warm.size()] = {key, image_layer, true};
 }
 
 void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, const GateOptions& o) {
@@ -400,7 +424,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
         FanotifyGroup::respond(group_fd, event_fd, v.action);
         count(v);
         const bool image_layer = !hit->drift && hit->reason == "image-layer";
-        remember_warm(st, v.action, image_layer);
+        if (v.action == model::Action::Allow) remember_warm(st, image_layer);
         if (image_layer) maybe_ignore(event_fd, o);
         ::close(event_fd);
         return;

@@ -91,14 +91,17 @@ struct GateOptions {
 };
 
 struct GateCounters {
-    // The first four are counted on the reader's warm path: one cache line.
-    std::atomic<std::uint64_t> events{0}, allowed{0}, denied{0},
-        warm_hits{0},        // answered from the reader's own table, before the verdict cache
+    // events and warm_hits are written by the reader alone (load + store), on the
+    // warm path, on one line with allowed and denied.
+    std::atomic<std::uint64_t> events{0},
+        allowed{0}, denied{0},   // answers given outside the reader's warm table
+        warm_hits{0},            // allowed from the reader's own table, before the verdict cache
         fallback{0}, timeouts{0}, overload{0}, unknown_container{0}, hashed{0}, hashed_bytes{0},
         lower_fast_path{0}, ignore_marks{0}, queue_overflows{0},
         drift_unhashed{0},   // answered as drift before hashing (hashed after, for the alert)
         compared{0},         // compared byte for byte with the image's file instead of hashed
         changed_while_judged{0};
+    std::uint64_t allowed_total() const { return allowed.load() + warm_hits.load(); }
 };
 
 class ExecGate {
