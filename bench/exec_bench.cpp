@@ -8,6 +8,8 @@
 //   listener+fstat  the bare listener that also fstat()s each event's fd
 //   gated      layerlockd (enforce) on an image binary, warm verdict cache
 //   ignored    layerlockd (enforce, gate.ignore_marks = true), warm
+//   gated-alt  with BENCH_ALT_DAEMON=PATH: another layerlockd binary set up as
+//              `gated`, for a before/after comparison measured in the same run
 // Beside each latency, the CPU time of the thread that answers (schedstat).
 // Then the same variants timing only an exec attempt that the kernel refuses after
 // the gate's answer (ENOEXEC, no fork): the gate's round trip without the ~1.3 ms
@@ -216,7 +218,7 @@ std::string overhead_ratio(const Stats& s, const Stats& base, const Stats& liste
 // CPU of the thread that answers a variant's events: the daemon's reader, or the
 // listener's only thread.
 double answerer_cpu_ns(const std::string& variant, pid_t pid) {
-    return cpu_ns(pid, variant == "gated" || variant == "ignored" ? "ll-gate-read" : "");
+    return cpu_ns(pid, variant.rfind("gated", 0) == 0 || variant == "ignored" ? "ll-gate-read" : "");
 }
 
 void cleanup() {
@@ -309,23 +311,31 @@ int main(int argc, char** argv) {
     for (std::size_t mib : {std::size_t{1}, std::size_t{100}})
         write_binary(lower / "bin/true", (lower / "img/m").string() + std::to_string(mib), mib << 20);
     std::map<std::string, std::string> merged;
-    merged["plain"] = mount_overlay(g_root / "plain", lower);
-    merged["listener"] = mount_overlay(g_root / "listener", lower);
-    merged["listener+fstat"] = mount_overlay(g_root / "listener-fstat", lower);
-    merged["listener-2"] = mount_overlay(g_root / "listener-2", lower);
+    // Every overlay at the same depth, DIR/docker/overlay2/NAME/merged, as the
+    // daemons' overlays must be for discovery: an exec's path walk then costs the
+    // same on each (three more components for the gated ones alone added ~1 us per
+    // exec with cold caches). Only each daemon's own DIR/docker is its docker root.
+    merged["plain"] = mount_overlay(g_root / "p0/docker/overlay2/bench0", lower);
+    merged["listener"] = mount_overlay(g_root / "l1/docker/overlay2/bench5", lower);
+    merged["listener+fstat"] = mount_overlay(g_root / "l2/docker/overlay2/bench6", lower);
+    merged["listener-2"] = mount_overlay(g_root / "l3/docker/overlay2/bench7", lower);
     g_answerer["gated"] = start_daemon(daemon, g_root / "d1", false);
     g_answerer["ignored"] = start_daemon(daemon, g_root / "d2", true);
     start_daemon(daemon, g_root / "d3", false, "monitor");
+    const char* alt_daemon = std::getenv("BENCH_ALT_DAEMON");
+    if (alt_daemon) g_answerer["gated-alt"] = start_daemon(alt_daemon, g_root / "d4", false);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     merged["gated"] = mount_overlay(g_root / "d1/docker/overlay2/bench1", lower);
     merged["ignored"] = mount_overlay(g_root / "d2/docker/overlay2/bench2", lower);
     merged["monitor"] = mount_overlay(g_root / "d3/docker/overlay2/bench3", lower);
+    if (alt_daemon) merged["gated-alt"] = mount_overlay(g_root / "d4/docker/overlay2/bench4", lower);
     g_answerer["listener"] = start_bare_listener(merged["listener"]);
     g_answerer["listener+fstat"] = start_bare_listener(merged["listener+fstat"], true);
     g_answerer["listener-2"] = start_bare_listener(merged["listener-2"]);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));   // discovery marks the new mounts
 
-    const std::vector<std::string> variants = {"plain", "listener", "listener-2", "listener+fstat", "gated", "ignored"};
+    std::vector<std::string> variants = {"plain", "listener", "listener-2", "listener+fstat", "gated", "ignored"};
+    if (alt_daemon) variants.push_back("gated-alt");
     Samples samples;
     for (const auto& v : variants)
         for (int i = 0; i < 50; ++i) spawn_us(merged[v] + "/bin/true");   // warm: caches, ignore marks
@@ -386,6 +396,10 @@ int main(int argc, char** argv) {
         if (cpu_us.count(v)) std::printf(" %s %.1f/%.1f", v.c_str(), cpu_us[v], proc_us[v]);
     std::printf("; gated/listener+fstat thread %.3fx, gated/listener %.3fx\n",
                 cpu_us["gated"] / cpu_us["listener+fstat"], cpu_us["gated"] / cpu_us["listener"]);
+    if (alt_daemon)
+        std::printf("gated-alt (%s): paired %.1f us = %.3fx, answerer CPU %.1f us; gated / gated-alt: paired %.3fx, "
+                    "answerer CPU %.3fx\n", alt_daemon, paired("gated-alt"), paired("gated-alt") / pl,
+                    cpu_us["gated-alt"], paired("gated") / paired("gated-alt"), cpu_us["gated"] / cpu_us["gated-alt"]);
 
     // The same variants again, timing only the exec attempt (exec_attempt_us): the
     // gate's overhead without fork+exec+exit around it. Interleaved the same way, in
@@ -445,6 +459,13 @@ int main(int argc, char** argv) {
                     (stats(att["listener+fstat"]).p50 - abase.p50) / (alst.p50 - abase.p50),
                     (stats(att["listener-2"]).p50 - abase.p50) / (alst.p50 - abase.p50),
                     apaired("listener-2") / apaired("listener"));
+        if (alt_daemon)
+            std::printf("exec attempt, %s: gated-alt (%s) = %.3fx the bare listener's (p50), paired %.3fx; "
+                        "gated / gated-alt overhead %.3fx (p50), paired %.3fx\n", layout.name, alt_daemon,
+                        (stats(att["gated-alt"]).p50 - abase.p50) / (alst.p50 - abase.p50),
+                        apaired("gated-alt") / apaired("listener"),
+                        (stats(att["gated"]).p50 - abase.p50) / (stats(att["gated-alt"]).p50 - abase.p50),
+                        apaired("gated") / apaired("gated-alt"));
     }
     pin(0, all_cpus);
     for (const auto& [v, pid] : g_answerer) pin(pid, all_cpus);
