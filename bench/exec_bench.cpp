@@ -313,8 +313,10 @@ int main(int argc, char** argv) {
     std::map<std::string, std::string> merged;
     // Every overlay at the same depth, DIR/docker/overlay2/NAME/merged, as the
     // daemons' overlays must be for discovery: an exec's path walk then costs the
-    // same on each (three more components for the gated ones alone added ~1 us per
-    // exec with cold caches). Only each daemon's own DIR/docker is its docker root.
+    // same on each. (Three components deeper cost an identical bare listener 2-4 %
+    // of its overhead with pinned warm caches, 0.4-1 us, and up to 9 % with cold ones:
+    // the gated variants paid it alone until the sixth session.) Only each daemon's
+    // own DIR/docker is its docker root.
     merged["plain"] = mount_overlay(g_root / "p0/docker/overlay2/bench0", lower);
     merged["listener"] = mount_overlay(g_root / "l1/docker/overlay2/bench5", lower);
     merged["listener+fstat"] = mount_overlay(g_root / "l2/docker/overlay2/bench6", lower);
