@@ -24,6 +24,7 @@
 #include <deque>
 #include <mutex>
 
+#include "direct_syscall.hpp"
 #include "exec_facts.hpp"
 #include "layerlock/base/clock.hpp"
 #include "layerlock/base/thread.hpp"
@@ -342,8 +343,8 @@ void ExecGate::Impl::arm_deadline(ReaderWakeup& w) {
 // Reads one bounded batch: each event carries an open fd, so a batch never
 // holds more fds than the buffer has room for events.
 void ExecGate::Impl::read_batch() {
-    ssize_t len = ::read(group_fd, events_buf, sizeof events_buf);
-    if (len <= 0) return;
+    long len = direct::read(group_fd, events_buf, sizeof events_buf);
+    if (len <= 0) return;   // -EINTR: a wake-up signal
     // The options as of now (a reload while the reader slept applies to these events),
     // copied only when set_options changed them: no lock per read.
     if (opts_version.load(std::memory_order_acquire) != reader_opts_version) [[unlikely]]
@@ -359,7 +360,7 @@ void ExecGate::Impl::read_batch() {
         bump(counters.events);
         sync_tables();
         struct stat st;
-        if (::fstat(m->fd, &st) != 0) [[unlikely]] {
+        if (direct::fstat(m->fd, &st) != 0) [[unlikely]] {
             handle(m->fd, m->pid, nullptr, o);
             continue;
         }
@@ -394,10 +395,12 @@ inline bool ExecGate::Impl::answer_warm(int event_fd, const struct stat& st, con
     const auto key = policy::FileKey::of(st);
     const auto& w = warm[policy::FileKeyHash{}(key) % warm.size()];
     if (!w.used || !(w.key == key)) return false;
-    FanotifyGroup::respond(group_fd, event_fd, model::Action::Allow);
+    const fanotify_response allow{event_fd, FAN_ALLOW};
+    while (direct::write(group_fd, &allow, sizeof allow) == -EINTR) {
+    }
     bump(counters.warm_hits);   // allowed in all = allowed + warm_hits
     if (w.image_layer && o.ignore_marks) [[unlikely]] maybe_ignore(event_fd, o);
-    ::close(event_fd);
+    direct::close(event_fd);
     return true;
 }
 

@@ -35,8 +35,8 @@ public:
     base::Result<void> ignore_inode(int file_fd);
     void flush_inode_marks() noexcept;
 
-    // Writes the kernel's answer for one permission event (inline: the reader's
-    // warm path).
+    // Writes the kernel's answer for one permission event. (The reader's warm path
+    // writes its allows itself: src/gate/direct_syscall.hpp.)
     static bool respond(int group_fd, int event_fd, model::Action a) noexcept {
         fanotify_response r{};
         r.fd = event_fd;
