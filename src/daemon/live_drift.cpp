@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -140,7 +141,10 @@ void Daemon::watch_loop(base::Result<watch::UpperWatcher> w) {
         int timeout = flush_at != closed ? ms_until(flush_at) : -1;
         if (!degraded_.empty()) timeout = timeout < 0 ? ms_until(next_periodic) : std::min(timeout, ms_until(next_periodic));
         pollfd p[3] = {{w->fd(), POLLIN, 0}, {watch_wake_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
-        if (::poll(p, 3, timeout) < 0 && errno != EINTR) break;
+        if (::poll(p, 3, timeout) < 0 && errno != EINTR) {
+            spdlog::get("layerlockd")->error("live file drift stopped: poll: {}", std::strerror(errno));
+            break;
+        }
         if (p[2].revents) break;
         if (p[1].revents) {
             std::uint64_t n;
