@@ -95,18 +95,18 @@ void Daemon::judge_touched(const watch::TouchedPath& t, baseline::Store& store, 
 void Daemon::handle_batch(watch::WatchBatch batch, baseline::Store& store, baseline::EventStore& events) {
     for (const auto& key : batch.degraded) {
         dev_t dev = static_cast<dev_t>(std::stoull(key));
+        auto c = registry_.find(dev);
+        if (!c) continue;   // removed meanwhile: no periodic reconcile for it
         degraded_.insert(dev);
-        if (auto c = registry_.find(dev)) {
-            spdlog::get("layerlockd")->warn("container id={} name=\"{}\": more than {} directories to watch; "
-                                            "falling back to a reconcile scan every {} s", c->info.id.substr(0, 12),
-                                            base::escape(c->info.name), watch_cfg_.max_watches_per_container,
-                                            watch_cfg_.reconcile_interval_s);
-            model::DriftEvent d = file_event(*c, watch::FileChange{}, {"file", model::Severity::Medium, false,
-                                                                       "watch limit reached"});
-            d.change = "";
-            d.detail = "watch limit reached: periodic reconcile every " + std::to_string(watch_cfg_.reconcile_interval_s) + " s";
-            alerts_->publish(std::move(d));
-        }
+        spdlog::get("layerlockd")->warn("container id={} name=\"{}\": more than {} directories to watch; "
+                                        "falling back to a reconcile scan every {} s", c->info.id.substr(0, 12),
+                                        base::escape(c->info.name), watch_cfg_.max_watches_per_container,
+                                        watch_cfg_.reconcile_interval_s);
+        model::DriftEvent d = file_event(*c, watch::FileChange{}, {"file", model::Severity::Medium, false,
+                                                                   "watch limit reached"});
+        d.change = "";
+        d.detail = "watch limit reached: periodic reconcile every " + std::to_string(watch_cfg_.reconcile_interval_s) + " s";
+        alerts_->publish(std::move(d));
     }
     if (batch.overflow)
         spdlog::get("layerlockd")->warn("inotify queue overflow: reconciling {} container(s)", batch.reconcile.size());
@@ -140,6 +140,8 @@ void Daemon::watch_loop(base::Result<watch::UpperWatcher> w) {
         };
         int timeout = flush_at != closed ? ms_until(flush_at) : -1;
         if (!degraded_.empty()) timeout = timeout < 0 ? ms_until(next_periodic) : std::min(timeout, ms_until(next_periodic));
+        if (!watch_wake_ || !stop_fd_)   // no eventfd (EMFILE at start): look every window instead
+            timeout = timeout < 0 ? static_cast<int>(kWindow.count()) : std::min(timeout, static_cast<int>(kWindow.count()));
         pollfd p[3] = {{w->fd(), POLLIN, 0}, {watch_wake_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
         if (::poll(p, 3, timeout) < 0 && errno != EINTR) {
             spdlog::get("layerlockd")->error("live file drift stopped: poll: {}", std::strerror(errno));
@@ -159,7 +161,7 @@ void Daemon::watch_loop(base::Result<watch::UpperWatcher> w) {
             flush_at = closed;
         }
         if (degraded_.empty()) {
-            next_periodic = now + interval;   // the first periodic scan: an interval after the cap is reached
+            next_periodic = now + interval;   // the first periodic scan: about an interval after the cap is reached
         } else if (now >= next_periodic) {
             for (dev_t dev : degraded_) queue_reconcile(dev);
             next_periodic = now + interval;

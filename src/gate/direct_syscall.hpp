@@ -5,7 +5,7 @@
 // for a while costs tens of microseconds on its next touch (the hypervisor's
 // shadow page tables; docs/benchmarks.md, sixth session), so every page the warm
 // path does not touch is one it cannot stall on. Each returns what the kernel
-// returns: a result >= 0, or -errno. Elsewhere than x86-64: the libc calls.
+// returns: a result >= 0, or -errno. Elsewhere than x86-64 (x32 too): the libc calls.
 #pragma once
 
 #include <sys/stat.h>
@@ -17,7 +17,7 @@
 
 namespace layerlock::gate::direct {
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(__ILP32__)
 inline long syscall3(long n, long a, long b, long c) noexcept {
     long ret;
     asm volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");

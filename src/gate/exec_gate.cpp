@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Threads of the exec gate. The reader answers what it can at once (own pid,
-// its own table of warm verdicts, cache hit, image-layer inode) and hands the rest to a worker lane (small or
+// its own table of warm allows, cache hit, image-layer inode) and hands the rest to a worker lane (small or
 // large files, so one huge hash never holds up the others). A worker answers an
 // upper file that no content could make the image's (policy::classify_unhashed)
 // without hashing it; a file of the size of the image's file at its path is
@@ -190,7 +190,7 @@ struct alignas(4096) ExecGate::Impl {
     void read_batch();
     [[gnu::cold, gnu::noinline]] void refresh_options();
     // Events that are not an exec to judge: a metadata version this build does not
-    // know, a queue overflow, no fd, or the daemon's own exec.
+    // know, no fd (a queue overflow), or the daemon's own exec.
     [[gnu::cold, gnu::noinline]] void odd_event(const fanotify_event_metadata& m, const GateOptions& o);
     // The warm path: true when the event was answered (and its fd closed) from the
     // reader's table. `st`: the event fd's fstat.
@@ -352,11 +352,12 @@ void ExecGate::Impl::read_batch() {
     const GateOptions& o = reader_opts;
     auto* m = reinterpret_cast<fanotify_event_metadata*>(events_buf);
     for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-        if (m->vers != FANOTIFY_METADATA_VERSION || (m->mask & FAN_Q_OVERFLOW) || m->fd < 0 || m->pid == self)
-            [[unlikely]] {
+        if (m->vers != FANOTIFY_METADATA_VERSION || m->fd < 0 || m->pid == self) [[unlikely]] {
             odd_event(*m, o);
             continue;
         }
+        if (m->mask & FAN_Q_OVERFLOW) [[unlikely]]
+            counters.queue_overflows.fetch_add(1);
         bump(counters.events);
         sync_tables();
         struct stat st;
