@@ -134,14 +134,12 @@ void Daemon::watch_loop(base::Result<watch::UpperWatcher> w) {
     auto next_periodic = Clock::now() + interval;
     while (!stopping_) {
         auto now = Clock::now();
-        auto ms_until = [&](Clock::time_point t) {
-            return static_cast<int>(std::max<std::int64_t>(
-                0, std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count() + 1));
-        };
-        int timeout = flush_at != closed ? ms_until(flush_at) : -1;
-        if (!degraded_.empty()) timeout = timeout < 0 ? ms_until(next_periodic) : std::min(timeout, ms_until(next_periodic));
-        if (!watch_wake_ || !stop_fd_)   // no eventfd (EMFILE at start): look every window instead
-            timeout = timeout < 0 ? static_cast<int>(kWindow.count()) : std::min(timeout, static_cast<int>(kWindow.count()));
+        auto wake_at = flush_at;
+        if (!degraded_.empty()) wake_at = std::min(wake_at, next_periodic);
+        if (!watch_wake_ || !stop_fd_) wake_at = std::min(wake_at, now + kWindow);   // no eventfd (EMFILE at start)
+        int timeout = wake_at == closed ? -1
+                                        : static_cast<int>(std::max<std::int64_t>(
+                                              0, std::chrono::ceil<std::chrono::milliseconds>(wake_at - now).count()));
         pollfd p[3] = {{w->fd(), POLLIN, 0}, {watch_wake_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
         if (::poll(p, 3, timeout) < 0 && errno != EINTR) {
             spdlog::get("layerlockd")->error("live file drift stopped: poll: {}", std::strerror(errno));

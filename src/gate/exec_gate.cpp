@@ -24,7 +24,7 @@
 #include <deque>
 #include <mutex>
 
-#include "direct_syscall.hpp"
+#include "layerlock/gate/direct_syscall.hpp"
 #include "exec_facts.hpp"
 #include "layerlock/base/clock.hpp"
 #include "layerlock/base/thread.hpp"
@@ -185,13 +185,11 @@ struct alignas(4096) ExecGate::Impl {
     }
     const std::shared_ptr<const GatedContainer>& container_for(dev_t dev);
     // The warm path is read_batch with answer_warm inlined: everything else a warm
-    // exec never needs (odd events, new options, renewed tables, ignore marks, the
-    // rest of `handle`) is out of line, so the loop stays a few cache lines of code.
+    // exec never needs (new options, renewed tables, ignore marks, the rest of
+    // `handle`) is out of line, and rare events are marked unlikely, so the loop stays
+    // a few cache lines of code.
     void read_batch();
     [[gnu::cold, gnu::noinline]] void refresh_options();
-    // Events that are not an exec to judge: a metadata version this build does not
-    // know, no fd (a queue overflow), or the daemon's own exec.
-    [[gnu::cold, gnu::noinline]] void odd_event(const fanotify_event_metadata& m, const GateOptions& o);
     // The warm path: true when the event was answered (and its fd closed) from the
     // reader's table. `st`: the event fd's fstat.
     [[gnu::always_inline]] bool answer_warm(int event_fd, const struct stat& st, const GateOptions& o);
@@ -352,13 +350,20 @@ void ExecGate::Impl::read_batch() {
     const GateOptions& o = reader_opts;
     auto* m = reinterpret_cast<fanotify_event_metadata*>(events_buf);
     for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-        if (m->vers != FANOTIFY_METADATA_VERSION || m->fd < 0 || m->pid == self) [[unlikely]] {
-            odd_event(*m, o);
+        if (m->vers != FANOTIFY_METADATA_VERSION) [[unlikely]] {
+            if (m->fd >= 0) FanotifyGroup::respond(group_fd, m->fd, o.on_error), direct::close(m->fd);
             continue;
         }
         if (m->mask & FAN_Q_OVERFLOW) [[unlikely]]
             counters.queue_overflows.fetch_add(1);
+        if (m->fd < 0) [[unlikely]]
+            continue;
         bump(counters.events);
+        if (m->pid == self) [[unlikely]] {   // the daemon itself never waits on its own gate
+            FanotifyGroup::respond(group_fd, m->fd, model::Action::Allow);
+            direct::close(m->fd);
+            continue;
+        }
         sync_tables();
         struct stat st;
         if (direct::fstat(m->fd, &st) != 0) [[unlikely]] {
@@ -378,27 +383,12 @@ void ExecGate::Impl::refresh_options() {
     forget_warm();
 }
 
-void ExecGate::Impl::odd_event(const fanotify_event_metadata& m, const GateOptions& o) {
-    if (m.vers != FANOTIFY_METADATA_VERSION) {
-        if (m.fd >= 0) FanotifyGroup::respond(group_fd, m.fd, o.on_error), ::close(m.fd);
-        return;
-    }
-    if (m.mask & FAN_Q_OVERFLOW) counters.queue_overflows.fetch_add(1);
-    if (m.fd < 0) return;
-    bump(counters.events);
-    // The daemon itself never waits on its own gate.
-    FanotifyGroup::respond(group_fd, m.fd, model::Action::Allow);
-    ::close(m.fd);
-}
-
 inline bool ExecGate::Impl::answer_warm(int event_fd, const struct stat& st, const GateOptions& o) {
     if (!generation_source) return false;
     const auto key = policy::FileKey::of(st);
     const auto& w = warm[policy::FileKeyHash{}(key) % warm.size()];
     if (!w.used || !(w.key == key)) return false;
-    const fanotify_response allow{event_fd, FAN_ALLOW};
-    while (direct::write(group_fd, &allow, sizeof allow) == -EINTR) {
-    }
+    FanotifyGroup::respond(group_fd, event_fd, model::Action::Allow);
     bump(counters.warm_hits);   // allowed in all = allowed + warm_hits
     if (w.image_layer && o.ignore_marks) [[unlikely]] maybe_ignore(event_fd, o);
     direct::close(event_fd);

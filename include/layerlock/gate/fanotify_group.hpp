@@ -14,6 +14,7 @@
 
 #include "layerlock/base/result.hpp"
 #include "layerlock/base/unique_fd.hpp"
+#include "layerlock/gate/direct_syscall.hpp"
 #include "layerlock/model/types.hpp"
 
 namespace layerlock::gate {
@@ -35,17 +36,15 @@ public:
     base::Result<void> ignore_inode(int file_fd);
     void flush_inode_marks() noexcept;
 
-    // Writes the kernel's answer for one permission event. (The reader's warm path
-    // writes its allows itself: src/gate/direct_syscall.hpp.)
+    // Writes the kernel's answer for one permission event (inline, and an inline
+    // system call: the reader's warm path answers through it).
     static bool respond(int group_fd, int event_fd, model::Action a) noexcept {
-        fanotify_response r{};
-        r.fd = event_fd;
-        r.response = a == model::Action::Deny ? FAN_DENY : FAN_ALLOW;
-        ssize_t n;
+        const fanotify_response r{event_fd, a == model::Action::Deny ? __u32{FAN_DENY} : __u32{FAN_ALLOW}};
+        long n;
         do {
-            n = ::write(group_fd, &r, sizeof r);
-        } while (n < 0 && errno == EINTR);
-        return n == static_cast<ssize_t>(sizeof r);
+            n = direct::write(group_fd, &r, sizeof r);
+        } while (n == -EINTR);
+        return n == static_cast<long>(sizeof r);
     }
 
 private:
