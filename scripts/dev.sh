@@ -7,11 +7,14 @@
 # privileged, e2e). Under CI=true a skipped test counts as failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian's programs only: what the packages below install, never a hand-installed
+# /usr/local or ~/.pyenv copy (tests/support/check_install_deps.py checks the same PATH).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
-BUILD_DEPS=(meson ninja-build pkg-config g++ libboost1.81-dev libboost-json1.81-dev
+BUILD_DEPS=(python3 meson ninja-build pkg-config g++ libboost1.81-dev libboost-json1.81-dev
             libsqlite3-dev libssl-dev libspdlog-dev libtoml11-dev doctest-dev libsystemd-dev
             libcli11-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
-TEST_DEPS=(docker.io containerd runc busybox-static systemd sqlite3 util-linux procps curl
+TEST_DEPS=(docker.io containerd runc podman busybox-static systemd sqlite3 util-linux procps curl git
            debhelper dpkg-dev lintian fakeroot man-db libcap2-bin)
 
 install_missing() {
@@ -60,8 +63,11 @@ case "${1:-}" in
         meson test -C build --print-errorlogs --num-processes 1 "${@:2}" || true
         summarize build/meson-logs/testlog.json
         ;;
+    deps)   # every package the two commands install, one per line (checked by tests/support/check_install_deps.py)
+        printf '%s\n' "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"
+        ;;
     *)
-        echo "usage: scripts/dev.sh run|test" >&2
+        echo "usage: scripts/dev.sh run|test|deps" >&2
         exit 2
         ;;
 esac

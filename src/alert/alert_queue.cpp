@@ -21,6 +21,11 @@ void AlertQueue::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+void AlertQueue::replace_sinks(std::vector<std::unique_ptr<Sink>> sinks) {
+    std::lock_guard lock(sinks_mu_);
+    sinks_.swap(sinks);   // the old sinks are destroyed here, after the last batch they wrote
+}
+
 void AlertQueue::publish(model::DriftEvent ev) {
     {
         std::lock_guard lock(mu_);
@@ -42,6 +47,7 @@ void AlertQueue::run() {
             if (queue_.empty() && stopping_) return;
             batch.swap(queue_);
         }
+        std::lock_guard lock(sinks_mu_);
         for (const auto& ev : batch) {
             for (auto& s : sinks_) s->write(ev);
             delivered_.fetch_add(1, std::memory_order_relaxed);

@@ -35,9 +35,9 @@ public:
             f("LAYERLOCK_KIND", ev.kind),
             f("LAYERLOCK_SEVERITY", std::string(model::to_string(ev.severity))),
             f("LAYERLOCK_ACTION", ev.action),
-            f("LAYERLOCK_REASON", ev.reason),
+            f("LAYERLOCK_REASON", escape(ev.reason)),
             f("LAYERLOCK_RUNTIME", std::string(model::to_string(ev.runtime))),
-            f("LAYERLOCK_CONTAINER_ID", or_unknown(ev.container_id)),
+            f("LAYERLOCK_CONTAINER_ID", or_unknown(escape(ev.container_id))),
             f("LAYERLOCK_CONTAINER_NAME", or_unknown(escape(ev.container_name))),
             f("LAYERLOCK_IMAGE", or_unknown(escape(ev.image))),
             f("LAYERLOCK_IMAGE_ID", escape(ev.image_id)),
@@ -45,14 +45,14 @@ public:
             f("LAYERLOCK_K8S_NAMESPACE", escape(ev.k8s_namespace)),
             f("LAYERLOCK_K8S_CONTAINER", escape(ev.k8s_container)),
             f("LAYERLOCK_PATH", escape(ev.path)),
-            f("LAYERLOCK_SHA256", ev.sha256),
+            f("LAYERLOCK_SHA256", escape(ev.sha256)),
             f("LAYERLOCK_PID", std::to_string(ev.pid)),
             f("LAYERLOCK_COMM", escape(ev.comm)),
             f("LAYERLOCK_PARENT_COMM", escape(ev.parent_comm)),
-            f("LAYERLOCK_UNKNOWN", ev.unknown),
-            f("LAYERLOCK_CHANGE", ev.change),
+            f("LAYERLOCK_UNKNOWN", escape(ev.unknown)),
+            f("LAYERLOCK_CHANGE", escape(ev.change)),
             f("LAYERLOCK_PACKAGE", escape(ev.package)),
-            f("LAYERLOCK_DETAIL", ev.detail),
+            f("LAYERLOCK_DETAIL", escape(ev.detail)),
             f("LAYERLOCK_COUNT", ev.count > 1 ? std::to_string(ev.count) : std::string()),
         };
         constexpr std::size_t n = sizeof fields / sizeof fields[0];
@@ -89,22 +89,50 @@ private:
 
 }  // namespace
 
+// key=value pairs: every string that came from a container (or may hold a space)
+// is quoted and escaped (base/escape.hpp: no unescaped '"', control byte or
+// invalid UTF-8 survives), so no value can end its field or its line; closed
+// vocabularies (kind, severity, action, runtime, change), numbers and hex digests
+// are written bare.
+namespace {
+void quoted(std::string& m, std::string_view key, std::string_view value) {
+    m += ' ';
+    m += key;
+    m += "=\"";
+    m += escape(value);
+    m += '"';
+}
+void bare(std::string& m, std::string_view key, std::string_view value) {
+    m += ' ';
+    m += key;
+    m += '=';
+    m += value;
+}
+}  // namespace
+
 std::string message(const model::DriftEvent& ev) {
-    std::string m = ev.kind + " drift " + ev.action + ": severity=" + std::string(model::to_string(ev.severity)) +
-                    " reason=" + ev.reason + " runtime=" + std::string(model::to_string(ev.runtime)) +
-                    " container=\"" + escape(or_unknown(ev.container_name)) + "\" id=" +
-                    or_unknown(ev.container_id.substr(0, 12)) + " image=\"" + escape(or_unknown(ev.image)) +
-                    "\" path=\"" + escape(ev.path) + "\" pid=" + std::to_string(ev.pid) + " comm=\"" +
-                    escape(ev.comm) + "\" parent=\"" + escape(ev.parent_comm) + "\"";
-    if (!ev.k8s_pod.empty() || !ev.k8s_namespace.empty() || !ev.k8s_container.empty())
-        m += " k8s_namespace=\"" + escape(ev.k8s_namespace) + "\" k8s_pod=\"" + escape(ev.k8s_pod) +
-             "\" k8s_container=\"" + escape(ev.k8s_container) + "\"";
-    if (!ev.sha256.empty()) m += " sha256=" + ev.sha256;
-    if (!ev.unknown.empty()) m += " unknown=\"" + ev.unknown + "\"";
-    if (!ev.change.empty()) m += " change=" + ev.change;
-    if (!ev.package.empty()) m += " package=\"" + escape(ev.package) + "\"";
-    if (!ev.detail.empty()) m += " detail=\"" + escape(ev.detail) + "\"";
-    if (ev.count > 1) m += " count=" + std::to_string(ev.count);
+    std::string m = ev.kind + " drift " + ev.action + ":";
+    bare(m, "severity", model::to_string(ev.severity));
+    quoted(m, "reason", ev.reason);
+    bare(m, "runtime", model::to_string(ev.runtime));
+    quoted(m, "container", or_unknown(ev.container_name));
+    quoted(m, "id", or_unknown(ev.container_id.substr(0, 12)));
+    quoted(m, "image", or_unknown(ev.image));
+    quoted(m, "path", ev.path);
+    bare(m, "pid", std::to_string(ev.pid));
+    quoted(m, "comm", ev.comm);
+    quoted(m, "parent", ev.parent_comm);
+    if (!ev.k8s_pod.empty() || !ev.k8s_namespace.empty() || !ev.k8s_container.empty()) {
+        quoted(m, "k8s_namespace", ev.k8s_namespace);
+        quoted(m, "k8s_pod", ev.k8s_pod);
+        quoted(m, "k8s_container", ev.k8s_container);
+    }
+    if (!ev.sha256.empty()) quoted(m, "sha256", ev.sha256);
+    if (!ev.unknown.empty()) quoted(m, "unknown", ev.unknown);
+    if (!ev.change.empty()) quoted(m, "change", ev.change);
+    if (!ev.package.empty()) quoted(m, "package", ev.package);
+    if (!ev.detail.empty()) quoted(m, "detail", ev.detail);
+    if (ev.count > 1) bare(m, "count", std::to_string(ev.count));
     return m;
 }
 

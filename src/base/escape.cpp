@@ -34,19 +34,23 @@ void append_hex(std::string& out, unsigned char c) {
     out += buf;
 }
 
-std::string escape_impl(std::string_view raw, bool json) {
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+}  // namespace
+
+std::string escape(std::string_view raw) {
     std::string out;
     out.reserve(raw.size());
     for (std::size_t i = 0; i < raw.size();) {
         const auto c = static_cast<unsigned char>(raw[i]);
         if (c >= 0x80) {
             if (auto n = utf8_length(raw, i)) { out.append(raw.substr(i, n)); i += n; continue; }
-            // Invalid byte: in JSON a backslash-x is not a valid escape, so the
-            // backslash itself is escaped and the record stays parseable.
-            out += json ? "\\\\x" : "\\x";
-            char buf[3];
-            std::snprintf(buf, sizeof buf, "%02x", c);
-            out += buf;
+            append_hex(out, c);
             ++i;
             continue;
         }
@@ -55,23 +59,54 @@ std::string escape_impl(std::string_view raw, bool json) {
             case '\t': out += "\\t"; break;
             case '\r': out += "\\r"; break;
             case '\\': out += "\\\\"; break;
-            case '"':  out += json ? "\\\"" : "\""; break;
+            case '"':  out += "\\\""; break;
             default:
-                if (c < 0x20 || c == 0x7F) {
-                    if (json) { char b[7]; std::snprintf(b, sizeof b, "\\u%04x", c); out += b; }
-                    else append_hex(out, c);
-                } else {
-                    out += static_cast<char>(c);
-                }
+                if (c < 0x20 || c == 0x7F) append_hex(out, c);
+                else out += static_cast<char>(c);
         }
         ++i;
     }
     return out;
 }
 
-}  // namespace
+// escape() leaves no control character, so JSON needs only '\' and '"' escaped.
+std::string json_escape(std::string_view raw) {
+    const std::string text = escape(raw);
+    std::string out;
+    out.reserve(text.size() + text.size() / 8);
+    for (char c : text) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c;
+    }
+    return out;
+}
 
-std::string escape(std::string_view raw) { return escape_impl(raw, false); }
-std::string json_escape(std::string_view raw) { return escape_impl(raw, true); }
+std::optional<std::string> unescape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '"' || static_cast<unsigned char>(c) < 0x20) return std::nullopt;   // never left unescaped
+        if (c != '\\') { out += c; continue; }
+        if (++i == text.size()) return std::nullopt;
+        switch (text[i]) {
+            case 'n': out += '\n'; break;
+            case 't': out += '\t'; break;
+            case 'r': out += '\r'; break;
+            case '\\': out += '\\'; break;
+            case '"': out += '"'; break;
+            case 'x': {
+                if (i + 2 >= text.size()) return std::nullopt;
+                const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+                if (hi < 0 || lo < 0) return std::nullopt;
+                out += static_cast<char>(hi << 4 | lo);
+                i += 2;
+                break;
+            }
+            default: return std::nullopt;
+        }
+    }
+    return out;
+}
 
 }  // namespace layerlock::base

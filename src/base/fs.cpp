@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,13 +34,13 @@ Result<UniqueFd> open_dir(const std::string& path) {
     return UniqueFd(fd);
 }
 
-Result<std::string> read_file(const std::string& path, std::size_t limit) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return unexpected(Error::from_errno("open " + path));
+namespace {
+// Reads `fd` to its end; `path` names it in errors.
+Result<std::string> read_all(int fd, const std::string& path, std::size_t limit) {
     std::string out;
     char buf[65536];
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return unexpected(Error::from_errno("read " + path));
         if (n == 0) break;
@@ -47,6 +48,24 @@ Result<std::string> read_file(const std::string& path, std::size_t limit) {
         if (out.size() > limit) return unexpected(Error::invalid(path + ": larger than limit"));
     }
     return out;
+}
+}  // namespace
+
+Result<std::string> read_file(const std::string& path, std::size_t limit) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return unexpected(Error::from_errno("open " + path));
+    return read_all(fd.get(), path, limit);
+}
+
+Result<std::string> read_regular_file(const std::string& path, std::size_t limit) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (!fd) return unexpected(Error::from_errno("open " + path));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return unexpected(Error::from_errno("stat " + path));
+    if (!S_ISREG(st.st_mode)) return unexpected(Error::invalid(path + ": not a regular file"));
+    if (static_cast<std::uint64_t>(st.st_size) > limit)
+        return unexpected(Error::invalid(path + ": larger than " + std::to_string(limit) + " bytes"));
+    return read_all(fd.get(), path, limit);
 }
 
 Result<std::string> fd_path(int fd) {

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "layerlock/baseline/events.hpp"
 
+#include <cerrno>
 #include <ctime>
 
 #include "layerlock/baseline/store.hpp"
 #include "sqlite.hpp"
+#include "store_impl.hpp"
 
 namespace layerlock::baseline {
 
@@ -64,21 +66,15 @@ EventStore::EventStore(EventStore&&) noexcept = default;
 EventStore& EventStore::operator=(EventStore&&) noexcept = default;
 EventStore::~EventStore() = default;
 
-base::Result<EventStore> EventStore::open(const std::string& path) {
-    {   // creates and migrates the schema exactly as the baseline does
-        auto store = Store::open(path);
-        if (!store) return base::unexpected(store.error());
-    }
-    sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+base::Result<EventStore> EventStore::open(const std::string& path, Access access) {
+    // Creates and migrates the schema exactly as the baseline does (ReadWrite), or
+    // opens an existing, current database without creating anything (ReadOnly).
+    auto db = open_db(path, access);
+    if (!db) return base::unexpected(db.error());
     auto impl = std::make_unique<Impl>();
-    impl->db.reset(raw);
-    if (rc != SQLITE_OK) return base::unexpected(sql::error(raw, "open " + path));
-    sqlite3_busy_timeout(raw, 5000);
-    // synchronous is a per-connection setting (only journal_mode = WAL persists in
-    // the file): without this every appended event would wait for an fsync.
-    if (sqlite3_exec(raw, "PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr) != SQLITE_OK)
-        return base::unexpected(sql::error(raw, "open " + path));
+    impl->db = std::move(*db);
+    sqlite3* raw = impl->db.get();
+    if (access == Access::ReadOnly) return EventStore(std::move(impl));
     auto ins = sql::Stmt::prepare(raw, kInsert);
     if (!ins) return base::unexpected(ins.error());
     impl->insert = std::move(*ins);
@@ -90,6 +86,7 @@ base::Result<EventStore> EventStore::open(const std::string& path) {
 
 base::Result<void> EventStore::append(const model::DriftEvent& e) {
     auto& s = impl_->insert;
+    if (!s.get()) return base::unexpected(base::Error::from_errno("event table opened read-only", EROFS));
     s.reset().bind(1, e.time_us).bind_text(2, e.kind).bind(3, static_cast<std::int64_t>(e.severity))
         .bind_text(4, e.action).bind_text(5, e.change).bind_text(6, e.reason)
         .bind_text(7, model::to_string(e.runtime)).bind_text(8, e.container_id).bind_text(9, e.container_name)
@@ -112,6 +109,7 @@ std::vector<StoredEvent> EventStore::query(const EventFilter& f) {
 bool EventStore::first_report(const std::string& container_id, const std::string& path, const std::string& change,
                               const std::string& sha256) {
     auto& s = impl_->seen;
+    if (!s.get()) return true;   // read-only: cannot tell, report rather than lose it
     s.reset().bind_text(1, container_id).bind_blob(2, path).bind_text(3, change).bind_text(4, sha256);
     if (!s.run()) return true;   // cannot tell: report rather than lose it
     return sqlite3_changes(impl_->db.get()) > 0;

@@ -197,8 +197,8 @@ class BatchWriter final : public detail::EntrySink {
 public:
     static constexpr int kBatchRows = 16384;
 
-    BatchWriter(StoreDb& impl, std::int64_t id, std::string content)
-        : impl_(impl), id_(id), content_(std::move(content)), txn_(impl.db.get()) {}
+    BatchWriter(StoreDb& impl, std::int64_t id, std::string content, const ImportProgress& progress)
+        : impl_(impl), id_(id), content_(std::move(content)), progress_(progress), txn_(impl.db.get()) {}
 
     base::Result<void> put(const Entry& e) override {
         if (auto r = open_batch(); !r) return r;
@@ -208,7 +208,11 @@ public:
         ins.bind(5, static_cast<std::int64_t>(e.size)).bind(6, static_cast<std::int64_t>(e.mode));
         if (e.kind == EntryKind::Symlink) ins.bind_blob(7, e.target);
         if (auto r = ins.run(); !r) return r;
-        if (e.kind == EntryKind::Regular) digests_.push_back(e.sha256);
+        if (e.kind == EntryKind::Regular) {
+            digests_.push_back(e.sha256);
+            bytes_ += e.size;
+            if (progress_) progress_(digests_.size(), bytes_);
+        }
         if (++rows_ >= kBatchRows) return close_batch();
         return {};
     }
@@ -263,6 +267,8 @@ private:
     StoreDb& impl_;
     std::int64_t id_;
     std::string content_;
+    const ImportProgress& progress_;
+    std::uint64_t bytes_ = 0;
     Txn txn_;
     bool open_ = false;
     bool owned_ = true;
@@ -324,7 +330,7 @@ base::Result<std::optional<LayerStats>> copy_same_content(StoreDb& impl, std::in
 }
 
 base::Result<LayerStats> build(StoreDb& impl, std::int64_t id, int root_fd, unsigned threads,
-                               const std::string& content) {
+                               const std::string& content, const ImportProgress& progress) {
     if (!content.empty()) {
         auto started = std::chrono::steady_clock::now();
         auto copied = copy_same_content(impl, id, content);
@@ -334,11 +340,12 @@ base::Result<LayerStats> build(StoreDb& impl, std::int64_t id, int root_fd, unsi
         }
         if (*copied) {
             (*copied)->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            (*copied)->built_now = true;
             return **copied;
         }
     }
     auto started = std::chrono::steady_clock::now();
-    BatchWriter writer(impl, id, content);
+    BatchWriter writer(impl, id, content, progress);
     auto scanned = [&]() -> base::Result<LayerStats> {
         try {
             return detail::scan_layer(root_fd, threads, writer);
@@ -362,6 +369,7 @@ base::Result<LayerStats> build(StoreDb& impl, std::int64_t id, int root_fd, unsi
         return base::unexpected(done.error());
     }
     st.state = *done ? LayerState::Complete : LayerState::Building;
+    st.built_now = *done;
     return st;
 }
 
@@ -384,7 +392,7 @@ LayerState Store::layer_state(const std::string& layer_dir) {
 }
 
 base::Result<LayerStats> Store::import_layer(const std::string& layer_dir, unsigned threads,
-                                             const std::string& content) {
+                                             const std::string& content, const ImportProgress& progress) {
     if (!content.empty() && !valid_content_id(content))
         return base::unexpected(base::Error::invalid("layer content id is not sha256:<64 hex>"));
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -399,7 +407,7 @@ base::Result<LayerStats> Store::import_layer(const std::string& layer_dir, unsig
     if (!claimed) return base::unexpected(claimed.error());
     if (claimed->what == Claim::Done) return claimed->stats;
     if (claimed->what == Claim::Busy) return building_elsewhere();
-    return build(*impl_, claimed->id, root.get(), threads, content);
+    return build(*impl_, claimed->id, root.get(), threads, content, progress);
 }
 
 }  // namespace layerlock::baseline

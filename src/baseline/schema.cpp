@@ -126,6 +126,15 @@ base::Result<void> migrate_locked(sqlite3* db) {
 
 }  // namespace
 
+base::Result<void> check_current(sqlite3* db) {
+    auto v = user_version(db);
+    if (!v) return base::unexpected(v.error());
+    if (*v == kCurrentVersion) return {};
+    return base::unexpected(base::Error::plain(
+        "database schema version " + std::to_string(*v) + ", this layerlock reads version " +
+        std::to_string(kCurrentVersion) + (*v < kCurrentVersion ? " (start layerlockd once to migrate it)" : "")));
+}
+
 base::Result<void> migrate(sqlite3* db) {
     // A current schema needs no write lock: readers (the gate's workers) must not
     // queue behind a layer import's long write transaction just to open the file.

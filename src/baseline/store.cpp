@@ -20,6 +20,7 @@
 namespace layerlock::baseline {
 namespace detail {
 base::Result<void> migrate(sqlite3* db);
+base::Result<void> check_current(sqlite3* db);
 }
 
 namespace {
@@ -45,7 +46,23 @@ base::Result<void> make_parents(const std::string& path) {
     return {};
 }
 
-base::Result<sql::DbPtr> open_db(const std::string& path) {
+base::Result<sql::DbPtr> open_read_only(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return base::unexpected(base::Error::from_errno("no database at " + path));
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    sql::DbPtr db(raw);
+    if (rc != SQLITE_OK) return base::unexpected(sql::error(db.get(), "open " + path));
+    sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+    if (auto r = detail::check_current(db.get()); !r) return base::unexpected(r.error());
+    return db;
+}
+
+}  // namespace
+
+base::Result<sql::DbPtr> open_db(const std::string& path, Access access) {
+    if (access == Access::ReadOnly) return open_read_only(path);
     if (path != ":memory:")
         if (auto r = make_parents(path); !r) return base::unexpected(r.error());
     sqlite3* raw = nullptr;
@@ -58,8 +75,6 @@ base::Result<sql::DbPtr> open_db(const std::string& path) {
     if (auto r = detail::migrate(db.get()); !r) return base::unexpected(r.error());
     return db;
 }
-
-}  // namespace
 
 std::string_view kind_name(EntryKind k) {
     switch (k) {
@@ -157,8 +172,8 @@ Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() = default;
 
-base::Result<Store> Store::open(const std::string& path) {
-    auto db = open_db(path);
+base::Result<Store> Store::open(const std::string& path, Access access) {
+    auto db = open_db(path, access);
     if (!db) return base::unexpected(db.error());
     auto impl = std::make_unique<Impl>();
     impl->db = std::move(*db);

@@ -39,6 +39,10 @@ struct StoreDb {
 
 struct Store::Impl : StoreDb {};
 
+// Opens the database: ReadWrite creates the parent directories (0700), the file
+// and the schema as needed; ReadOnly creates nothing.
+base::Result<sql::DbPtr> open_db(const std::string& path, Access access);
+
 // Canonical key of a layer directory: its real absolute path, or the input when
 // it cannot be resolved (it then matches nothing that was imported).
 std::string layer_key(const std::string& dir);

@@ -1,45 +1,52 @@
 // SPDX-License-Identifier: Apache-2.0
 // What every verb needs first: the configuration, and the database it names.
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdio>
-#include <filesystem>
 
 #include "verbs.hpp"
 
 namespace layerlock::cli {
 
+void error(const std::string& message) { std::fprintf(stderr, "layerlock: %s\n", message.c_str()); }
+
 std::optional<config::Config> load_config(const Options& o) {
+    struct stat st {};
+    if (!o.config_given && ::stat(o.config.c_str(), &st) != 0 && errno == ENOENT) {
+        error("no configuration file at " + o.config + ": using the built-in defaults");
+        return config::Config{};
+    }
     auto c = config::load(o.config);
     if (!c) {
-        std::fprintf(stderr, "layerlock: configuration error: %s\n", c.error().message().c_str());
+        error("configuration error: " + c.error().message());
         return std::nullopt;
     }
     return std::move(*c);
 }
 
-namespace {
-void make_parent(const config::Config& c) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(c.baseline.database).parent_path(), ec);
-}
-}  // namespace
-
 std::optional<baseline::Store> open_store(const config::Config& c) {
-    make_parent(c);
     auto s = baseline::Store::open(c.baseline.database);
     if (!s) {
-        std::fprintf(stderr, "layerlock: baseline database: %s\n", s.error().message().c_str());
+        error("baseline database: " + s.error().message());
         return std::nullopt;
     }
     return std::move(*s);
 }
 
-std::optional<baseline::EventStore> open_events(const config::Config& c) {
-    make_parent(c);
-    auto s = baseline::EventStore::open(c.baseline.database);
-    if (!s) {
-        std::fprintf(stderr, "layerlock: event table: %s\n", s.error().message().c_str());
-        return std::nullopt;
-    }
+std::optional<baseline::Store> open_store_read_only(const config::Config& c, bool* absent) {
+    auto s = baseline::Store::open(c.baseline.database, baseline::Access::ReadOnly);
+    *absent = !s && s.error().code == std::errc::no_such_file_or_directory;
+    if (!s && !*absent) error("baseline database: " + s.error().message());
+    if (!s) return std::nullopt;
+    return std::move(*s);
+}
+
+std::optional<baseline::EventStore> open_events_read_only(const config::Config& c, bool* absent) {
+    auto s = baseline::EventStore::open(c.baseline.database, baseline::Access::ReadOnly);
+    *absent = !s && s.error().code == std::errc::no_such_file_or_directory;
+    if (!s && !*absent) error("event table: " + s.error().message());
+    if (!s) return std::nullopt;
     return std::move(*s);
 }
 

@@ -2,7 +2,9 @@
 // Verbs that talk to the running daemon over its control socket: status, reload,
 // mode. The socket path comes from the configuration (--config). Exit status:
 // 0 done, 1 the daemon refused (e.g. invalid configuration on reload), 2 the
-// daemon could not be reached or the caller is not root.
+// daemon could not be reached, the caller is not root, or the daemon answered
+// "not-found" (no gated container of that name). With --json the daemon's answer
+// is printed as one JSON object, whatever it says.
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -21,31 +23,39 @@ namespace {
 // Sends one request; prints the failure and returns nullopt when there is no answer.
 std::optional<json::object> ask(const Options& o, const json::object& request) {
     if (::geteuid() != 0) {
-        std::fprintf(stderr, "layerlock: must be run as root to talk to layerlockd (its control socket is root-only)\n");
+        error("must be run as root to talk to layerlockd (its control socket is root-only)");
         return std::nullopt;
     }
     auto cfg = load_config(o);
     if (!cfg) return std::nullopt;
     auto reply = daemon::control_request(cfg->daemon.control_socket, json::serialize(request));
     if (!reply) {
-        std::fprintf(stderr, "layerlock: %s\n", reply.error().message().c_str());
+        error(reply.error().message());
         return std::nullopt;
     }
     boost::system::error_code ec;
     auto v = json::parse(*reply, ec);
     if (ec || !v.is_object()) {
-        std::fprintf(stderr, "layerlock: unreadable answer from layerlockd\n");
+        error("unreadable answer from layerlockd");
         return std::nullopt;
     }
     return v.as_object();
 }
 
-bool refused(const json::object& r) {
-    if (r.contains("ok") && r.at("ok").is_bool() && r.at("ok").as_bool()) return false;
+// kOk when the daemon did it; otherwise prints why and says which exit status it is.
+int outcome(const json::object& r) {
+    if (r.contains("ok") && r.at("ok").is_bool() && r.at("ok").as_bool()) return kOk;
     auto it = r.find("error");
-    std::fprintf(stderr, "layerlock: %s\n",
-                 it != r.end() && it->value().is_string() ? it->value().as_string().c_str() : "refused");
-    return true;
+    error(it != r.end() && it->value().is_string() ? std::string(it->value().as_string()) : "refused");
+    auto code = r.find("code");
+    const bool not_found = code != r.end() && code->value().is_string() && code->value().as_string() == "not-found";
+    return not_found ? kFailure : kNegative;
+}
+
+// Prints the answer as JSON (with --json) and returns the exit status.
+int answered(const Options& o, const json::object& r) {
+    if (o.json) std::printf("%s\n", json::serialize(r).c_str());
+    return outcome(r);
 }
 
 std::string text(const json::value& v) {
@@ -78,28 +88,27 @@ void print_status(const json::object& s) {
 
 int status(const Options& o) {
     auto r = ask(o, {{"verb", "status"}});
-    if (!r) return 2;
-    if (refused(*r)) return 1;
-    if (o.json) std::printf("%s\n", json::serialize(*r).c_str());
-    else print_status(*r);
-    return 0;
+    if (!r) return kFailure;
+    if (int rc = answered(o, *r); rc != kOk || o.json) return rc;
+    print_status(*r);
+    return kOk;
 }
 
 int reload(const Options& o) {
     auto r = ask(o, {{"verb", "reload"}});
-    if (!r) return 2;
-    if (refused(*r)) return 1;
-    std::printf("configuration reloaded\n");
-    return 0;
+    if (!r) return kFailure;
+    if (int rc = answered(o, *r); rc != kOk || o.json) return rc;
+    std::printf("configuration reloaded from %s\n", text(r->at("config")).c_str());
+    return kOk;
 }
 
 int mode(const Options& o) {
     auto r = ask(o, {{"verb", "mode"}, {"container", o.container}, {"mode", o.mode}});
-    if (!r) return 2;
-    if (refused(*r)) return 1;
+    if (!r) return kFailure;
+    if (int rc = answered(o, *r); rc != kOk || o.json) return rc;
     std::printf("container %s: mode %s%s\n", base::escape(o.container).c_str(), text(r->at("mode")).c_str(),
                 o.mode == "clear" ? " (override cleared)" : " (live override, survives reload)");
-    return 0;
+    return kOk;
 }
 
 }  // namespace layerlock::cli

@@ -70,8 +70,8 @@ void print(const model::DriftEvent& e, bool json) {
 int events(const Options& o) {
     auto min = model::parse_severity(o.min_severity);
     if (!min) {
-        std::fprintf(stderr, "layerlock: --min-severity must be info, low, medium, high or critical\n");
-        return 2;
+        error("--min-severity must be info, low, medium, high or critical");
+        return kFailure;
     }
     baseline::EventFilter f;
     f.min_severity = *min;
@@ -80,22 +80,31 @@ int events(const Options& o) {
     if (!o.since.empty()) {
         auto age = parse_age(o.since);
         if (!age) {
-            std::fprintf(stderr, "layerlock: --since takes an age such as 30s, 15m, 1h or 7d\n");
-            return 2;
+            error("--since takes an age such as 30s, 15m, 1h or 7d");
+            return kFailure;
         }
         f.since_us = (static_cast<std::int64_t>(std::time(nullptr)) - *age) * 1'000'000;
     }
     auto cfg = load_config(o);
-    if (!cfg) return 2;
-    auto store = open_events(*cfg);
-    if (!store) return 2;
+    if (!cfg) return kFailure;
+    // Read-only: this verb never creates the database (nor its directory).
+    bool absent = false;
+    std::optional<baseline::EventStore> store;
     for (;;) {
-        for (const auto& s : store->query(f)) {
-            print(s.event, o.json);
-            f.after_id = s.id;
-        }
+        if (!store) store = open_events_read_only(*cfg, &absent);
+        if (!store && !absent) return kFailure;
+        bool any = false;
+        if (store)
+            for (const auto& s : store->query(f)) {
+                print(s.event, o.json);
+                f.after_id = s.id;
+                any = true;
+            }
+        if (!any && !o.json && !o.follow)
+            std::printf(absent ? "no events (no event table yet at %s)\n" : "no events\n",
+                        base::escape(cfg->baseline.database).c_str());
         std::fflush(stdout);
-        if (!o.follow) return 0;
+        if (!o.follow) return kOk;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
 }

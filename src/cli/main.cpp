@@ -1,49 +1,86 @@
 // SPDX-License-Identifier: Apache-2.0
 // layerlock: the operator's command line. A table of verbs; the offline verbs
-// (config check, baseline build/show) work without the daemon. Exit status:
-// 0 success, 1 the verb's negative answer (e.g. invalid config), 2 usage or error.
+// (config check, baseline, scan, events) work without the daemon. Exit status:
+// 0 success, 1 the verb's negative answer, 2 usage or error (verbs.hpp).
+// --config is accepted before or after the verb. Files the CLI creates (the
+// database when a verb builds a baseline) are root-only: umask 077.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 
 #include "verbs.hpp"
 
+namespace {
+
+using namespace layerlock::cli;
+
+struct Verb {
+    CLI::App* app;
+    int (*run)(const Options&);
+};
+
+// Usage errors look like every other error: "layerlock: ...", exit 2.
+int usage_error(const CLI::App& app, const CLI::ParseError& e) {
+    error(e.what());
+    std::fprintf(stderr, "Run \"%s --help\" for usage.\n", app.get_name().c_str());
+    return kFailure;
+}
+
+void add_json(CLI::App* verb, Options& opt, const char* what = "JSON output") { verb->add_flag("--json", opt.json, what); }
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    using namespace layerlock::cli;
+    ::umask(077);
     CLI::App app{"layerlock: container drift detection and blocking", "layerlock"};
     app.set_version_flag("-V,--version", std::string("layerlock ") + LAYERLOCK_VERSION);
     app.require_subcommand(1);
+    app.fallthrough();   // inherited by every verb: options of the main command (--config) also after the verb
     Options opt;
-    app.add_option("-c,--config", opt.config, "configuration file")->capture_default_str();
+    auto* config_opt = app.add_option("-c,--config", opt.config, "configuration file")->capture_default_str();
+    std::vector<Verb> verbs;
 
     auto* cfg = app.add_subcommand("config", "configuration verbs");
     cfg->require_subcommand(1);
     auto* check = cfg->add_subcommand("check", "validate a configuration file without starting");
     check->add_option("file", opt.check_file, "file to check")->required();
+    add_json(check, opt);
+    verbs.push_back({check, config_check});
 
     auto* base = app.add_subcommand("baseline", "image layer baseline");
     base->require_subcommand(1);
     auto* build = base->add_subcommand("build", "hash the layers of running containers");
     build->add_flag("--all", opt.all, "every running container");
     build->add_option("containers", opt.containers, "container names or ids");
+    add_json(build, opt);
+    verbs.push_back({build, baseline_build});
     auto* show = base->add_subcommand("show", "the image's files as the baseline holds them");
     show->add_option("container", opt.container, "container name or id")->required();
     show->add_option("path", opt.path, "one path inside the container");
-    show->add_flag("--json", opt.json, "JSON output");
+    add_json(show, opt);
+    verbs.push_back({show, baseline_show});
 
     auto* st = app.add_subcommand("status", "the running daemon: mode, containers, counters");
-    st->add_flag("--json", opt.json, "JSON output");
+    add_json(st, opt);
+    verbs.push_back({st, status});
     auto* rl = app.add_subcommand("reload", "reload the daemon's configuration (refused if invalid)");
+    add_json(rl, opt);
+    verbs.push_back({rl, reload});
     auto* md = app.add_subcommand("mode", "live per-container mode; survives reload until cleared");
     md->add_option("container", opt.container, "container name or id")->required();
     md->add_option("mode", opt.mode, "monitor, enforce or clear")->required()
         ->check(CLI::IsMember({"monitor", "enforce", "clear"}));
+    add_json(md, opt);
+    verbs.push_back({md, mode});
 
     auto* sc = app.add_subcommand("scan", "drift report from each container's writable layer (no daemon needed)");
     sc->add_option("containers", opt.containers, "container names or ids (default: all)");
-    sc->add_flag("--json", opt.json, "JSON output");
+    add_json(sc, opt);
     sc->add_option("--min-severity", opt.min_severity, "report from this severity up (info low medium high critical)")
         ->capture_default_str();
+    verbs.push_back({sc, scan});
 
     auto* ev = app.add_subcommand("events", "drift events the daemon recorded (no daemon needed)");
     ev->add_option("--since", opt.since, "only events newer than this age: 30s, 15m, 1h, 7d");
@@ -52,29 +89,29 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"binary", "file", "config", "package"}));
     auto* ev_min = ev->add_option("--min-severity", opt.min_severity, "info low medium high critical");
     ev_min->default_str("info");
-    ev->add_flag("--json", opt.json, "one JSON object per line");
+    add_json(ev, opt, "one JSON object per line");
     ev->add_flag("-f,--follow", opt.follow, "keep printing new events");
+    verbs.push_back({ev, events});
 
     try {
         app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? 0 : 2;
+        return usage_error(app, e);
     }
+    opt.config_given = config_opt->count() > 0;
+    if (ev->parsed() && ev_min->count() == 0) opt.min_severity = "info";
     try {
-        if (check->parsed()) return config_check(opt);
-        if (build->parsed()) return baseline_build(opt);
-        if (show->parsed()) return baseline_show(opt);
-        if (st->parsed()) return status(opt);
-        if (rl->parsed()) return reload(opt);
-        if (md->parsed()) return mode(opt);
-        if (sc->parsed()) return scan(opt);
-        if (ev->parsed()) {
-            if (ev_min->count() == 0) opt.min_severity = "info";
-            return events(opt);
-        }
+        for (const auto& v : verbs)
+            if (v.app->parsed()) return v.run(opt);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "layerlock: %s\n", e.what());
-        return 2;
+        error(e.what());
+        return kFailure;
     }
-    return 2;
+    return kFailure;
 }

@@ -59,16 +59,19 @@ std::string hex_or_empty(const watch::FileChange& c) { return c.sha256 ? model::
 void print_text(const model::Container& c, const std::vector<Finding>& found, model::Severity min) {
     std::printf("container %s (%s, image %s)\n", escape(c.name.empty() ? c.id : c.name).c_str(),
                 std::string(model::to_string(c.runtime)).c_str(), escape(c.image.empty() ? "unknown" : c.image).c_str());
+    std::size_t shown = 0;
     for (const auto& f : found) {
         if (f.verdict.severity < min) continue;
+        ++shown;
         std::printf("  %-8s %-8s %-9s %s%s%s%s\n", f.verdict.kind.c_str(),
                     std::string(model::to_string(f.verdict.severity)).c_str(),
                     std::string(watch::to_string(f.change.change)).c_str(), escape(f.change.path).c_str(),
-                    f.change.detail.empty() ? "" : ("  (" + f.change.detail + ")").c_str(),
+                    f.change.detail.empty() ? "" : ("  (" + escape(f.change.detail) + ")").c_str(),
                     f.change.sha256 && f.change.change != watch::Change::Metadata ? "  sha256=" : "",
                     f.change.change != watch::Change::Metadata ? hex_or_empty(f.change).c_str() : "");
         for (const auto& p : f.packages) std::printf("           package  %s\n", escape(p.text()).c_str());
     }
+    if (shown == 0) std::printf("  no drift\n");
 }
 
 std::string json_container(const model::Container& c, const std::vector<Finding>& found, model::Severity min) {
@@ -103,27 +106,31 @@ std::string json_container(const model::Container& c, const std::vector<Finding>
 int scan(const Options& o) {
     auto min = model::parse_severity(o.min_severity);
     if (!min) {
-        std::fprintf(stderr, "layerlock: --min-severity must be info, low, medium, high or critical\n");
-        return 2;
+        error("--min-severity must be info, low, medium, high or critical");
+        return kFailure;
     }
     auto cfg = load_config(o);
-    if (!cfg) return 2;
-    auto store = open_store(*cfg);
-    if (!store) return 2;
+    if (!cfg) return kFailure;
     daemon::Metadata meta(cfg->discovery);
     auto all = daemon::scan_containers(*cfg, &meta);
     std::vector<std::string> missing;
     auto containers = o.containers.empty() ? all : daemon::select_containers(all, o.containers, &missing);
-    for (const auto& m : missing) std::fprintf(stderr, "layerlock: no running container \"%s\"\n", escape(m).c_str());
-    if (!missing.empty()) return 2;
+    for (const auto& m : missing) error("no running container \"" + escape(m) + "\"");
+    if (!missing.empty()) return kFailure;
+    if (containers.empty()) {
+        std::printf(o.json ? "[]\n" : "no running containers\n");
+        return kOk;
+    }
+    // Scanning builds the baseline of layers not hashed yet: the database is written.
+    auto store = open_store(*cfg);
+    if (!store) return kFailure;
     int status = 0;
     std::string json = "[";
     for (const auto& c : containers) {
         auto found = scan_one(*store, c, cfg->baseline.threads, daemon::file_rules(*cfg));
         if (!found) {
-            std::fprintf(stderr, "layerlock: %s: %s\n", escape(c.name.empty() ? c.id : c.name).c_str(),
-                         found.error().message().c_str());
-            return 2;
+            error(escape(c.name.empty() ? c.id : c.name) + ": " + found.error().message());
+            return kFailure;
         }
         for (const auto& f : *found)
             if (f.verdict.severity >= *min && !f.verdict.quiet) status = 1;

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The layerlock verbs. Each takes the parsed options and returns the exit status;
-// each prints its own errors once, to stderr.
+// The layerlock verbs. Each takes the parsed options and returns the exit status
+// (layerlock(8), EXIT STATUS): 0 success, 1 the verb's negative answer (invalid
+// configuration, drift found, path not in the image, request refused by the
+// daemon), 2 usage error or failure (unreadable file, unknown container, database
+// error, daemon not reachable). Each prints its own errors once, to stderr, with
+// the "layerlock: " prefix.
 #pragma once
 
 #include <optional>
@@ -13,8 +17,13 @@
 
 namespace layerlock::cli {
 
+inline constexpr const char* kDefaultConfig = "/etc/layerlock/layerlock.toml";
+
+enum Exit : int { kOk = 0, kNegative = 1, kFailure = 2 };
+
 struct Options {
-    std::string config = "/etc/layerlock/layerlock.toml";
+    std::string config = kDefaultConfig;
+    bool config_given = false;   // --config on the command line (a missing file is then an error)
     std::string check_file;
     bool all = false;
     bool json = false;
@@ -27,10 +36,19 @@ struct Options {
     bool follow = false;
 };
 
-// Shared by the verbs: each prints its failure once and returns nullopt.
+// Shared by the verbs: each prints its failure once and returns nullopt. Without
+// --config and without a file at the default path, the built-in defaults apply
+// (said once on stderr).
 std::optional<config::Config> load_config(const Options& o);
-std::optional<baseline::Store> open_store(const config::Config& c);        // creates the directory
-std::optional<baseline::EventStore> open_events(const config::Config& c);
+// Opens the database for writing (creates it and its directory root-only).
+std::optional<baseline::Store> open_store(const config::Config& c);
+// Opens an existing database read-only; creates nothing. `absent` is set (and
+// nothing printed) when there is no database yet.
+std::optional<baseline::Store> open_store_read_only(const config::Config& c, bool* absent);
+std::optional<baseline::EventStore> open_events_read_only(const config::Config& c, bool* absent);
+
+// Prints "layerlock: MESSAGE" on stderr.
+void error(const std::string& message);
 
 int config_check(const Options& o);
 int baseline_build(const Options& o);

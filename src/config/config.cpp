@@ -380,9 +380,26 @@ Result<Config> parse(std::string_view text, const std::string& name) {
 }
 
 Result<Config> load(const std::string& path) {
-    auto text = base::read_file(path, kMaxFileBytes);
+    auto text = base::read_regular_file(path, kMaxFileBytes);
     if (!text) return unexpected(text.error());
     return parse(*text, path);
+}
+
+std::vector<std::string> keys_needing_restart(const Config& a, const Config& b) {
+    std::vector<std::string> keys;
+    auto check = [&](bool differs, const char* key) {
+        if (differs) keys.emplace_back(key);
+    };
+    check(a.gate.workers != b.gate.workers, "gate.workers");
+    check(a.baseline.database != b.baseline.database, "baseline.database");
+    check(a.baseline.threads != b.baseline.threads, "baseline.threads");
+    check(a.discovery.docker_socket != b.discovery.docker_socket, "discovery.docker_socket");
+    check(a.alerts.queue_size != b.alerts.queue_size, "alerts.queue_size");
+    check(a.watch.max_watches_per_container != b.watch.max_watches_per_container, "watch.max_watches_per_container");
+    check(a.watch.reconcile_interval_s != b.watch.reconcile_interval_s, "watch.reconcile_interval_s");
+    check(a.daemon.lock_file != b.daemon.lock_file, "daemon.lock_file");
+    check(a.daemon.control_socket != b.daemon.control_socket, "daemon.control_socket");
+    return keys;
 }
 
 model::Mode mode_for(const Config& c, std::string_view container_name, std::string_view image) {

@@ -17,8 +17,9 @@ namespace json = boost::json;
 
 namespace {
 
-std::string error_reply(const std::string& why) {
-    return json::serialize(json::object{{"ok", false}, {"error", why}});
+// `code`: "refused" (exit 1 in the CLI) or "not-found" (exit 2: nothing of that name).
+std::string error_reply(const std::string& why, const char* code = "refused") {
+    return json::serialize(json::object{{"ok", false}, {"error", why}, {"code", code}});
 }
 
 json::object counters_json(const gate::GateCounters& k, const policy::VerdictCache& cache,
@@ -79,7 +80,7 @@ std::string Daemon::set_live_mode(const std::string& container, const std::strin
     for (const auto& c : registry_.all()) known.push_back(c->info);
     std::vector<std::string> missing;
     auto found = select_containers(known, {container}, &missing);
-    if (found.empty()) return error_reply("no gated container \"" + base::escape(container) + "\"");
+    if (found.empty()) return error_reply("no gated container \"" + base::escape(container) + "\"", "not-found");
     const auto& target = found.front();
     {
         std::lock_guard lock(cfg_mu_);
@@ -109,7 +110,9 @@ std::string Daemon::handle_control(const std::string& request) {
         if (verb == "status") return status_json();
         if (verb == "reload") {
             auto r = reload();
-            return r ? std::string("{\"ok\":true}") : error_reply(r.error().message());
+            if (!r) return error_reply(r.error().message());
+            std::lock_guard lock(cfg_mu_);
+            return json::serialize(json::object{{"ok", true}, {"config", base::escape(cfg_.source)}});
         }
         if (verb == "mode") return set_live_mode(str("container"), str("mode"));
     } catch (const std::exception& e) {

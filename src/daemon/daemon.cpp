@@ -125,17 +125,34 @@ base::Result<void> Daemon::step_group() {
     return {};
 }
 
+// The sinks the configuration asks for; an error (the JSON-lines file cannot be
+// opened) fails the whole set, so a reload that cannot apply it is refused.
+base::Result<std::vector<std::unique_ptr<alert::Sink>>> Daemon::make_sinks(const config::Config& c) {
+    std::vector<std::unique_ptr<alert::Sink>> sinks;
+    if (c.alerts.journald) sinks.push_back(alert::journald_sink());
+    bool tty = ::isatty(STDERR_FILENO) == 1;
+    if (c.alerts.stderr_output == "always" || (c.alerts.stderr_output == "auto" && tty))
+        sinks.push_back(alert::stderr_sink());
+    sinks.push_back(event_store_sink(database_, c.events));
+    if (!c.alerts.json_path.empty()) {
+        auto s = alert::json_lines_sink(c.alerts.json_path);
+        if (!s) return base::unexpected(base::Error::plain("alerts.json_path: " + s.error().message()));
+        sinks.push_back(std::move(*s));
+    }
+    return sinks;
+}
+
 void Daemon::step_alerts() {
     alerts_ = std::make_unique<alert::AlertQueue>(cfg_.alerts.queue_size);
-    if (cfg_.alerts.journald) alerts_->add_sink(alert::journald_sink());
-    bool tty = ::isatty(STDERR_FILENO) == 1;
-    if (cfg_.alerts.stderr_output == "always" || (cfg_.alerts.stderr_output == "auto" && tty))
-        alerts_->add_sink(alert::stderr_sink());
-    alerts_->add_sink(event_store_sink(database_, cfg_.events));
-    if (!cfg_.alerts.json_path.empty()) {
-        if (auto s = alert::json_lines_sink(cfg_.alerts.json_path)) alerts_->add_sink(std::move(*s));
-        else logger()->error("alerts: {}", s.error().message());
+    auto sinks = make_sinks(cfg_);
+    if (!sinks) {   // the other sinks still deliver; the operator is told once
+        logger()->error("alerts: {}", sinks.error().message());
+        auto fallback = cfg_;
+        fallback.alerts.json_path.clear();
+        sinks = make_sinks(fallback);
     }
+    if (sinks)
+        for (auto& sink : *sinks) alerts_->add_sink(std::move(sink));
     alerts_->start();
 }
 
@@ -157,9 +174,10 @@ void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt, 
     if (!root) return;   // already gone
     auto dev = gate::check_markable(root.get(), host_devs_.data(), host_devs_.size());
     if (!dev) {
-        logger()->warn("not marking mount=\"{}\": {}", base::escape(m.mount_point), dev.error().message());
+        note_unmarkable(m.mount_id, m.mount_point, dev.error());
         return;
     }
+    unmarkable_.erase(m.mount_id);
     info.dev = *dev;
     auto gc = std::make_shared<gate::GatedContainer>();
     for (const auto& l : info.lowers) gc->lower_fds.push_back(base::UniqueFd(::open(l.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)));
@@ -180,6 +198,34 @@ void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt, 
     metadata_queue_.push(info.dev);
 }
 
+// A container overlay listed in the mount table whose mount point is not (or no
+// longer, or not yet) an overlay when opened: engines mount and unmount while a
+// container starts, so this is debug while it lasts less than kSettle (it is tried
+// again every kRetry meanwhile), and a warning, once, if it lasts. A host
+// filesystem is a refusal that lasts: warned at once.
+void Daemon::note_unmarkable(std::uint64_t mount_id, const std::string& mount_point, const base::Error& why) {
+    auto now = std::chrono::steady_clock::now();
+    auto [it, fresh] = unmarkable_.try_emplace(mount_id, Unmarkable{now, now, false});
+    it->second.last = now;
+    const bool lasting = why.code == std::errc::operation_not_permitted || now - it->second.first >= kSettle;
+    if (!lasting) {
+        logger()->debug("not marking mount=\"{}\" yet: {} (trying again)", base::escape(mount_point), why.message());
+    } else if (!it->second.warned) {
+        logger()->warn("not marking mount=\"{}\": {}", base::escape(mount_point), why.message());
+        it->second.warned = true;
+    }
+}
+
+// Entries not noted again for a while are mounts that went away or were marked.
+// Returns how long discovery may sleep before trying the settling ones again.
+std::chrono::milliseconds Daemon::prune_unmarkable() {
+    auto now = std::chrono::steady_clock::now();
+    std::erase_if(unmarkable_, [&](const auto& kv) { return now - kv.second.last > 2 * kSettle; });
+    for (const auto& [id, u] : unmarkable_)
+        if (!u.warned) return kRetry;
+    return std::chrono::milliseconds::max();
+}
+
 void Daemon::remove_container(std::uint64_t mount_id, std::map<std::uint64_t, dev_t>& from) {
     auto it = from.find(mount_id);
     if (it == from.end()) return;
@@ -193,8 +239,13 @@ void Daemon::remove_container(std::uint64_t mount_id, std::map<std::uint64_t, de
 
 void Daemon::sync_mounts(const std::string& table) {
     std::set<std::uint64_t> present;
+    std::string docker_root;
+    {
+        std::lock_guard lock(cfg_mu_);
+        docker_root = cfg_.discovery.docker_root;
+    }
     for (const auto& m : discovery::parse_mountinfo(table)) {
-        auto rt = discovery::classify(m, cfg_.discovery.docker_root);
+        auto rt = discovery::classify(m, docker_root);
         if (rt == model::Runtime::Unknown) continue;
         present.insert(m.mount_id);
         // The same superblock may already be gated through another namespace's copy.
@@ -270,15 +321,20 @@ void Daemon::discovery_loop() {
                 if (auto table = watcher->read()) sync_mounts(*table);
         }
         if (first) initial_sync_done_ = true;
+        const auto retry = prune_unmarkable();
         std::vector<pollfd> fds = {{watcher->fd(), POLLPRI, 0}, {stop_fd_.get(), POLLIN, 0}};
         for (const auto& [ns, w] : namespace_watch_) fds.push_back({w.fd(), POLLPRI, 0});
         int timeout = -1;
         if (scan_ms > 0)
             timeout = static_cast<int>(std::max<std::int64_t>(
                 0, std::chrono::duration_cast<std::chrono::milliseconds>(next_scan - Clock::now()).count() + 1));
-        if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
+        if (retry != std::chrono::milliseconds::max())
+            timeout = timeout < 0 ? static_cast<int>(retry.count()) : std::min(timeout, static_cast<int>(retry.count()));
+        int ready = ::poll(fds.data(), fds.size(), timeout);
+        if (ready < 0 && errno != EINTR) break;
         if (fds[1].revents) break;
-        host_changed = fds[0].revents != 0;  // a scan timeout alone leaves the host's table unread
+        // A scan timeout alone leaves the host's table unread, unless a mount is settling.
+        host_changed = fds[0].revents != 0 || retry != std::chrono::milliseconds::max();
         other_changed = false;
         // A namespace's table changed (poll reports it as POLLPRI|POLLERR and consumes
         // it): look again at once. The fd holds the namespace, not its process, and is
@@ -297,23 +353,67 @@ void Daemon::republish(const gate::GatedContainer& old, const model::Container& 
     if (registry_.find(info.dev)) registry_.put(std::move(gc));
 }
 
+namespace {
+// Metadata of a container just mounted is often not there yet (dockerd answers
+// inspect once the start completes; containerd and Podman write their files
+// after mounting): asked again after each of these delays, quietly (debug); only a
+// container still unnamed after the last is a warning.
+constexpr std::chrono::milliseconds kMetadataRetries[] = {
+    std::chrono::milliseconds(100), std::chrono::milliseconds(250), std::chrono::milliseconds(500),
+    std::chrono::milliseconds(1000), std::chrono::milliseconds(2000), std::chrono::milliseconds(4000)};
+constexpr std::size_t kMetadataAttempts = std::size(kMetadataRetries) + 1;
+}  // namespace
+
+// True when the container is named now, or is gone (nothing left to learn).
+bool Daemon::learn_metadata(dev_t dev, std::size_t attempt) {
+    auto c = registry_.find(dev);
+    if (!c) return true;
+    auto info = c->info;
+    // The file watch, then the reconcile scan (which reports whatever happened
+    // before it), start once the container is named, or unnamed after the last
+    // attempt: the event table keys what was reported by the engine's container
+    // id, so a scan before the name would report every change twice.
+    if (!metadata_->enrich(info)) {
+        if (attempt + 1 == kMetadataAttempts) watch_container(dev);
+        if (attempt + 1 < kMetadataAttempts)
+            logger()->debug("metadata of overlay={} not available yet (attempt {} of {})", info.id, attempt + 1,
+                            kMetadataAttempts);
+        else
+            logger()->warn("metadata unavailable for overlay={} after {} attempts over {} s (engine not answering); "
+                           "gated with unknown name", info.id, kMetadataAttempts, 8);
+        return false;
+    }
+    republish(*c, info);
+    watch_container(dev);
+    logger()->info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
+                   base::escape(info.name), base::escape(info.image), info.pid,
+                   model::to_string(registry_.find(dev) ? registry_.find(dev)->mode : model::Mode::Monitor));
+    return true;
+}
+
 void Daemon::metadata_loop() {
-    while (auto next = metadata_queue_.pop()) {
-        dev_t dev = *next;
-        auto c = registry_.find(dev);
-        if (!c) continue;
-        auto info = c->info;
-        if (!metadata_->enrich(info)) {
-            logger()->warn("metadata unavailable for overlay={} (engine not answering); gated with unknown name",
-                           info.id);
-            watch_container(dev);
-            continue;
-        }
-        republish(*c, info);
-        watch_container(dev);   // then the reconcile scan, once the watch is in place
-        logger()->info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
-                       base::escape(info.name), base::escape(info.image), info.pid,
-                       model::to_string(registry_.find(dev) ? registry_.find(dev)->mode : model::Mode::Monitor));
+    using Clock = std::chrono::steady_clock;
+    struct Retry {
+        Clock::time_point due;
+        dev_t dev;
+        std::size_t attempt;
+    };
+    std::vector<Retry> retries;
+    auto later = [&](dev_t dev, std::size_t attempt) {
+        if (attempt < kMetadataAttempts) retries.push_back({Clock::now() + kMetadataRetries[attempt - 1], dev, attempt});
+    };
+    for (;;) {
+        auto due = Clock::time_point::max();
+        for (const auto& r : retries) due = std::min(due, r.due);
+        bool stopped = false;
+        auto next = metadata_queue_.pop_until(due, &stopped);
+        if (stopped) return;
+        if (next && !learn_metadata(*next, 0)) later(*next, 1);
+        std::vector<Retry> now_due;
+        auto now = Clock::now();
+        std::erase_if(retries, [&](const Retry& r) { return r.due <= now && (now_due.push_back(r), true); });
+        for (const auto& r : now_due)
+            if (!learn_metadata(r.dev, r.attempt)) later(r.dev, r.attempt + 1);
     }
 }
 
@@ -323,18 +423,34 @@ model::Mode Daemon::mode_of(const model::Container& info) {
     return config::mode_for(cfg_, info.name, info.image);
 }
 
+// Applies every key of the file, or nothing: keys that need a restart, and a new
+// alert sink that cannot be opened, refuse the reload and the running
+// configuration stays whole.
 base::Result<void> Daemon::reload() {
+    auto refuse = [](std::string why) {
+        logger()->error("reload refused, keeping the running configuration: {}", why);
+        return base::unexpected(base::Error::plain(std::move(why)));
+    };
     auto fresh = config::load(cfg_.source);
-    if (!fresh) {
-        logger()->error("reload refused, keeping the running configuration: {}", fresh.error().message());
-        return base::unexpected(fresh.error());
-    }
+    if (!fresh) return refuse(fresh.error().message());
+    if (!log_level_override_.empty()) fresh->daemon.log_level = log_level_override_;
+    std::vector<std::string> restart;
     {
         std::lock_guard lock(cfg_mu_);
-        auto keep_db = cfg_.baseline.database;
+        restart = config::keys_needing_restart(cfg_, *fresh);
+    }
+    if (!restart.empty()) {
+        std::string keys;
+        for (const auto& k : restart) keys += (keys.empty() ? "" : ", ") + k;
+        return refuse("changing " + keys + " needs a restart (systemctl restart layerlock)");
+    }
+    auto sinks = make_sinks(*fresh);
+    if (!sinks) return refuse(sinks.error().message());
+    alerts_->replace_sinks(std::move(*sinks));
+    logger()->set_level(spdlog::level::from_str(fresh->daemon.log_level));
+    {
+        std::lock_guard lock(cfg_mu_);
         cfg_ = std::move(*fresh);
-        if (cfg_.baseline.database != keep_db)
-            logger()->warn("baseline.database changes take effect on restart");
     }
     gate_->set_options(gate_options(cfg_));
     for (const auto& c : registry_.all()) republish(*c, c->info);
@@ -438,8 +554,9 @@ int Daemon::run() {
     return status;
 }
 
-int run(config::Config cfg) {
-    Daemon d(std::move(cfg));
+int run(config::Config cfg, const std::string& log_level_override) {
+    if (!log_level_override.empty()) cfg.daemon.log_level = log_level_override;
+    Daemon d(std::move(cfg), log_level_override);
     return d.run();
 }
 

@@ -47,7 +47,8 @@ std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const
 
 class Daemon final : public gate::Environment {
 public:
-    explicit Daemon(config::Config cfg) : cfg_(std::move(cfg)) {}
+    Daemon(config::Config cfg, std::string log_level_override)
+        : cfg_(std::move(cfg)), log_level_override_(std::move(log_level_override)) {}
     int run();
 
     // gate::Environment
@@ -70,6 +71,7 @@ private:
     base::Result<void> step_lock();
     base::Result<void> step_group();
     void step_alerts();
+    base::Result<std::vector<std::unique_ptr<alert::Sink>>> make_sinks(const config::Config& c);
     void discovery_loop();
     void sync_mounts(const std::string& table);
     void sync_other_namespaces();
@@ -77,7 +79,10 @@ private:
     void add_container(const discovery::OverlayMount& m, model::Runtime rt, pid_t via,
                        std::map<std::uint64_t, dev_t>& into);
     void remove_container(std::uint64_t mount_id, std::map<std::uint64_t, dev_t>& from);
+    void note_unmarkable(std::uint64_t mount_id, const std::string& mount_point, const base::Error& why);
+    std::chrono::milliseconds prune_unmarkable();
     void metadata_loop();
+    bool learn_metadata(dev_t dev, std::size_t attempt);
     void republish(const gate::GatedContainer& old, const model::Container& info);
     base::Result<void> reload();
     model::Mode mode_of(const model::Container& info);   // live override, then config
@@ -107,6 +112,7 @@ private:
     int wait_for_signals();
 
     config::Config cfg_;
+    std::string log_level_override_;   // --log-level: outranks daemon.log_level, also on reload
     std::mutex cfg_mu_;
     std::string database_;
     base::UniqueFd lock_fd_;
@@ -121,6 +127,13 @@ private:
     // The same for overlays found in other mount namespaces, and the tables of the
     // namespaces holding them, watched like the host's (discovery thread).
     std::map<std::uint64_t, dev_t> other_mounts_;
+    // Container overlays that could not be marked (discovery thread): see note_unmarkable.
+    struct Unmarkable {
+        std::chrono::steady_clock::time_point first, last;
+        bool warned = false;
+    };
+    static constexpr std::chrono::milliseconds kSettle{2000}, kRetry{250};
+    std::map<std::uint64_t, Unmarkable> unmarkable_;
     std::map<ino_t, discovery::MountWatcher> namespace_watch_;
     ino_t own_namespace_ = discovery::mount_namespace_of(0);
     discovery::NamespaceLister namespaces_;

@@ -31,6 +31,19 @@ public:
         items_.pop_front();
         return d;
     }
+    // Like pop(), but gives up at `deadline`: nullopt then, or when stopped
+    // (`stopped` tells which).
+    std::optional<dev_t> pop_until(std::chrono::steady_clock::time_point deadline, bool* stopped) {
+        std::unique_lock lock(mu_);
+        auto ready = [&] { return stopped_ || !items_.empty(); };
+        if (deadline == std::chrono::steady_clock::time_point::max()) cv_.wait(lock, ready);
+        else cv_.wait_until(lock, deadline, ready);
+        *stopped = stopped_;
+        if (stopped_ || items_.empty()) return std::nullopt;
+        dev_t d = items_.front();
+        items_.pop_front();
+        return d;
+    }
     // False when stopped during the wait.
     bool sleep_for(std::chrono::milliseconds d) {
         std::unique_lock lock(mu_);

@@ -69,7 +69,8 @@ Result<dev_t> check_markable(int dir_fd, const dev_t* host_devs, std::size_t n_h
     if (::fstat(dir_fd, &st) != 0) return unexpected(Error::from_errno("fstat"));
     for (std::size_t i = 0; i < n_host_devs; ++i)
         if (host_devs[i] == st.st_dev)
-            return unexpected(Error::invalid("filesystem is one of the host's own"));
+            return unexpected(Error{std::make_error_code(std::errc::operation_not_permitted),
+                                    "filesystem is one of the host's own, never marked"});
     return st.st_dev;
 }
 

@@ -58,13 +58,13 @@ FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
     // Expected changes (quiet globs, [[allow]] rules) are stored but never alerted;
     // a new or changed executable or setuid bit is never expected.
     if (!new_executable && !privilege_bit_added(f) && expected(f, rules))
-        return {"file", Severity::Info, true, "expected change"};
+        return {"file", Severity::Info, true, "expected-change"};
     const auto& sev = rules.severity;
-    if (package_path(p)) return {"package", sev.package, false, "package database changed"};
-    if (sensitive_path(p)) return {"config", sev.sensitive, false, "sensitive file"};
+    if (package_path(p)) return {"package", sev.package, false, "package-database"};
+    if (sensitive_path(p)) return {"config", sev.sensitive, false, "sensitive-file"};
     if (privilege_bit_added(f)) {
-        if (new_executable) return {"binary", std::max(sev.binary, sev.setuid), false, "setuid/setgid executable"};
-        return {"config", sev.setuid, false, "setuid/setgid bit added"};
+        if (new_executable) return {"binary", std::max(sev.binary, sev.setuid), false, "setuid-executable"};
+        return {"config", sev.setuid, false, "setuid-bit-added"};
     }
     if (starts(p, "/etc/")) return {"config", sev.config, false, "configuration"};
     if (new_executable) return {"binary", sev.binary, false, "executable"};

@@ -34,7 +34,7 @@ check "status shows the live mode" grep -q "$c .*enforce" <<<"$("${LL[@]}" statu
 check "clearing the live mode returns to the configuration" "${LL[@]}" mode "$c" clear
 check "after clear drift runs again (monitor)" docker exec "$c" /tmp/d/true
 out=$("${LL[@]}" mode no-such-container enforce 2>&1) && rc=0 || rc=$?
-check "mode on an unknown container is refused (rc=$rc)" [ "$rc" -eq 1 ]
+check "mode on an unknown container exits 2, as layerlock(8) says (rc=$rc)" [ "$rc" -eq 2 ]
 
 cp "$T/layerlock.toml" "$T/good.toml"
 printf 'mode = "enforce"\nbogus = 1\n' > "$T/layerlock.toml"

@@ -46,7 +46,7 @@ check "a chmod'ed image binary runs" docker exec "$after" sh -c 'chmod 4755 /bin
 # Names with control characters are escaped in every output.
 docker exec "$after" sh -c 'cp /bin/busybox "/tmp/$(printf "a\033[31mb\nc")"; "/tmp/$(printf "a\033[31mb\nc")" true' >/dev/null 2>&1 || true
 check "a hostile file name is escaped in the daemon's output" grep -q 'path="/tmp/a\\x1b\[31mb\\nc"' "$T/daemon.log"
-check "a hostile file name is escaped in JSON lines" grep -q '"path":"/tmp/a\\u001b\[31mb\\nc"' "$T/alerts.jsonl"
+check "a hostile file name is escaped in JSON lines" grep -q '"path":"/tmp/a\\\\x1b\[31mb\\\\nc"' "$T/alerts.jsonl"
 
 # The host's own files are never gated, even in enforce mode.
 mkdir -p "$T/host"

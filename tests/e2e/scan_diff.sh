@@ -20,7 +20,9 @@ docker exec "$c" sh -c '
   mkdir -p /var/lib/dpkg && echo "Package: x" > /var/lib/dpkg/status; touch "/tmp/$(printf "esc\033[31mname")"'
 
 json=$("${LL[@]}" scan "$c" --json --min-severity info) || true
-ours=$(python3 -c 'import json,sys; [print(c["path"]) for c in json.loads(sys.argv[1])[0]["changes"]]' "$json" | sort)
+ours=$(python3 -c 'import json,sys; sys.path.insert(0, sys.argv[2]); from llrecords import unescape
+for c in json.loads(sys.argv[1])[0]["changes"]: sys.stdout.buffer.write(unescape(c["path"]) + b"\n")' \
+    "$json" "$SRC/tests/support" | sort)
 theirs=$(docker diff "$c" | cut -c3- | sort)
 check "scan lists exactly the paths docker diff lists" [ "$ours" = "$theirs" ]
 [ "$ours" = "$theirs" ] || diff <(echo "$ours") <(echo "$theirs") >&2 || true

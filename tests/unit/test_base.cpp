@@ -33,11 +33,30 @@ TEST_CASE("escape turns control characters and invalid UTF-8 into visible escape
     CHECK(base::escape("back\\slash") == "back\\\\slash");
 }
 
+TEST_CASE("escape never leaves a quote that could end a quoted field") {
+    CHECK(base::escape("/tmp/q\" severity=info x=\"y") == "/tmp/q\\\" severity=info x=\\\"y");
+    CHECK(base::escape("a\"b").find('"') == 1 + 1);   // only as the second char of \"
+}
+
 TEST_CASE("json_escape yields a string that stays valid JSON for any bytes") {
-    CHECK(base::json_escape("a\"b") == "a\\\"b");
-    CHECK(base::json_escape("\x01") == "\\u0001");
+    CHECK(base::json_escape("a\"b") == "a\\\\\\\"b");     // escape: a\"b, then JSON: a\\\"b
+    CHECK(base::json_escape("\x01") == "\\\\x01");
     CHECK(base::json_escape("x\xff") == "x\\\\xff");
-    CHECK(base::json_escape("line\nfeed") == "line\\nfeed");
+    CHECK(base::json_escape("line\nfeed") == "line\\\\nfeed");
+}
+
+TEST_CASE("unescape gives back the raw bytes of every escaped string") {
+    const std::string hostile[] = {"plain", "q\"uote", "eq=sign and space", "new\nline", "\x1b[31mansi",
+                                   std::string("nul\0byte", 8), "bad\xff\xfe", "back\\slash\\x41", "caf\xc3\xa9",
+                                   "tab\tcr\r\x7f"};
+    for (const auto& raw : hostile) {
+        auto back = base::unescape(base::escape(raw));
+        REQUIRE(back.has_value());
+        CHECK(*back == raw);
+    }
+    CHECK_FALSE(base::unescape("dangling\\").has_value());
+    CHECK_FALSE(base::unescape("raw\"quote").has_value());
+    CHECK_FALSE(base::unescape("short\\x4").has_value());
 }
 
 TEST_CASE("UniqueFd closes its descriptor exactly once and transfers on move") {

@@ -42,7 +42,13 @@ class AlertQueue {
 public:
     explicit AlertQueue(std::size_t capacity) : capacity_(capacity) {}
     ~AlertQueue() { stop(); }
-    void add_sink(std::unique_ptr<Sink> s) { sinks_.push_back(std::move(s)); }
+    void add_sink(std::unique_ptr<Sink> s) {
+        std::lock_guard lock(sinks_mu_);
+        sinks_.push_back(std::move(s));
+    }
+    // Swaps every sink at once (on reload): alerts delivered after this call go to
+    // the new sinks; the old ones are closed once the batch being written is done.
+    void replace_sinks(std::vector<std::unique_ptr<Sink>> sinks);
     void start();
     void stop();                             // delivers what is queued, then joins
     void publish(model::DriftEvent ev);      // never blocks; drops (and counts) when full
@@ -52,6 +58,7 @@ public:
 private:
     void run();
     std::size_t capacity_;
+    std::mutex sinks_mu_;   // held while a batch is written, and to swap sinks
     std::vector<std::unique_ptr<Sink>> sinks_;
     std::mutex mu_;
     std::condition_variable cv_;

@@ -28,6 +28,11 @@ Result<UniqueFd> open_dir(const std::string& path);
 // Reads a whole small file (mount table, /proc entries, config). Capped at `limit`.
 Result<std::string> read_file(const std::string& path, std::size_t limit = 16u << 20);
 
+// The same for a file an operator names (configuration, keys): refused unless it
+// is a regular file (a FIFO or a device would block or never end); opened
+// non-blocking so that the check itself cannot hang.
+Result<std::string> read_regular_file(const std::string& path, std::size_t limit);
+
 // The path an open fd refers to, as the kernel reports it (/proc/self/fd/N).
 Result<std::string> fd_path(int fd);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "layerlock/base/result.hpp"
+#include "layerlock/baseline/store.hpp"
 #include "layerlock/model/types.hpp"
 
 namespace layerlock::baseline {
@@ -34,7 +35,8 @@ struct StoredEvent {
 
 class EventStore {
 public:
-    static base::Result<EventStore> open(const std::string& path);
+    // ReadOnly (layerlock events): nothing is created; append/first_report/prune fail.
+    static base::Result<EventStore> open(const std::string& path, Access access = Access::ReadWrite);
     EventStore(EventStore&&) noexcept;
     EventStore& operator=(EventStore&&) noexcept;
     ~EventStore();

@@ -20,6 +20,11 @@
 
 namespace layerlock::baseline {
 
+// How a database is opened. ReadOnly never creates anything (no directory, no
+// file, no schema): a missing database is an error with ENOENT, so read-only CLI
+// verbs leave no state behind.
+enum class Access { ReadWrite, ReadOnly };
+
 // Kind of a layer entry. Whiteout: a char device 0/0 (or a 0-size file with the
 // trusted.overlay.whiteout xattr); Opaque: a directory whose trusted.overlay.opaque
 // (or user.overlay.opaque) xattr is "y": it hides everything below it in lower layers.
@@ -47,13 +52,18 @@ struct LayerStats {
     LayerState state = LayerState::Absent;
     double scan_seconds = 0;     // of `seconds`, walking and hashing (built now only; the rest is SQLite)
     std::string copied_from;     // built now from this directory's entries (same content), not hashed
+    bool built_now = false;      // this call built the layer (hashed, or copied_from); false: it was done before
 };
+
+// Progress of a layer build, called from the storing thread after each regular
+// file stored: files and bytes so far. Must be cheap (it is called per file).
+using ImportProgress = std::function<void(std::uint64_t files, std::uint64_t bytes)>;
 
 class Store {
 public:
     // Opens (creating and migrating the schema when needed) the database at `path`;
     // ":memory:" is accepted for tests. Parent directory is created 0700 if missing.
-    static base::Result<Store> open(const std::string& path);
+    static base::Result<Store> open(const std::string& path, Access access = Access::ReadWrite);
     Store(Store&&) noexcept;
     Store& operator=(Store&&) noexcept;
     ~Store();
@@ -70,7 +80,8 @@ public:
     // already Complete (the same image layer unpacked by another engine), its
     // entries are copied instead of hashing this one (LayerStats::copied_from).
     base::Result<LayerStats> import_layer(const std::string& layer_dir, unsigned threads,
-                                          const std::string& content = {});
+                                          const std::string& content = {},
+                                          const ImportProgress& progress = {});
 
     // The effective entry at `path` for a container whose lower layers are
     // `lowers` (top-most first), honouring whiteouts and opaque directories.

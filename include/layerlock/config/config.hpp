@@ -102,6 +102,11 @@ base::Result<Config> load(const std::string& path);
 // Same, from text (for tests); `name` stands in for the file name in errors.
 base::Result<Config> parse(std::string_view text, const std::string& name);
 
+// The keys whose values differ between `running` and `fresh` but that a running
+// daemon cannot change (threads, files and sockets opened at start), as dotted
+// names ("gate.workers"). A reload that would change one is refused, naming them.
+std::vector<std::string> keys_needing_restart(const Config& running, const Config& fresh);
+
 // The mode for a container: container-name overrides first, then image
 // overrides, then the global mode.
 model::Mode mode_for(const Config& c, std::string_view container_name, std::string_view image);

@@ -5,12 +5,15 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "layerlock/config/config.hpp"
 
 namespace layerlock::daemon {
 
 // Runs until SIGTERM/SIGINT. Returns the process exit status.
-int run(config::Config cfg);
+// `log_level_override` (--log-level, already validated) outranks daemon.log_level,
+// also after a reload.
+int run(config::Config cfg, const std::string& log_level_override = {});
 
 }  // namespace layerlock::daemon

@@ -54,7 +54,8 @@ private:
 
 // Checks that `dir_fd` is an overlayfs mount whose device is not one of the
 // host's own (`/`, `/usr`, `/etc`, `/var`, the daemon's state directory): the last
-// guard before a filesystem mark.
+// guard before a filesystem mark. EPERM: one of the host's own (a refusal that
+// lasts); EINVAL: not overlayfs (yet, or any more: the mount may be settling).
 base::Result<dev_t> check_markable(int dir_fd, const dev_t* host_devs, std::size_t n_host_devs);
 
 }  // namespace layerlock::gate
