@@ -81,6 +81,12 @@ std::string json_escape(std::string_view raw) {
     return out;
 }
 
+std::string quote_if_needed(std::string_view raw) {
+    std::string text = escape(raw);
+    if (!raw.empty() && text == raw && text.find(' ') == std::string::npos) return text;
+    return '"' + text + '"';
+}
+
 std::optional<std::string> unescape(std::string_view text) {
     std::string out;
     out.reserve(text.size());

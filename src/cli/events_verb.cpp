@@ -62,7 +62,7 @@ void print(const model::DriftEvent& e, bool json) {
     std::printf("%s %-8s %-8s %-8s %-9s %-20s %s%s\n", time_text(e.time_us).c_str(), e.kind.c_str(),
                 std::string(model::to_string(e.severity)).c_str(), e.action.c_str(),
                 (e.change.empty() ? "exec" : e.change).c_str(), escape(e.container_name.empty() ? "unknown" : e.container_name).c_str(),
-                escape(e.path).c_str(), e.detail.empty() ? "" : ("  (" + escape(e.detail) + ")").c_str());
+                base::quote_if_needed(e.path).c_str(), e.detail.empty() ? "" : ("  (" + escape(e.detail) + ")").c_str());
 }
 
 }  // namespace

@@ -78,6 +78,13 @@ for f in "$CONF" "$UNIT" /usr/share/man/man8/layerlockd.8.gz /usr/share/man/man8
          /usr/share/man/man5/layerlock.toml.5.gz /usr/share/doc/layerlock/copyright; do
     check "$f is installed" test -f "$f"
 done
+for f in README.md design.md benchmarks.md; do
+    check "/usr/share/doc/layerlock/$f is installed" bash -c "ls /usr/share/doc/layerlock/$f /usr/share/doc/layerlock/$f.gz 2>/dev/null | grep -q ."
+done
+COMPLETION=/usr/share/bash-completion/completions/layerlock
+check "bash completion is installed" test -f "$COMPLETION"
+check "it completes the verbs" grep -qw baseline <(bash -c "source $COMPLETION; COMP_WORDS=(layerlock ba); COMP_CWORD=1; _layerlock; echo \"\${COMPREPLY[*]}\"")
+check "and the values of --kind" grep -qw package <(bash -c "source $COMPLETION; COMP_WORDS=(layerlock events --kind p); COMP_CWORD=3; _layerlock; echo \"\${COMPREPLY[*]}\"")
 check "$CONF is a conffile" grep -q " $CONF " <(dpkg-query -W -f='${Conffiles}\n' "$PKG")
 check "the unit is enabled" test -L /etc/systemd/system/multi-user.target.wants/layerlock.service
 check "the unit verifies against the installed files" systemd-analyze verify "$UNIT"

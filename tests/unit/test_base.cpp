@@ -45,6 +45,14 @@ TEST_CASE("json_escape yields a string that stays valid JSON for any bytes") {
     CHECK(base::json_escape("line\nfeed") == "line\\\\nfeed");
 }
 
+TEST_CASE("quote_if_needed quotes a name exactly when a column could not hold it as is") {
+    CHECK(base::quote_if_needed("/etc/passwd") == "/etc/passwd");
+    CHECK(base::quote_if_needed("/tmp/a b") == "\"/tmp/a b\"");
+    CHECK(base::quote_if_needed("/tmp/q\"x") == "\"/tmp/q\\\"x\"");
+    CHECK(base::quote_if_needed("a\nb") == "\"a\\nb\"");
+    CHECK(base::quote_if_needed("") == "\"\"");
+}
+
 TEST_CASE("unescape gives back the raw bytes of every escaped string") {
     const std::string hostile[] = {"plain", "q\"uote", "eq=sign and space", "new\nline", "\x1b[31mansi",
                                    std::string("nul\0byte", 8), "bad\xff\xfe", "back\\slash\\x41", "caf\xc3\xa9",

@@ -21,6 +21,10 @@ std::string escape(std::string_view raw);
 // escape(raw) encoded as the inside of a JSON string literal ("..." not included).
 std::string json_escape(std::string_view raw);
 
+// A name for a column of text output: as is when that is unambiguous (printable,
+// no space, no quote, no backslash, not empty), else escape(raw) in double quotes.
+std::string quote_if_needed(std::string_view raw);
+
 // The inverse of escape(); nullopt when `text` is not a well-formed escaped string.
 std::optional<std::string> unescape(std::string_view text);
 
