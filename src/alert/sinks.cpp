@@ -48,6 +48,9 @@ public:
             f("LAYERLOCK_SHA256", escape(ev.sha256)),
             f("LAYERLOCK_PID", std::to_string(ev.pid)),
             f("LAYERLOCK_COMM", escape(ev.comm)),
+            f("LAYERLOCK_EXE", escape(ev.exe)),
+            f("LAYERLOCK_LOCATION", escape(ev.location)),
+            f("LAYERLOCK_MOUNT", escape(ev.mount)),
             f("LAYERLOCK_PARENT_COMM", escape(ev.parent_comm)),
             f("LAYERLOCK_UNKNOWN", escape(ev.unknown)),
             f("LAYERLOCK_CHANGE", escape(ev.change)),
@@ -122,6 +125,9 @@ std::string message(const model::DriftEvent& ev) {
     bare(m, "pid", std::to_string(ev.pid));
     quoted(m, "comm", ev.comm);
     quoted(m, "parent", ev.parent_comm);
+    if (!ev.exe.empty()) quoted(m, "exe", ev.exe);
+    if (!ev.location.empty()) quoted(m, "location", ev.location);
+    if (!ev.mount.empty()) quoted(m, "mount", ev.mount);
     if (!ev.k8s_pod.empty() || !ev.k8s_namespace.empty() || !ev.k8s_container.empty()) {
         quoted(m, "k8s_namespace", ev.k8s_namespace);
         quoted(m, "k8s_pod", ev.k8s_pod);
@@ -146,7 +152,8 @@ std::string to_json(const model::DriftEvent& ev) {
            ",\"k8s_namespace\":" + q(ev.k8s_namespace) + ",\"k8s_container\":" + q(ev.k8s_container) +
            ",\"path\":" + q(ev.path) + ",\"sha256\":" + q(ev.sha256) +
            ",\"pid\":" + std::to_string(ev.pid) + ",\"comm\":" + q(ev.comm) +
-           ",\"parent_comm\":" + q(ev.parent_comm) + ",\"unknown\":" + q(ev.unknown) +
+           ",\"parent_comm\":" + q(ev.parent_comm) + ",\"exe\":" + q(ev.exe) + ",\"location\":" + q(ev.location) +
+           ",\"mount\":" + q(ev.mount) + ",\"unknown\":" + q(ev.unknown) +
            ",\"change\":" + q(ev.change) + ",\"detail\":" + q(ev.detail) + ",\"package\":" + q(ev.package) + ",\"count\":" + std::to_string(ev.count) +
            ",\"quiet\":" + (ev.quiet ? "true" : "false") + "}";
 }

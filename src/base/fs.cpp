@@ -68,6 +68,17 @@ Result<std::string> read_regular_file(const std::string& path, std::size_t limit
     return read_all(fd.get(), path, limit);
 }
 
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U   // Linux 6.8: a mount id never reused
+#endif
+
+std::uint64_t mount_id_of(int fd, bool unique) {
+    struct statx stx{};
+    if (::statx(fd, "", AT_EMPTY_PATH, unique ? STATX_MNT_ID_UNIQUE : STATX_MNT_ID, &stx) != 0) return 0;
+    if (stx.stx_mask & ((unique ? STATX_MNT_ID_UNIQUE : 0) | STATX_MNT_ID)) return stx.stx_mnt_id;
+    return 0;
+}
+
 Result<std::string> fd_path(int fd) {
     char link[64];
     char buf[8192];

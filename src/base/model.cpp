@@ -7,6 +7,36 @@
 namespace layerlock::model {
 
 std::string_view to_string(Mode m) { return m == Mode::Enforce ? "enforce" : "monitor"; }
+std::string_view to_string(CodeGate g) {
+    switch (g) {
+        case CodeGate::On: return "on";
+        case CodeGate::Alert: return "alert";
+        case CodeGate::Off: return "off";
+    }
+    return "on";
+}
+
+std::string_view to_string(MountAction a) {
+    switch (a) {
+        case MountAction::Deny: return "deny";
+        case MountAction::Alert: return "alert";
+        case MountAction::Allow: return "allow";
+    }
+    return "deny";
+}
+
+std::optional<CodeGate> parse_code_gate(std::string_view s) {
+    for (auto g : {CodeGate::On, CodeGate::Alert, CodeGate::Off})
+        if (to_string(g) == s) return g;
+    return std::nullopt;
+}
+
+std::optional<MountAction> parse_mount_action(std::string_view s) {
+    for (auto a : {MountAction::Deny, MountAction::Alert, MountAction::Allow})
+        if (to_string(a) == s) return a;
+    return std::nullopt;
+}
+
 std::string_view to_string(Action a) { return a == Action::Deny ? "deny" : "allow"; }
 
 std::string_view to_string(Severity s) {

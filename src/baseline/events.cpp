@@ -19,12 +19,12 @@ namespace {
 
 constexpr const char* kInsert =
     "INSERT INTO events(time_us, kind, severity, action, change, reason, runtime, container_id, container_name,"
-    " image, path, sha256, pid, comm, parent_comm, detail, count, package, image_id)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)";
+    " image, path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)";
 
 constexpr const char* kSelect =
     "SELECT id, time_us, kind, severity, action, change, reason, runtime, container_id, container_name, image,"
-    " path, sha256, pid, comm, parent_comm, detail, count, package, image_id FROM events"
+    " path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount FROM events"
     " WHERE time_us >= ?1 AND id > ?2 AND severity >= ?3 AND (?4 = '' OR kind = ?4)"
     " AND (?5 = '' OR container_name = ?5 OR substr(container_id, 1, length(?5)) = ?5)"
     " ORDER BY id LIMIT ?6";
@@ -56,6 +56,9 @@ model::DriftEvent from_row(const sql::Stmt& s) {
     e.count = static_cast<std::uint64_t>(s.int64(17));
     e.package = s.text(18);
     e.image_id = s.text(19);
+    e.exe = s.blob(20);
+    e.location = s.text(21);
+    e.mount = s.blob(22);
     return e;
 }
 
@@ -92,7 +95,8 @@ base::Result<void> EventStore::append(const model::DriftEvent& e) {
         .bind_text(7, model::to_string(e.runtime)).bind_text(8, e.container_id).bind_text(9, e.container_name)
         .bind_text(10, e.image).bind_blob(11, e.path).bind_text(12, e.sha256).bind(13, std::int64_t{e.pid})
         .bind_blob(14, e.comm).bind_blob(15, e.parent_comm).bind_text(16, e.detail)
-        .bind(17, static_cast<std::int64_t>(e.count)).bind_text(18, e.package).bind_text(19, e.image_id);
+        .bind(17, static_cast<std::int64_t>(e.count)).bind_text(18, e.package).bind_text(19, e.image_id)
+        .bind_blob(20, e.exe).bind_text(21, e.location).bind_blob(22, e.mount);
     return s.run();
 }
 

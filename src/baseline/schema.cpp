@@ -95,12 +95,20 @@ CREATE INDEX layers_by_content ON layers(content) WHERE content IS NOT NULL;
 DROP INDEX entries_by_sha256;
 )sql";
 
+// Version 4: events of the code-open gate and of tmpfs/volume mounts say which
+// executable opened the file and where the file lives.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE events ADD COLUMN exe BLOB NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN location TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN mount BLOB NOT NULL DEFAULT '';
+)sql";
+
 struct Migration {
     int to;
     const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
-constexpr int kCurrentVersion = 3;
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
+constexpr int kCurrentVersion = 4;
 
 base::Result<int> user_version(sqlite3* db) {
     auto s = sql::Stmt::prepare(db, "PRAGMA user_version");

@@ -156,6 +156,22 @@ public:
         return out;
     }
 
+    // An array of non-empty strings without '/' (names, globs, extensions).
+    std::optional<std::vector<std::string>> words(const Scope& s, std::string_view key) {
+        const auto* v = find(s, key, toml::value_t::array);
+        if (!v) return std::nullopt;
+        std::vector<std::string> out;
+        for (const auto& item : v->as_array()) {
+            if (!item.is_string() || item.as_string().str.empty() ||
+                item.as_string().str.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+                fail(item, dotted(s, key), "every entry must be a non-empty name without \"/\"");
+                return std::nullopt;
+            }
+            out.push_back(item.as_string().str);
+        }
+        return out;
+    }
+
     std::optional<std::string> word(const Scope& s, std::string_view key, Words allowed) {
         auto w = text(s, key);
         if (!w || std::find(allowed.begin(), allowed.end(), *w) != allowed.end()) return w;
@@ -179,6 +195,8 @@ private:
 };
 
 const Words kModes = {"monitor", "enforce"};
+const Words kCodeGates = {"on", "alert", "off"};
+const Words kMountActions = {"deny", "alert", "allow"};
 const Words kActions = {"allow", "deny"};
 
 template <typename T>
@@ -188,7 +206,7 @@ void assign(T& field, const std::optional<std::int64_t>& n) {
 
 void read_gate(Reader& r, const Scope& s, GateConfig& g) {
     r.only_keys(s, {"on_error", "hash_timeout_ms", "workers", "max_pending", "cache_entries",
-                    "ignore_marks", "ignore_marks_max"});
+                    "ignore_marks", "ignore_marks_max", "interpreters", "script_extensions"});
     if (auto w = r.word(s, "on_error", kActions)) g.on_error = *model::parse_action(*w);
     if (auto n = r.number(s, "hash_timeout_ms", {1, 600000}))
         g.hash_timeout = std::chrono::milliseconds(*n);
@@ -197,6 +215,8 @@ void read_gate(Reader& r, const Scope& s, GateConfig& g) {
     assign(g.cache_entries, r.number(s, "cache_entries", {16, 16777216}));
     if (auto b = r.flag(s, "ignore_marks")) g.ignore_marks = *b;
     assign(g.ignore_marks_max, r.number(s, "ignore_marks_max", {0, 1048576}));
+    if (auto w = r.words(s, "interpreters")) g.interpreters = *w;
+    if (auto w = r.words(s, "script_extensions")) g.script_extensions = *w;
 }
 
 void read_baseline(Reader& r, const Scope& s, BaselineConfig& b) {
@@ -288,21 +308,57 @@ void read_daemon(Reader& r, const Scope& s, DaemonConfig& d) {
         d.log_level = *w;
 }
 
-// One [[override]] block: exactly one of container / image, and a mode.
+// One [[override]] block: exactly one of container / image, and a mode and/or a
+// code_gate.
 void read_override(Reader& r, const Scope& s, Config& c) {
-    r.only_keys(s, {"container", "image", "mode"});
+    r.only_keys(s, {"container", "image", "mode", "code_gate"});
     auto container = r.text(s, "container");
     auto image = r.text(s, "image");
     auto mode = r.word(s, "mode", kModes);
+    auto gate = r.word(s, "code_gate", kCodeGates);
     if (!r.ok()) return;
     if (container.has_value() == image.has_value())
         return r.fail(s.table, s.prefix, "needs exactly one of \"container\" or \"image\"");
     auto& glob = container ? *container : *image;
     if (glob.empty())
         return r.fail(s.table, dotted(s, container ? "container" : "image"), "must not be empty");
-    if (!mode) return r.fail(s.table, dotted(s, "mode"), "missing (required in every override)");
+    if (!mode && !gate)
+        return r.fail(s.table, dotted(s, "mode"), "missing (every override sets \"mode\", \"code_gate\" or both)");
     auto& list = container ? c.container_modes : c.image_modes;
-    list.push_back({std::move(glob), *model::parse_mode(*mode)});
+    ModeOverride o{std::move(glob), std::nullopt, std::nullopt};
+    if (mode) o.mode = *model::parse_mode(*mode);
+    if (gate) o.code_gate = *model::parse_code_gate(*gate);
+    list.push_back(std::move(o));
+}
+
+// One [[mount_rule]] block: a path glob, optional image / container globs, an action.
+void read_mount_rule(Reader& r, const Scope& s, Config& c) {
+    r.only_keys(s, {"path", "image", "container", "action"});
+    auto path = r.text(s, "path");
+    auto image = r.text(s, "image");
+    auto container = r.text(s, "container");
+    auto action = r.word(s, "action", kMountActions);
+    if (!r.ok()) return;
+    if (!path || path->empty() || path->front() != '/')
+        return r.fail(s.table, dotted(s, "path"), "required: a path glob starting with \"/\"");
+    if (!action) return r.fail(s.table, dotted(s, "action"), "missing (required in every mount_rule)");
+    c.mounts.rules.push_back({*path, image.value_or(""), container.value_or(""), *model::parse_mount_action(*action)});
+}
+
+void read_mount_rules(Reader& r, const Scope& root, Config& c) {
+    const auto* list = r.find(root, "mount_rule", toml::value_t::array);
+    if (!list) return;
+    std::size_t index = 0;
+    for (const auto& item : list->as_array()) {
+        std::string key = "mount_rule[" + std::to_string(++index) + "]";
+        if (!item.is_table()) return r.fail(item, key, "expected a table ([[mount_rule]])");
+        read_mount_rule(r, Scope{item, key}, c);
+    }
+}
+
+void read_mounts(Reader& r, const Scope& s, MountsConfig& m) {
+    r.only_keys(s, {"default"});
+    if (auto w = r.word(s, "default", kMountActions)) m.default_action = *model::parse_mount_action(*w);
 }
 
 void read_overrides(Reader& r, const Scope& root, Config& c) {
@@ -320,8 +376,10 @@ void read_overrides(Reader& r, const Scope& root, Config& c) {
 
 
 void read_config(Reader& r, const Scope& root, Config& c) {
-    r.only_keys(root, {"mode", "gate", "baseline", "discovery", "alerts", "events", "watch", "file_drift", "allow", "daemon", "override"});
+    r.only_keys(root, {"mode", "code_gate", "gate", "baseline", "discovery", "alerts", "events", "watch", "file_drift",
+                       "allow", "mounts", "mount_rule", "daemon", "override"});
     if (auto w = r.word(root, "mode", kModes)) c.mode = *model::parse_mode(*w);
+    if (auto w = r.word(root, "code_gate", kCodeGates)) c.code_gate = *model::parse_code_gate(*w);
     read_section(r, root, "gate", read_gate, c.gate);
     read_section(r, root, "baseline", read_baseline, c.baseline);
     read_section(r, root, "discovery", read_discovery, c.discovery);
@@ -330,6 +388,8 @@ void read_config(Reader& r, const Scope& root, Config& c) {
     read_section(r, root, "watch", read_watch, c.watch);
     read_section(r, root, "file_drift", read_file_drift, c.file_drift);
     read_allows(r, root, c);
+    read_section(r, root, "mounts", read_mounts, c.mounts);
+    read_mount_rules(r, root, c);
     read_section(r, root, "daemon", read_daemon, c.daemon);
     read_overrides(r, root, c);
 }
@@ -354,12 +414,17 @@ Result<toml::value> parse_toml(std::string_view text, const std::string& name) {
     }
 }
 
-std::optional<model::Mode> first_match(const std::vector<ModeOverride>& list,
-                                       std::string_view subject) {
+template <typename Field>
+auto first_match(const std::vector<ModeOverride>& list, std::string_view subject, Field field)
+    -> std::remove_reference_t<decltype(*(list.front().*field))>* {
     std::string s(subject);
     for (const auto& o : list)
-        if (::fnmatch(o.glob.c_str(), s.c_str(), 0) == 0) return o.mode;
-    return std::nullopt;
+        if ((o.*field) && ::fnmatch(o.glob.c_str(), s.c_str(), 0) == 0) return &*(o.*field);
+    return nullptr;
+}
+
+bool glob_match(const std::string& pattern, std::string_view subject) {
+    return pattern.empty() || ::fnmatch(pattern.c_str(), std::string(subject).c_str(), 0) == 0;
 }
 
 }  // namespace
@@ -403,9 +468,24 @@ std::vector<std::string> keys_needing_restart(const Config& a, const Config& b) 
 }
 
 model::Mode mode_for(const Config& c, std::string_view container_name, std::string_view image) {
-    if (auto m = first_match(c.container_modes, container_name)) return *m;
-    if (auto m = first_match(c.image_modes, image)) return *m;
+    if (auto* m = first_match(c.container_modes, container_name, &ModeOverride::mode)) return *m;
+    if (auto* m = first_match(c.image_modes, image, &ModeOverride::mode)) return *m;
     return c.mode;
+}
+
+model::CodeGate code_gate_for(const Config& c, std::string_view container_name, std::string_view image) {
+    if (auto* g = first_match(c.container_modes, container_name, &ModeOverride::code_gate)) return *g;
+    if (auto* g = first_match(c.image_modes, image, &ModeOverride::code_gate)) return *g;
+    return c.code_gate;
+}
+
+model::MountAction mount_action_for(const Config& c, std::string_view path, std::string_view container_name,
+                                    std::string_view image) {
+    for (const auto& rule : c.mounts.rules)
+        if (::fnmatch(rule.path.c_str(), std::string(path).c_str(), 0) == 0 && glob_match(rule.image, image) &&
+            glob_match(rule.container, container_name))
+            return rule.action;
+    return c.mounts.default_action;
 }
 
 }  // namespace layerlock::config

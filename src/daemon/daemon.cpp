@@ -70,6 +70,7 @@ gate::GateOptions gate_options(const config::Config& c) {
     o.cache_entries = c.gate.cache_entries;
     o.ignore_marks = c.gate.ignore_marks;
     o.ignore_marks_max = c.gate.ignore_marks_max;
+    o.code_rules = {c.gate.interpreters, c.gate.script_extensions};
     return o;
 }
 
@@ -183,9 +184,11 @@ void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt, 
     for (const auto& l : info.lowers) gc->lower_fds.push_back(base::UniqueFd(::open(l.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)));
     gc->upper_fd.reset(::open(info.upper.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     gc->mode = mode_of(info);
+    gc->code_gate = code_gate_of(info);
+    gc->mark_path = path;
     gc->info = info;
     registry_.put(gc);   // registered before marking: the first event finds it
-    if (auto r = group_->mark_filesystem(root.get()); !r) {
+    if (auto r = group_->mark_filesystem(root.get(), gc->code_gate != model::CodeGate::Off); !r) {
         registry_.remove(info.dev);
         logger()->error("mark mount=\"{}\": {}", base::escape(m.mount_point), r.error().message());
         return;
@@ -230,6 +233,7 @@ void Daemon::remove_container(std::uint64_t mount_id, std::map<std::uint64_t, de
     auto it = from.find(mount_id);
     if (it == from.end()) return;
     unwatch_container(it->second);
+    container_mounts_->forget(it->second);
     if (auto c = registry_.remove(it->second)) {
         gate_->forget_container(it->second);
         logger()->info("released container id={} name=\"{}\"", c->info.id, base::escape(c->info.name));
@@ -350,7 +354,25 @@ void Daemon::republish(const gate::GatedContainer& old, const model::Container& 
     for (const auto& fd : old.lower_fds) gc->lower_fds.push_back(dup_fd(fd));
     gc->upper_fd = dup_fd(old.upper_fd);
     gc->mode = mode_of(info);
-    if (registry_.find(info.dev)) registry_.put(std::move(gc));
+    gc->code_gate = code_gate_of(info);
+    gc->mark_path = old.mark_path;
+    if (!registry_.find(info.dev)) return;
+    const bool gate_changed = gc->code_gate != old.code_gate;
+    registry_.put(gc);
+    if (gate_changed) apply_code_gate(*gc);
+}
+
+// The filesystem mark asks for opens exactly while the code gate is not off; the
+// container's mount marks follow (ContainerMounts::refresh).
+void Daemon::apply_code_gate(const gate::GatedContainer& c) {
+    const bool opens = c.code_gate != model::CodeGate::Off;
+    base::UniqueFd root(::open(c.mark_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!root || !gate::check_markable(root.get(), host_devs_.data(), host_devs_.size()) ||
+        !group_->set_filesystem_opens(root.get(), opens))
+        logger()->warn("code gate of overlay={}: could not turn opens {} on its mark", c.info.id, opens ? "on" : "off");
+    container_mounts_->refresh(c.info.dev);
+    logger()->info("code gate of container id={} name=\"{}\": {}", c.info.id.substr(0, 12), base::escape(c.info.name),
+                   model::to_string(c.code_gate));
 }
 
 namespace {
@@ -374,7 +396,10 @@ bool Daemon::learn_metadata(dev_t dev, std::size_t attempt) {
     // attempt: the event table keys what was reported by the engine's container
     // id, so a scan before the name would report every change twice.
     if (!metadata_->enrich(info)) {
-        if (attempt + 1 == kMetadataAttempts) watch_container(dev);
+        if (attempt + 1 == kMetadataAttempts) {
+            watch_container(dev);
+            container_mounts_->track(dev, 0);   // a process of it is looked for
+        }
         if (attempt + 1 < kMetadataAttempts)
             logger()->debug("metadata of overlay={} not available yet (attempt {} of {})", info.id, attempt + 1,
                             kMetadataAttempts);
@@ -385,6 +410,7 @@ bool Daemon::learn_metadata(dev_t dev, std::size_t attempt) {
     }
     republish(*c, info);
     watch_container(dev);
+    container_mounts_->track(dev, info.pid);
     logger()->info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
                    base::escape(info.name), base::escape(info.image), info.pid,
                    model::to_string(registry_.find(dev) ? registry_.find(dev)->mode : model::Mode::Monitor));
@@ -415,6 +441,11 @@ void Daemon::metadata_loop() {
         for (const auto& r : now_due)
             if (!learn_metadata(r.dev, r.attempt)) later(r.dev, r.attempt + 1);
     }
+}
+
+model::CodeGate Daemon::code_gate_of(const model::Container& info) {
+    std::lock_guard lock(cfg_mu_);
+    return config::code_gate_for(cfg_, info.name, info.image);
 }
 
 model::Mode Daemon::mode_of(const model::Container& info) {
@@ -504,6 +535,11 @@ int Daemon::run() {
     metadata_ = std::make_unique<Metadata>(cfg_.discovery);
     gate_ = std::make_unique<gate::ExecGate>(*group_, *this, gate_options(cfg_));
     gate_->start();
+    container_mounts_ = std::make_unique<ContainerMounts>(*group_, registry_, [](bool warning, const std::string& line) {
+        if (warning) logger()->warn("{}", line);
+        else logger()->info("{}", line);
+    });
+    container_mounts_->start();
     discovery_thread_ = std::thread([this] {
         base::name_this_thread("ll-discovery");   // normal priority: new containers are gated at once
         discovery_loop();
@@ -541,6 +577,7 @@ int Daemon::run() {
     metadata_thread_.join();
     drift_thread_.join();
     watch_thread_.join();
+    container_mounts_->stop();
     gate_->stop();   // marks removed, pending events answered
     const auto& k = gate_->counters();
     logger()->info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} "

@@ -29,6 +29,7 @@
 #include "layerlock/policy/file_rules.hpp"
 #include "layerlock/watch/reconcile.hpp"
 #include "layerlock/watch/watcher.hpp"
+#include "container_mounts.hpp"
 #include "registry.hpp"
 
 namespace layerlock::baseline {
@@ -63,6 +64,12 @@ public:
     bool image_has_size(const gate::GatedContainer& c, std::uint64_t size) override {
         return daemon::image_has_size(database_, c, size);
     }
+    gate::MountRef mount_for(std::uint64_t mount_id) override { return registry_.find_mount(mount_id); }
+    model::MountAction mount_action(const gate::GatedContainer& c, const gate::GatedMount&,
+                                    const std::string& path) override {
+        std::lock_guard lock(cfg_mu_);
+        return config::mount_action_for(cfg_, path, c.info.name, c.info.image);
+    }
     void publish(model::DriftEvent ev) override { alerts_->publish(std::move(ev)); }
     void prepare_worker() override { open_thread_store(database_); }
     void tick() override;
@@ -86,6 +93,9 @@ private:
     void republish(const gate::GatedContainer& old, const model::Container& info);
     base::Result<void> reload();
     model::Mode mode_of(const model::Container& info);   // live override, then config
+    model::CodeGate code_gate_of(const model::Container& info);
+    // Turns the opens of a container's marks on or off after its code gate changed.
+    void apply_code_gate(const gate::GatedContainer& c);
     policy::FileRules current_file_rules() {
         std::lock_guard lock(cfg_mu_);
         return file_rules(cfg_);
@@ -121,6 +131,7 @@ private:
     std::unique_ptr<gate::ExecGate> gate_;
     std::unique_ptr<BaselineBuilder> builder_;
     std::unique_ptr<Metadata> metadata_;
+    std::unique_ptr<ContainerMounts> container_mounts_;
     Registry registry_;
     std::vector<dev_t> host_devs_;
     std::map<std::uint64_t, dev_t> mounts_;      // mount id → overlay dev (discovery thread)

@@ -190,7 +190,62 @@ std::optional<OverlayMount> parse_line(std::string_view line) {
     return m;
 }
 
+std::optional<MountEntry> parse_entry(std::string_view line) {
+    auto f = split_fields(line);
+    if (!f || f->size() < 10) return std::nullopt;
+    auto sep = separator_index(*f);
+    if (!sep || *sep + 2 >= f->size()) return std::nullopt;
+    auto id = parse_number<std::uint64_t>((*f)[0]);
+    auto dev = parse_dev((*f)[2]);
+    auto root = decode_octal((*f)[3]);
+    auto point = decode_octal((*f)[4]);
+    auto fstype = decode_octal((*f)[*sep + 1]);
+    auto source = decode_octal((*f)[*sep + 2]);
+    if (!id || !dev || !root || !point || !fstype || !source || point->empty() || point->front() != '/')
+        return std::nullopt;
+    MountEntry e{*id, *dev, std::move(*root), std::move(*point), std::move(*fstype), std::move(*source), false};
+    std::string_view opts = (*f)[5];
+    for (;;) {
+        std::size_t comma = opts.find(',');
+        if (opts.substr(0, comma) == "noexec") e.noexec = true;
+        if (comma == std::string_view::npos) break;
+        opts.remove_prefix(comma + 1);
+    }
+    return e;
+}
+
+bool under(std::string_view path, std::string_view dir) {
+    return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+}
+
 }  // namespace
+
+std::vector<MountEntry> parse_mount_entries(std::string_view text) {
+    std::vector<MountEntry> out;
+    while (!text.empty() && out.size() < kMaxOverlayMounts) {
+        std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        if (auto e = parse_entry(line)) out.push_back(std::move(*e));
+    }
+    return out;
+}
+
+std::vector<CodeMount> code_mounts(const std::vector<MountEntry>& table) {
+    static constexpr std::string_view kKernelFs[] = {
+        "proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "securityfs", "debugfs", "tracefs", "bpf",
+        "pstore", "configfs", "fusectl", "binfmt_misc", "autofs", "nsfs", "devtmpfs", "hugetlbfs", "efivarfs",
+        "selinuxfs", "rpc_pipefs", "nfsd"};
+    std::vector<CodeMount> out;
+    for (const auto& e : table) {
+        if (e.mount_point == "/" || under(e.mount_point, "/proc") || under(e.mount_point, "/sys")) continue;
+        bool kernel = false;
+        for (auto fs : kKernelFs) kernel = kernel || e.fstype == fs;
+        if (kernel) continue;
+        out.push_back({e, e.fstype == "tmpfs" ? "tmpfs" : "volume"});
+    }
+    return out;
+}
 
 std::vector<OverlayMount> parse_mountinfo(std::string_view text) {
     std::vector<OverlayMount> out;

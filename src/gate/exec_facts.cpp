@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <optional>
 
 #include "layerlock/base/fs.hpp"
+#include "layerlock/base/unique_fd.hpp"
 
 namespace layerlock::gate {
 namespace {
@@ -122,14 +124,80 @@ ProcessNames caller_names(pid_t pid) {
     return n;
 }
 
-void add_parent_name(ProcessNames& n) {
+void add_parent_name(ProcessNames& n, pid_t pid) {
     if (n.ppid > 0 && n.parent_comm.empty()) n.parent_comm = first_line("/proc/" + std::to_string(n.ppid) + "/comm");
+    if (n.exe.empty()) n.exe = read_exe(pid);
 }
 
 ProcessNames process_names(pid_t pid) {
     ProcessNames n = caller_names(pid);
-    add_parent_name(n);
+    add_parent_name(n, pid);
     return n;
 }
+
+namespace {
+std::string read_link(const std::string& path) {
+    char buf[4096];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+    if (n <= 0 || static_cast<std::size_t>(n) == sizeof buf) return {};
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+}  // namespace
+
+std::string read_comm(pid_t pid) { return first_line("/proc/" + std::to_string(pid) + "/comm"); }
+
+std::string read_exe(pid_t pid) {
+    auto exe = read_link("/proc/" + std::to_string(pid) + "/exe");
+    if (exe.ends_with(kDeleted)) exe.resize(exe.size() - kDeleted.size());
+    return exe;
+}
+
+void read_argv_and_cwd(pid_t pid, OpenerFacts& f) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    if (auto argv = base::read_file(proc + "/cmdline", 64 * 1024)) f.argv = std::move(*argv);
+    f.cwd = read_link(proc + "/cwd");
+}
+
+bool in_host_mount_namespace(pid_t pid) {
+    static const std::string own = read_link("/proc/self/ns/mnt");
+    return !own.empty() && read_link("/proc/" + std::to_string(pid) + "/ns/mnt") == own;
+}
+
+bool opened_write_only(pid_t pid) {
+    auto line = base::read_file("/proc/" + std::to_string(pid) + "/syscall", 256);
+    if (!line) return false;
+    // "NR arg1 arg2 arg3 ... sp pc" while the task is blocked in a system call.
+    long nr = -1;
+    unsigned long long a[6] = {};
+    if (std::sscanf(line->c_str(), "%ld %llx %llx %llx %llx %llx %llx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
+                    &a[5]) < 4)
+        return false;
+    unsigned long long flags;
+    switch (nr) {
+#ifdef SYS_open
+        case SYS_open: flags = a[1]; break;
+#endif
+#ifdef SYS_creat
+        case SYS_creat: return true;
+#endif
+        case SYS_openat: flags = a[2]; break;
+        case SYS_openat2: {   // flags are the first field of struct open_how, in the caller's memory
+            base::UniqueFd mem(::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+            if (!mem || ::pread(mem.get(), &flags, sizeof flags, static_cast<off_t>(a[2])) != sizeof flags) return false;
+            break;
+        }
+        default: return false;
+    }
+    return (flags & O_ACCMODE) == O_WRONLY;
+}
+
+std::string read_head(int fd, std::size_t n) {
+    std::string out(n, '\0');
+    ssize_t got = ::pread(fd, out.data(), n, 0);
+    out.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    return out;
+}
+
+
 
 }  // namespace layerlock::gate

@@ -42,13 +42,43 @@ bool has_overlay_origin(const GatedContainer& c, const std::string& path);
 
 struct ProcessNames {
     std::string comm, parent_comm;
+    std::string exe;    // its executable (as the process sees it), read after the answer
     pid_t ppid = 0;
 };
 // The process's comm and parent pid (one read of /proc/<pid>/stat): taken before a
 // verdict is answered, while the process still waits in execve.
 ProcessNames caller_names(pid_t pid);
-// Adds the parent's comm (the parent outlives the answer to its child's exec).
-void add_parent_name(ProcessNames& n);
+// Adds the parent's comm (the parent outlives the answer to its child's exec) and
+// the process's executable, when not known yet: after the answer, off the exec's path.
+void add_parent_name(ProcessNames& n, pid_t pid);
+
+// What the code-open gate needs to know about the process that opened a file:
+// read from /proc before the answer, only for opens of files that are not the
+// image's and could be code.
+struct OpenerFacts {
+    std::string comm;
+    std::string exe;        // readlink of /proc/<pid>/exe (the container's view)
+    std::string argv;       // /proc/<pid>/cmdline, NUL-separated
+    std::string cwd;        // readlink of /proc/<pid>/cwd
+};
+std::string read_comm(pid_t pid);
+std::string read_exe(pid_t pid);
+void read_argv_and_cwd(pid_t pid, OpenerFacts& f);
+// True when the process runs in the daemon's own mount namespace (a host process
+// reading a container's files through the host's path to them).
+bool in_host_mount_namespace(pid_t pid);
+
+// True when the process, blocked in the open the event is about, opened the file
+// for writing only (open/openat/openat2 with O_WRONLY, or creat): it writes the
+// file and does not read it, so the open is never code (a shell redirect that
+// writes a .sh file). False for a read (O_RDONLY or O_RDWR) and when the open
+// flags cannot be read (/proc/<pid>/syscall needs CAP_SYS_PTRACE; io_uring opens):
+// a read is what could run code, so unknown counts as one.
+bool opened_write_only(pid_t pid);
+
+// The first bytes of the event's file (pread at 0, offset untouched); empty on error.
+std::string read_head(int fd, std::size_t n);
+
 // Both at once.
 ProcessNames process_names(pid_t pid);
 

@@ -24,208 +24,13 @@
 #include <deque>
 #include <mutex>
 
-#include "layerlock/gate/direct_syscall.hpp"
-#include "exec_facts.hpp"
+#include "gate_impl.hpp"
 #include "layerlock/base/clock.hpp"
 #include "layerlock/base/thread.hpp"
 #include "layerlock/digest/sha256.hpp"
-#include "permission_event.hpp"
-#include "reader_wakeup.hpp"
+#include "layerlock/gate/direct_syscall.hpp"
 
 namespace layerlock::gate {
-
-using Clock = std::chrono::steady_clock;
-using PendingPtr = std::shared_ptr<PendingExec>;
-
-namespace {
-
-struct Job {
-    PendingPtr ev;
-    std::shared_ptr<const GatedContainer> container;
-    std::string path;
-    // After-lane jobs only (answered; the alert remains): the verdict given, the
-    // caller's names read before the answer, the digest when hashed before it; for
-    // drift decided unhashed, whether the image has a file at the path (for the
-    // refined reason); whether the path is still to be read from the fd.
-    policy::Verdict verdict{};
-    std::optional<ProcessNames> names{};
-    std::optional<model::Sha256> digest{};
-    bool unhashed = false;
-    bool image_file_at_path = false;
-    bool path_from_fd = false;
-    struct stat st{};   // the version of the file the verdict is about (fstat of the fd)
-};
-
-// A bounded FIFO served by its own threads.
-class Lane {
-public:
-    bool push(Job job, std::size_t limit) {
-        std::lock_guard lock(mu_);
-        if (stopping_ || jobs_.size() >= limit) return false;
-        jobs_.push_back(std::move(job));
-        cv_.notify_one();
-        return true;
-    }
-    std::optional<Job> pop() {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return std::nullopt;
-        Job j = std::move(jobs_.front());
-        jobs_.pop_front();
-        return j;
-    }
-    // `drain`: pop() still hands out the jobs already queued (they are answered
-    // already and only their alerts remain); otherwise they are dropped and their
-    // PendingExec destructors answer the fallback.
-    std::size_t size() {
-        std::lock_guard lock(mu_);
-        return jobs_.size();
-    }
-    void stop(bool drain = false) {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-        if (!drain) jobs_.clear();
-        cv_.notify_all();
-    }
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<Job> jobs_;
-    bool stopping_ = false;
-};
-
-}  // namespace
-
-// Page-aligned: the reader's warm-path fields open the object, so a warm exec
-// touches a few cache lines of one page of it.
-struct alignas(4096) ExecGate::Impl {
-    // ---- The warm path: everything a warm exec touches, together, in the first
-    // page of this object. While a warm exec walked the verdict cache (mutex, map,
-    // LRU list), the container table and the registry through virtual calls, the
-    // reader used 1.14-1.22x the CPU per exec of a bare listener that fstat()s;
-    // with this table 1.09-1.13x (bench/exec_bench, answerer CPU). ----
-    // Reader only: versions of files allowed before with nothing to report, valid while the containers generation (sync_tables) and
-    // the options are unchanged (a new container, a removal or a mode change clears
-    // them). Direct-mapped by inode: a hit is one key comparison, no lock, no allocation.
-    struct alignas(64) Warm {   // one cache line each; the answer is always allow
-        policy::FileKey key;
-        bool image_layer = false;   // may get an ignore mark
-        bool used = false;
-    };
-    std::array<Warm, 32> warm{};
-    // The reader's read() buffer: at most 1 KiB of events per read, each holding an
-    // fd, so a batch never holds more fds than it has room for (42 events).
-    alignas(64) char events_buf[1024];
-    // What the reader reads on every event, on one line.
-    alignas(64) const std::atomic<std::uint64_t>* generation_source = nullptr;   // from the environment, at start
-    std::uint64_t tables_generation = 0;   // the generation `warm` and `seen` were filled under
-    std::uint64_t reader_opts_version = ~std::uint64_t{0};
-    std::atomic<std::uint64_t> opts_version{0};   // bumped by set_options
-    int group_fd = -1;
-    pid_t self = ::getpid();
-    bool deadline_armed = false;         // reader only
-    std::atomic<bool> stopping{false};
-    // Reader only: deadline order (FIFO). Line-aligned: empty() reads two words of
-    // its first line.
-    alignas(64) std::deque<PendingPtr> in_flight;
-    GateOptions reader_opts;             // reader only: its copy, refreshed on a new version
-    // Next to the reader's fields (the warm path counts events and warm_hits, on the
-    // first line, with a plain load and store: the reader alone writes them), on lines
-    // of their own: workers count here too.
-    alignas(64) GateCounters counters;
-
-    ExecGate& gate;
-    GateOptions opts;
-    std::mutex opts_mu;
-    // The reader sleeps in a blocking read(): one syscall per event. Signals from
-    // ReaderWakeup interrupt it for the watchdog tick, deadlines and stop.
-    std::atomic<ReaderWakeup*> wakeup{nullptr};
-    std::atomic<bool> reader_done{false};
-    Lane small, large;
-    // Background priority, both: alerts of answered execs (`alerts`), and the
-    // hash each alert of drift answered unhashed waits for (`after`), so that an
-    // alert that needs no hash never waits behind hashes.
-    Lane alerts, after;
-    std::vector<std::thread> threads;
-    // Reader only: containers looked up, by device (direct-mapped), valid while the
-    // environment's generation is unchanged (sync_tables): no lock and no reference
-    // count taken per event.
-    struct Seen {
-        dev_t dev = 0;
-        std::shared_ptr<const GatedContainer> c;
-    };
-    std::array<Seen, 16> seen{};
-    std::shared_ptr<const GatedContainer> unseen;   // the answer when the environment has no generation
-    std::size_t ignore_count = 0;        // reader only
-
-    Impl(ExecGate& g, GateOptions o)
-        : generation_source(g.env_.containers_generation()), group_fd(g.group_.fd()), gate(g), opts(std::move(o)) {}
-
-    GateOptions options() {
-        std::lock_guard lock(opts_mu);
-        return opts;
-    }
-    void reader_loop();
-    // Empties the reader's tables (containers looked up, warm answers) when the
-    // environment's containers generation moved; once per event, and on the tick so
-    // that a removed container is not kept alive here.
-    void sync_tables() {
-        if (generation_source && generation_source->load(std::memory_order_acquire) != tables_generation)
-            [[unlikely]] renew_tables();
-    }
-    [[gnu::cold, gnu::noinline]] void renew_tables();
-    void forget_warm() {
-        for (auto& w : warm) w.used = false;
-    }
-    // The reader's own counters (events, warm hits): it alone writes them, so a
-    // load and a store, no locked instruction on the warm path.
-    static void bump(std::atomic<std::uint64_t>& c) {
-        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    }
-    const std::shared_ptr<const GatedContainer>& container_for(dev_t dev);
-    // The warm path is read_batch with answer_warm inlined: everything else a warm
-    // exec never needs (new options, renewed tables, ignore marks, the rest of
-    // `handle`) is out of line, and rare events are marked unlikely, so the loop stays
-    // a few cache lines of code.
-    void read_batch();
-    [[gnu::cold, gnu::noinline]] void refresh_options();
-    // The warm path: true when the event was answered (and its fd closed) from the
-    // reader's table. `st`: the event fd's fstat.
-    [[gnu::always_inline]] bool answer_warm(int event_fd, const struct stat& st, const GateOptions& o);
-    void remember_warm(const struct stat& st, bool image_layer);
-    // Everything but the daemon's own execs and warm hits. `st`: the event fd's
-    // fstat, nullptr when it failed (unknown container).
-    [[gnu::noinline]] void handle(int event_fd, pid_t pid, const struct stat* st, const GateOptions& o);
-    void answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c, const policy::Classification& cls,
-                    const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt);
-    void worker_loop(Lane& lane);
-    // True when the job went on to the after lane (which then owns the fd).
-    bool judge(Job& job, const GateOptions& o);
-    bool answer_unhashed(Job& job, const policy::Classification& cls, bool image_file_at_path,
-                         const GateOptions& o);
-    // The alert of an answered exec, built and published on the after lane (or
-    // here when it is full). True when the lane took it (and with it the fd).
-    bool after_answer(Job job, const GateOptions& o);
-    void after_loop(Lane& lane);
-    // SHA-256 of the event's file through its fd (counted); nullopt on error or deadline.
-    std::optional<model::Sha256> hash_event(const PendingExec& ev, Clock::time_point deadline);
-    void finish(Job& job, const GateOptions& o);
-    void sweep_deadlines();
-    void arm_deadline(ReaderWakeup& w);
-    void drain_on_stop();
-    // `names`: the process's names read before the answer (a denied process may be
-    // gone by now); read here when absent.
-    void report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
-                const policy::Verdict& v, const std::optional<model::Sha256>& digest,
-                std::optional<ProcessNames> names = std::nullopt);
-    [[gnu::noinline]] void maybe_ignore(int event_fd, const GateOptions& o);
-    void count(const policy::Verdict& v) {
-        auto& k = counters;
-        (v.action == model::Action::Deny ? k.denied : k.allowed).fetch_add(1, std::memory_order_relaxed);
-        if (v.what.reason == "undecided") k.fallback.fetch_add(1, std::memory_order_relaxed);
-    }
-};
 
 ExecGate::ExecGate(FanotifyGroup& group, Environment& env, GateOptions opts)
     : group_(group), env_(env), cache_(opts.cache_entries),
@@ -318,6 +123,7 @@ void ExecGate::Impl::reader_loop() {
 
 void ExecGate::Impl::renew_tables() {
     seen.fill({});
+    seen_mounts.fill({});
     forget_warm();
     tables_generation = generation_source->load(std::memory_order_acquire);
 }
@@ -370,8 +176,11 @@ void ExecGate::Impl::read_batch() {
             handle(m->fd, m->pid, nullptr, o);
             continue;
         }
-        if (answer_warm(m->fd, st, o)) continue;
-        handle(m->fd, m->pid, &st, o);
+        const bool exec = m->mask & FAN_OPEN_EXEC_PERM;
+        if (exec) ++exec_count[static_cast<std::uint32_t>(m->pid) % exec_count.size()];
+        if (answer_warm(m->fd, st, o)) continue;   // image files (and copy-ups), exec or open alike
+        if (exec) handle(m->fd, m->pid, &st, o);
+        else handle_open(m->fd, m->pid, st, o);
     }
 }
 
@@ -409,6 +218,15 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
     std::optional<model::Sha256> hit_digest;
     if (stp) st = *stp;
     const auto& c = stp ? container_for(st.st_dev) : none;
+    if (!c && stp) {   // not an overlay: maybe a tmpfs or volume mount of a container
+        if (auto t = target_of(event_fd, st); t.c) {
+            auto ev = std::make_shared<PendingExec>(group_fd, event_fd, pid, o.on_error, Clock::now() + o.hash_timeout);
+            ev->st = st;
+            ev->recent = &recent;
+            handle_mount_exec(std::move(ev), t, o);
+            return;
+        }
+    }
     const auto key = policy::FileKey::of(st);
     if (c) hit = gate.cache_.get(key, &hit_digest);
     // A file judged before and unchanged since, nothing to report: answered here
@@ -426,6 +244,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
     auto ev = std::make_shared<PendingExec>(group_fd, event_fd, pid, o.on_error,
                                             Clock::now() + o.hash_timeout);
     ev->st = st;
+    ev->recent = &recent;
     if (!c) {
         counters.unknown_container.fetch_add(1, std::memory_order_relaxed);
         auto v = policy::decide(policy::undecided(),
@@ -567,18 +386,19 @@ bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
         counters.changed_while_judged.fetch_add(1, std::memory_order_relaxed);
         break;
     }
-    auto v = policy::decide(cls, c.mode, o.on_error);
-    std::optional<ProcessNames> names{};
-    if (cls.alert) names = caller_names(ev.pid());  // while the process still waits in execve
+    auto v = verdict_for(job, cls, o);
+    std::optional<ProcessNames> names = std::move(job.names);
+    if (v.what.alert && !names) names = caller_names(ev.pid());  // while the process still waits in execve
     if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
     count(v);
     if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(job.st), cls, content);
-    if (!cls.alert) return false;
+    if (!v.what.alert) return false;
     Job next{job.ev, job.container, job.path};
     next.verdict = v;
     next.names = std::move(names);
     next.digest = content;
     next.st = job.st;
+    next.code = job.code;
     after_answer(std::move(next), o);
     return false;   // the path is known: the alert needs no fd, the worker closes it
 }
@@ -588,13 +408,16 @@ bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
 bool ExecGate::Impl::answer_unhashed(Job& job, const policy::Classification& cls, bool image_file_at_path,
                                      const GateOptions& o) {
     auto& ev = *job.ev;
-    auto v = policy::decide(cls, job.container->mode, o.on_error);
-    auto names = caller_names(ev.pid());   // while the process still waits in execve
+    auto v = verdict_for(job, cls, o);
+    auto names = job.names ? std::move(*job.names) : caller_names(ev.pid());   // while the process still waits
     if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
     count(v);
     counters.drift_unhashed.fetch_add(1, std::memory_order_relaxed);
+    if (job.code) gate.cache_.put(policy::FileKey::of(job.st), cls);   // the file's own verdict, for later execs
+    if (!v.what.alert) return false;
     Job next{job.ev, job.container, job.path};
     next.verdict = v;
+    next.code = job.code;
     next.names = std::move(names);
     next.unhashed = true;
     next.image_file_at_path = image_file_at_path;
@@ -654,15 +477,17 @@ void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
     }
     ev.close_fd();   // done with the file before the alert goes out
     auto v = job.verdict;
-    if (job.unhashed && content) {
+    if (job.unhashed && content && !ev.mount) {
         policy::ExecFacts facts;
         facts.source = policy::Source::UpperLayer;
         facts.content = *content;
         facts.image_file_at_path = job.image_file_at_path;
         facts.content_in_image = !job.image_file_at_path && gate.env_.content_in_image(c, *content);
         auto cls = policy::classify(facts);
-        if (cls.drift) v.what = cls;   // same answer; the reason may be more precise
-        gate.cache_.put(policy::FileKey::of(job.st), v.what, content);
+        // Same answer; for an exec the reason may be more precise. The cache keeps
+        // the file's own verdict (what a later exec of it is), with its digest.
+        if (cls.drift && !job.code) v.what = cls;
+        if (cls.drift) gate.cache_.put(policy::FileKey::of(job.st), cls, content);
     }
     report(ev, &c, job.path, v, content, std::move(job.names));
 }
@@ -716,7 +541,13 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
                             const policy::Verdict& v, const std::optional<model::Sha256>& digest,
                             std::optional<ProcessNames> names) {
     model::DriftEvent d;
-    d.kind = "binary";
+    d.kind = std::string(ev.kind);
+    if (ev.mount) {
+        d.location = ev.mount->location;
+        d.mount = ev.mount->mount_point;
+    } else if (v.what.drift) {
+        d.location = "writable-layer";
+    }
     d.severity = v.what.severity;
     d.action = std::string(v.alert_action);
     d.reason = std::string(v.what.reason);
@@ -726,8 +557,9 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
     if (digest) d.sha256 = model::to_hex(*digest);
     const bool digest_unknown = !digest && v.what.drift;   // hash failed, or the file changed after the exec
     if (!names) names = process_names(ev.pid());
-    else add_parent_name(*names);
+    else add_parent_name(*names, ev.pid());
     d.comm = std::move(names->comm);
+    d.exe = std::move(names->exe);
     d.parent_comm = std::move(names->parent_comm);
     if (c) {
         model::describe_container(d, c->info);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 namespace layerlock::gate {
 
@@ -29,17 +30,43 @@ Result<FanotifyGroup> FanotifyGroup::open() {
     return FanotifyGroup(base::UniqueFd(fd));
 }
 
-Result<void> FanotifyGroup::mark_filesystem(int dir_fd) {
-    if (::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM,
-                        dir_fd, nullptr) != 0)
+namespace {
+
+// "/proc/self/fd/N": a path fanotify_mark resolves to the fd's own file (an
+// O_PATH fd included, which fanotify_mark refuses as a dirfd).
+std::string fd_link(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+}  // namespace
+
+Result<void> FanotifyGroup::mark_filesystem(int dir_fd, bool opens) {
+    if (::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask(opens), dir_fd, nullptr) != 0)
         return unexpected(Error::from_errno("fanotify_mark filesystem"));
     return {};
 }
 
 Result<void> FanotifyGroup::unmark_filesystem(int dir_fd) {
-    if (::fanotify_mark(fd_.get(), FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM,
-                        dir_fd, nullptr) != 0)
+    if (::fanotify_mark(fd_.get(), FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, mask(true), dir_fd, nullptr) != 0)
         return unexpected(Error::from_errno("fanotify_mark remove"));
+    return {};
+}
+
+Result<void> FanotifyGroup::set_filesystem_opens(int dir_fd, bool opens) {
+    const unsigned op = opens ? FAN_MARK_ADD : FAN_MARK_REMOVE;
+    if (::fanotify_mark(fd_.get(), op | FAN_MARK_FILESYSTEM, FAN_OPEN_PERM, dir_fd, nullptr) != 0)
+        return unexpected(Error::from_errno("fanotify_mark filesystem opens"));
+    return {};
+}
+
+Result<void> FanotifyGroup::mark_mount(int path_fd, bool opens) {
+    if (::fanotify_mark(fd_.get(), FAN_MARK_ADD | FAN_MARK_MOUNT, mask(opens), AT_FDCWD, fd_link(path_fd).c_str()) != 0)
+        return unexpected(Error::from_errno("fanotify_mark mount"));
+    return {};
+}
+
+Result<void> FanotifyGroup::set_mount_opens(int path_fd, bool opens) {
+    const unsigned op = opens ? FAN_MARK_ADD : FAN_MARK_REMOVE;
+    if (::fanotify_mark(fd_.get(), op | FAN_MARK_MOUNT, FAN_OPEN_PERM, AT_FDCWD, fd_link(path_fd).c_str()) != 0)
+        return unexpected(Error::from_errno("fanotify_mark mount opens"));
     return {};
 }
 

@@ -8,6 +8,7 @@ namespace layerlock::gate {
 bool PendingExec::respond(model::Action a) noexcept {
     std::lock_guard lock(fd_mu_);
     if (answered_.exchange(true, std::memory_order_acq_rel)) return false;
+    if (recent && a == model::Action::Allow) recent->note(pid_, policy::FileKey::of(st));
     FanotifyGroup::respond(group_fd_, fd_.get(), a);
     return true;
 }

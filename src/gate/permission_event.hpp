@@ -10,14 +10,49 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <string_view>
 #include <mutex>
 
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/model/types.hpp"
+#include "layerlock/policy/verdict_cache.hpp"
 
 namespace layerlock::gate {
+
+// Execs allowed lately, by pid and file version. The opens that follow one are
+// that exec's own (the kernel opens an exec'd file once more for reading; an
+// interpreter reads the #! script it was exec'd for), not code loaded another way:
+// the code-open gate lets them through quietly. Only *allowed* execs are noted,
+// so a process whose exec was denied cannot then load the same file as code.
+class RecentExecs {
+public:
+    static constexpr std::chrono::seconds kMemory{10};
+    void note(pid_t pid, const policy::FileKey& key) noexcept {
+        std::lock_guard lock(mu_);
+        ring_[next_++ % ring_.size()] = {pid, key, std::chrono::steady_clock::now() + kMemory};
+    }
+    bool contains(pid_t pid, const policy::FileKey& key) noexcept {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(mu_);
+        for (const auto& e : ring_)
+            if (e.pid == pid && e.until > now && e.key == key) return true;
+        return false;
+    }
+
+private:
+    struct Entry {
+        pid_t pid = 0;
+        policy::FileKey key;
+        std::chrono::steady_clock::time_point until{};
+    };
+    std::mutex mu_;
+    std::array<Entry, 64> ring_{};
+    std::size_t next_ = 0;
+};
 
 class PendingExec {
 public:
@@ -42,6 +77,13 @@ public:
     std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
 
     struct stat st{};   // fstat of fd, filled by the reader
+    // Exec events: noted here when allowed, before the answer reaches the kernel.
+    RecentExecs* recent = nullptr;
+    // What an alert about this event reports: its kind ("binary" for execs;
+    // "script", "library" or "binary" for code opens, once known) and, for a file
+    // on a tmpfs or volume mount, that mount.
+    std::string_view kind = "binary";
+    std::shared_ptr<const struct GatedMount> mount;
 
 private:
     int group_fd_;

@@ -33,6 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 pass() { echo "ok - $*"; }
+lacks() { ! grep -qF -- "$1" <<<"$2"; }   # lacks NEEDLE TEXT
 fail() { echo "not ok - $*" >&2; FAILS=$((FAILS + 1)); }
 check() {  # check DESCRIPTION COMMAND...
     local what=$1; shift
@@ -123,4 +124,39 @@ journal_has() {
         ((SECONDS < deadline)) || return 1
         sleep 0.1
     done
+}
+
+# A second test image for the code-open gate: dynamic programs with their loader
+# and libraries copied from the host (ll_test_app linked against an image library,
+# Debian's python3, perl and bash), busybox for the rest, an image script, a Python
+# module and an entrypoint script. Built once per fixture revision.
+DYN_IMAGE=layerlock-test/dyn:1
+DYN_REVISION=1
+ensure_dyn_image() {
+    [ "$(docker image inspect -f '{{index .Config.Labels "layerlock.fixture"}}' "$DYN_IMAGE" 2>/dev/null)" = "$DYN_REVISION" ] && return 0
+    local root=$T/dynroot f
+    mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/usr/bin" "$root/usr/lib/layerlock-test" "$root/usr/local/bin" "$root/app"
+    chmod 1777 "$root/tmp"
+    cp /bin/busybox "$root/bin/busybox"
+    for a in sh cat ls cp chmod echo true sleep mkdir rm ln head id env; do ln -s busybox "$root/bin/$a"; done
+    cp "$BUILD/tests/ll_test_app" "$root/usr/bin/ll_test_app"
+    cp "$BUILD/tests/libll_test_dep.so" "$root/usr/lib/layerlock-test/"
+    cp /usr/bin/python3.11 "$root/usr/bin/python3"
+    cp /usr/bin/perl "$root/usr/bin/perl"
+    cp /bin/bash "$root/bin/bash"
+    tar -C / --exclude='usr/lib/python3.11/test' --exclude='usr/lib/python3.11/idlelib' \
+        --exclude='usr/lib/python3.11/tkinter' --exclude='usr/lib/python3.11/ensurepip' -cf - usr/lib/python3.11 \
+        usr/lib/x86_64-linux-gnu/perl-base | tar -C "$root" -xf -
+    for f in $(ldd /usr/bin/python3.11 /usr/bin/perl /bin/bash "$BUILD/tests/ll_test_app" 2>/dev/null |
+               awk '$2 == "=>" && $3 ~ /^\// { print $3 } NF == 2 && $1 ~ /^\/.*\.so/ { print $1 }' |
+               grep -v layerlock | sort -u); do
+        cp --parents -L "$f" "$root/"
+    done
+    printf '#!/bin/sh\necho image-script-ok\n' > "$root/usr/local/bin/image-script.sh"
+    printf '#!/bin/sh\necho entrypoint-ran > /tmp/entrypoint.out\nexec "$@"\n' > "$root/usr/local/bin/entry.sh"
+    chmod 755 "$root/usr/local/bin/image-script.sh" "$root/usr/local/bin/entry.sh"
+    printf 'MESSAGE = "image-module-ok"\n' > "$root/app/imagemod.py"
+    echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+    tar -C "$root" -c . | docker import --change "LABEL layerlock.fixture=$DYN_REVISION" \
+        --change 'ENTRYPOINT ["/usr/local/bin/entry.sh"]' - "$DYN_IMAGE" >/dev/null
 }

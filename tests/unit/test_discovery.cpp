@@ -589,3 +589,19 @@ TEST_CASE("a real overlay mount with escaped paths parses back and is never a co
     CHECK(m.work == d + "/work");
     CHECK(discovery::classify(m, "/var/lib/docker") == Runtime::Unknown);
 }
+
+TEST_CASE("a container's code mounts are its tmpfs and volume mounts, not its root nor the kernel's filesystems") {
+    auto table = discovery::parse_mount_entries(fixture("mountinfo_container.txt"));
+    CHECK(table.size() == 18);   // the malformed line is skipped
+    std::map<std::string, std::string> found;
+    for (const auto& m : discovery::code_mounts(table)) found[m.entry.mount_point] = m.location;
+    const std::map<std::string, std::string> want = {
+        {"/dev", "tmpfs"},         {"/dev/shm", "tmpfs"},           {"/data", "volume"},
+        {"/scratch space", "tmpfs"}, {"/etc/resolv.conf", "volume"}, {"/etc/hosts", "volume"}};
+    CHECK(found == want);
+    auto shm = std::find_if(table.begin(), table.end(), [](const auto& e) { return e.mount_point == "/dev/shm"; });
+    REQUIRE(shm != table.end());
+    CHECK(shm->noexec);   // still a code mount: a script read from it runs
+    CHECK(shm->mount_id == 90);
+    CHECK(shm->source == "shm");
+}

@@ -33,6 +33,11 @@ Result<std::string> read_file(const std::string& path, std::size_t limit = 16u <
 // non-blocking so that the check itself cannot hang.
 Result<std::string> read_regular_file(const std::string& path, std::size_t limit);
 
+// The id of the mount an fd (O_PATH included) is on: `unique` asks for the id
+// that is never reused (statx STATX_MNT_ID_UNIQUE, Linux 6.8), falling back to
+// the mountinfo id; 0 when unknown.
+std::uint64_t mount_id_of(int fd, bool unique);
+
 // The path an open fd refers to, as the kernel reports it (/proc/self/fd/N).
 Result<std::string> fd_path(int fd);
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,9 +17,12 @@
 
 namespace layerlock::config {
 
+// One [[override]] block: a glob on the container name or image, and the mode
+// and/or code gate it sets (at least one).
 struct ModeOverride {
     std::string glob;     // fnmatch(3) pattern
-    model::Mode mode = model::Mode::Monitor;
+    std::optional<model::Mode> mode;
+    std::optional<model::CodeGate> code_gate{};
 };
 
 struct GateConfig {
@@ -31,6 +35,32 @@ struct GateConfig {
     std::uint32_t cache_entries = 65536;           // verdict cache capacity
     bool ignore_marks = false;                     // kernel ignore marks for verified image files
     std::uint32_t ignore_marks_max = 16384;
+    // The code-open gate (policy/code_rules.hpp): which processes are interpreters
+    // (fnmatch globs on comm or executable name) and which file name extensions
+    // are an interpreter's source.
+    // (Not "busybox": every applet of it, cat included, has that executable; its
+    // shells are told apart by comm, "sh" or "ash".)
+    std::vector<std::string> interpreters = {"sh", "ash", "dash", "bash", "zsh", "ksh", "mksh", "python*",
+                                             "perl*", "ruby*", "irb*", "node", "nodejs", "php*", "lua*", "luajit",
+                                             "tclsh*", "wish*", "Rscript", "pwsh", "awk", "gawk", "mawk", "expect"};
+    std::vector<std::string> script_extensions = {".sh", ".bash", ".zsh", ".ksh", ".py", ".pyc", ".pyo", ".pyz",
+                                                  ".pl", ".pm", ".rb", ".js", ".mjs", ".cjs", ".php", ".phar",
+                                                  ".lua", ".tcl", ".r", ".R", ".ps1", ".awk", ".exp"};
+};
+
+// [[mount_rule]]: what a container may do with code on its tmpfs and volume mounts,
+// by the path inside the container (fnmatch glob) and optional image/container globs.
+struct MountRule {
+    std::string path;
+    std::string image, container;                  // empty: any
+    model::MountAction action = model::MountAction::Deny;
+};
+
+struct MountsConfig {
+    // An exec or code open from a tmpfs or volume of a container (none of them are
+    // in the image): drift by default.
+    model::MountAction default_action = model::MountAction::Deny;
+    std::vector<MountRule> rules;                  // first match wins
 };
 
 struct BaselineConfig {
@@ -85,6 +115,7 @@ struct DaemonConfig {
 struct Config {
     std::string source;                            // file it was loaded from
     model::Mode mode = model::Mode::Monitor;
+    model::CodeGate code_gate = model::CodeGate::On;
     std::vector<ModeOverride> container_modes;     // by container name glob, first match wins
     std::vector<ModeOverride> image_modes;         // by image reference glob, first match wins
     GateConfig gate;
@@ -94,6 +125,7 @@ struct Config {
     EventConfig events;
     WatchConfig watch;
     FileDriftConfig file_drift;
+    MountsConfig mounts;
     DaemonConfig daemon;
 };
 
@@ -108,7 +140,13 @@ base::Result<Config> parse(std::string_view text, const std::string& name);
 std::vector<std::string> keys_needing_restart(const Config& running, const Config& fresh);
 
 // The mode for a container: container-name overrides first, then image
-// overrides, then the global mode.
+// overrides, then the global mode (only overrides that set a mode count).
 model::Mode mode_for(const Config& c, std::string_view container_name, std::string_view image);
+// The code gate for a container, by the same rules (overrides that set code_gate).
+model::CodeGate code_gate_for(const Config& c, std::string_view container_name, std::string_view image);
+// What a container may do with code at `path` (inside the container) on one of its
+// tmpfs or volume mounts: the first [[mount_rule]] that matches, else [mounts] default.
+model::MountAction mount_action_for(const Config& c, std::string_view path, std::string_view container_name,
+                                    std::string_view image);
 
 }  // namespace layerlock::config

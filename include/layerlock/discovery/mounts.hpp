@@ -32,6 +32,30 @@ struct OverlayMount {
 // Every overlay mount in a mountinfo text; malformed lines are skipped.
 std::vector<OverlayMount> parse_mountinfo(std::string_view text);
 
+// Any mount of a mountinfo text, as the code-open gate needs it.
+struct MountEntry {
+    std::uint64_t mount_id = 0;
+    dev_t dev = 0;
+    std::string root;          // the field before the mount point: "/" unless a bind of a subtree (or a file)
+    std::string mount_point;   // octal escapes decoded
+    std::string fstype;
+    std::string source;
+    bool noexec = false;       // per-mount option
+};
+std::vector<MountEntry> parse_mount_entries(std::string_view text);
+
+// The mounts of a container's mount namespace that can hold code the image does
+// not: every mount but its root ("/", the gated overlay) and the kernel's own
+// filesystems (proc, sysfs, cgroup, devpts, mqueue, ... and everything under /proc
+// and /sys, where engines mask files). `location` is "tmpfs" for a tmpfs, else
+// "volume" (bind mounts of host files and directories, named volumes). noexec
+// mounts count too: a script read from one still runs.
+struct CodeMount {
+    MountEntry entry;
+    std::string location;
+};
+std::vector<CodeMount> code_mounts(const std::vector<MountEntry>& table);
+
 // Which engine created this overlay, judged by its mount point and layer paths
 // (Docker overlay2 ".../overlay2/<id>/merged", containerd task rootfs, Podman /
 // CRI-O containers/storage); Runtime::Unknown means "not a container: never mark".

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The exec gate: one reader thread that answers every FAN_OPEN_EXEC_PERM event,
-// plus hashing workers for the files that need it. Ownership of each event's fd
+// The exec gate: one reader thread that answers every FAN_OPEN_EXEC_PERM event
+// (and, where the code-open gate is on, every FAN_OPEN_PERM event), plus hashing
+// workers for the files that need it. Ownership of each event's fd
 // is written down in PendingExec: exactly one answer reaches the kernel, from the
 // reader (cache hit, image-layer inode, overload, deadline), from a worker
 // (verdict after hashing), or from the destructor (fallback) — whichever is first.
@@ -25,6 +26,7 @@
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/gate/fanotify_group.hpp"
 #include "layerlock/model/types.hpp"
+#include "layerlock/policy/code_rules.hpp"
 #include "layerlock/policy/verdict_cache.hpp"
 
 namespace layerlock::gate {
@@ -33,6 +35,8 @@ namespace layerlock::gate {
 struct GatedContainer {
     model::Container info;
     model::Mode mode = model::Mode::Monitor;
+    model::CodeGate code_gate = model::CodeGate::On;
+    std::string mark_path;                   // the path its filesystem mark was placed through
     std::vector<base::UniqueFd> lower_fds;   // O_PATH dir fds, top-most first
     base::UniqueFd upper_fd;                 // O_PATH dir fd of the writable layer
 };
@@ -49,6 +53,20 @@ struct ImageFile {
     std::optional<model::Sha256> digest;
 };
 
+// A mount of a container other than its root overlay that can hold code (a tmpfs:
+// /dev, /dev/shm, --tmpfs; a volume: bind mounts and named volumes, files and
+// directories), gated by a mount mark on the container's own view of it.
+struct GatedMount {
+    std::uint64_t mount_id = 0;     // unique mount id (statx STATX_MNT_ID_UNIQUE)
+    std::string mount_point;        // inside the container
+    std::string location;           // "tmpfs" | "volume"
+};
+
+struct MountRef {
+    std::shared_ptr<const GatedContainer> container;
+    std::shared_ptr<const GatedMount> mount;
+};
+
 class Environment {
 public:
     virtual ~Environment() = default;
@@ -60,6 +78,13 @@ public:
     // earlier look-ups and answers without asking; the reader loads it on every
     // event. nullptr: ask container_for every time.
     virtual const std::atomic<std::uint64_t>* containers_generation() { return nullptr; }
+    // Reader thread: the container and mount of a mount-marked mount, by unique
+    // mount id (changes bump the containers generation). Must not block.
+    virtual MountRef mount_for(std::uint64_t /*mount_id*/) { return {}; }
+    // What the container may do with code at `path` on one of its mounts.
+    virtual model::MountAction mount_action(const GatedContainer&, const GatedMount&, const std::string& /*path*/) {
+        return model::MountAction::Deny;
+    }
     // Worker threads: may read the baseline or the layer directories.
     virtual ImageFile image_file(const GatedContainer& c, const std::string& path) = 0;
     // True when some file of the image has this content (false too while the
@@ -88,6 +113,10 @@ struct GateOptions {
     std::size_t ignore_marks_max = 16384;
     std::uint64_t large_file_bytes = 16u << 20;   // hashed in their own lane
     std::chrono::milliseconds tick{1000};
+    policy::CodeRules code_rules;                 // interpreters and script extensions (code-open gate)
+    // A data file opened by a process that is not reading it as code is not looked
+    // at again for that process for this long (pids are reused: kept short).
+    std::chrono::milliseconds open_memory{100};
 };
 
 struct GateCounters {
@@ -100,7 +129,12 @@ struct GateCounters {
         lower_fast_path{0}, ignore_marks{0}, queue_overflows{0},
         drift_unhashed{0},   // answered as drift before hashing (hashed after, for the alert)
         compared{0},         // compared byte for byte with the image's file instead of hashed
-        changed_while_judged{0};
+        changed_while_judged{0},
+        opens{0},            // open events (code-open gate), of `events`
+        open_data{0},        // opens of files not the image's that were not code (allowed)
+        code_opens{0},       // opens of code not the image's: scripts, libraries, programs via the loader
+        mount_events{0},     // events on tmpfs and volume mounts
+        answer_failures{0};  // answers the kernel refused (the event was already gone)
     std::uint64_t allowed_total() const { return allowed.load() + warm_hits.load(); }
 };
 

@@ -16,15 +16,28 @@
 namespace layerlock::model {
 
 enum class Mode { Monitor, Enforce };
+// The code-open gate of a container: reads of code that is not the image's
+// (scripts by interpreters, libraries and programs by the loader) are judged like
+// execs (On: denied in enforce mode, alerted in monitor mode), only alerted
+// (Alert), or not watched at all (Off: no open permission events, no cost).
+enum class CodeGate { On, Alert, Off };
+// What a container may do with code on one of its tmpfs or volume mounts (an exec,
+// or a code open as above): Deny (drift: denied in enforce mode, alerted in
+// monitor mode), Alert (alerted, never denied), Allow (quiet).
+enum class MountAction { Deny, Alert, Allow };
 enum class Action { Allow, Deny };
 enum class Severity { Info, Low, Medium, High, Critical };
 enum class Runtime { Docker, Containerd, Podman, CriO, Unknown };
 
 std::string_view to_string(Mode m);
+std::string_view to_string(CodeGate g);
+std::string_view to_string(MountAction a);
 std::string_view to_string(Action a);
 std::string_view to_string(Severity s);
 std::string_view to_string(Runtime r);
 std::optional<Mode> parse_mode(std::string_view s);
+std::optional<CodeGate> parse_code_gate(std::string_view s);
+std::optional<MountAction> parse_mount_action(std::string_view s);
 std::optional<Action> parse_action(std::string_view s);
 std::optional<Severity> parse_severity(std::string_view s);
 
@@ -70,6 +83,11 @@ struct DriftEvent {
     std::string sha256;      // hex, empty when not hashed
     pid_t pid = 0;
     std::string comm, parent_comm;
+    std::string exe;         // the process's executable (path inside the container), when known
+    // Where the file lives: "image" (a layer), "writable-layer", "tmpfs", "volume";
+    // empty when not told (file drift is always the writable layer).
+    std::string location;
+    std::string mount;       // for tmpfs and volume: the mount point inside the container
     std::string unknown;     // what could not be learned (e.g. "container metadata")
     std::string change;      // file drift: added | modified | metadata | deleted | renamed
     std::string detail;      // e.g. "mode 0755 -> 4755"

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: Apache-2.0
+// Open events (FAN_OPEN_PERM): the code-open gate. Execve is not the only way to
+// run code; an interpreter reading a dropped script, the loader mapping a dropped
+// library or running a dropped program through `ld.so` are opens. Every open in a
+// gated container is asked about, so this path is hot: image files are answered
+// from the warm table before they get here (read_batch), data files opened by a
+// process that is not reading them as code are remembered for that process for a
+// short while, and only opens that could be code look any further:
+//   1. the file of the image (lower layer, or a copy-up judged before)  -> allow
+//   2. opened by the process that exec'd it, just allowed              -> allow (that exec's own open)
+//   3. first bytes + name + who opens it (policy/code_rules.hpp)       -> not code: allow
+//   4. code on a tmpfs or volume                                       -> the mount's action, at once
+//   5. code in the writable layer                                      -> judged like an exec (copy-up?
+//                                                                         compared or hashed on a worker)
+// Also the execs of files on tmpfs and volume mounts (mount marks), which are
+// never the image's. Answer first, then alert, as for execs.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gate_impl.hpp"
+#include "layerlock/base/clock.hpp"
+#include "layerlock/base/fs.hpp"
+
+namespace layerlock::gate {
+namespace {
+
+std::string_view file_name(std::string_view path) {
+    auto slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::int64_t monotonic_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// The path inside the container of a file on one of its mounts: the kernel reads
+// a container's mount back relative to the container's root (the daemon's root
+// does not reach it).
+std::string mount_path(int fd) {
+    auto p = base::fd_path(fd);
+    if (!p) return {};
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (p->ends_with(kDeleted)) p->resize(p->size() - kDeleted.size());
+    return std::move(*p);
+}
+
+}  // namespace
+
+const MountRef& ExecGate::Impl::mount_for(std::uint64_t mount_id) {
+    static const MountRef none;
+    if (mount_id == 0) return none;
+    auto& slot = seen_mounts[mount_id % seen_mounts.size()];
+    if (slot.id != mount_id || !slot.ref.container) slot = {mount_id, gate.env_.mount_for(mount_id)};
+    return slot.ref;
+}
+
+ExecGate::Impl::Target ExecGate::Impl::target_of(int event_fd, const struct stat& st) {
+    Target t;
+    t.key = policy::FileKey::of(st);
+    if ((t.c = container_for(st.st_dev))) return t;
+    const auto id = base::mount_id_of(event_fd, true);
+    const auto& ref = mount_for(id);
+    if (!ref.container) return {};
+    counters.mount_events.fetch_add(1, std::memory_order_relaxed);
+    t.c = ref.container;
+    t.mount = ref.mount;
+    t.key.dev = (std::uint64_t{1} << 63) | id;   // the mount, not the (shared) device
+    return t;
+}
+
+bool ExecGate::Impl::opened_as_data_lately(const policy::FileKey& key, pid_t pid) {
+    const auto& e = open_seen[policy::FileKeyHash{}(key) % open_seen.size()];
+    return e.pid == pid && e.key == key && e.execs == exec_count[static_cast<std::uint32_t>(pid) % exec_count.size()] &&
+           monotonic_ns() < e.until_ns;
+}
+
+// Only for a decision that depends on the file and on the process (what it runs),
+// never on the open itself (its flags).
+void ExecGate::Impl::remember_data_open(const policy::FileKey& key, pid_t pid, const GateOptions& o) {
+    if (!generation_source) return;
+    open_seen[policy::FileKeyHash{}(key) % open_seen.size()] = {
+        key, pid, exec_count[static_cast<std::uint32_t>(pid) % exec_count.size()],
+        monotonic_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(o.open_memory).count()};
+}
+
+policy::Verdict ExecGate::Impl::verdict_for(const Job& job, const policy::Classification& cls, const GateOptions& o) {
+    const auto& c = *job.container;
+    if (!job.code || cls.reason == "undecided") return policy::decide(cls, c.mode, o.on_error);
+    if (!cls.drift) return {model::Action::Allow, {false, false, model::Severity::Info, cls.reason}, "allowed"};
+    return policy::decide_code(policy::classification(*job.code), c.mode, c.code_gate);
+}
+
+void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st, const GateOptions& o) {
+    bump(counters.opens);
+    auto allow = [&] {
+        FanotifyGroup::respond(group_fd, event_fd, model::Action::Allow);
+        counters.allowed.fetch_add(1, std::memory_order_relaxed);
+        ::close(event_fd);
+    };
+    if (!S_ISREG(st.st_mode)) return allow();   // devices, FIFOs, sockets: never code
+    const auto key = policy::FileKey::of(st);
+    if (opened_as_data_lately(key, pid)) return allow();
+    Target t = target_of(event_fd, st);
+    if (!t.c || t.c->code_gate == model::CodeGate::Off) return allow();
+    // 1. The image's file: a verdict of the exec gate for this version, or the lower layer.
+    std::optional<policy::Classification> known;
+    if (!t.mount) {
+        known = gate.cache_.get(t.key);
+        if (known && !known->drift && known->reason != "undecided") {
+            remember_warm(st, known->reason == "image-layer");
+            return allow();
+        }
+    }
+    // 2. The open an allowed exec of this file by this process brings with it.
+    if (recent.contains(pid, t.key)) return allow();
+    bool deleted = false;
+    std::string path = t.mount ? mount_path(event_fd) : container_path(event_fd, *t.c, &deleted);
+    if (!t.mount && !known && !deleted && served_from_lower(*t.c, path, st)) {
+        counters.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
+        gate.cache_.put(t.key, policy::classify({policy::Source::LowerLayer, {}, {}, false, false}));
+        remember_warm(st, true);
+        return allow();
+    }
+    // 3. What the file is, and who opens it.
+    const auto type = policy::file_type(read_head(event_fd, 16));
+    const bool extension = policy::has_script_extension(path, o.code_rules);
+    ProcessNames names;
+    names.comm = read_comm(pid);
+    policy::Opener who;
+    if (type == policy::FileType::Elf) {
+        names.exe = read_exe(pid);
+        who.loader = policy::is_loader(file_name(names.exe));
+    } else {
+        who.interpreter = policy::is_interpreter(names.comm, {}, o.code_rules);
+        if (!who.interpreter) {   // by its executable's name (python3 runs as python3.11)
+            names.exe = read_exe(pid);
+            who.interpreter = policy::is_interpreter({}, file_name(names.exe), o.code_rules);
+        }
+        if (who.interpreter && type == policy::FileType::Other && !extension) {
+            OpenerFacts f;
+            read_argv_and_cwd(pid, f);
+            who.names_file = policy::argv_names(f.argv, f.cwd, path);
+        }
+    }
+    auto code = policy::classify_open(type, extension, who);
+    // Writing a file (a shell redirect that writes a .sh file) is not running it:
+    // allowed, but not remembered (the next open may read).
+    if (code && opened_write_only(pid)) {
+        counters.open_data.fetch_add(1, std::memory_order_relaxed);
+        return allow();
+    }
+    // Nor is a host process (a backup, `docker cp`) reading a container's files
+    // through the host's path to its overlay.
+    if (code && !t.mount && in_host_mount_namespace(pid)) code.reset();
+    if (!code) {
+        counters.open_data.fetch_add(1, std::memory_order_relaxed);
+        remember_data_open(key, pid, o);
+        return allow();
+    }
+    counters.code_opens.fetch_add(1, std::memory_order_relaxed);
+    auto ev = std::make_shared<PendingExec>(group_fd, event_fd, pid, o.on_error, Clock::now() + o.hash_timeout);
+    ev->st = st;
+    ev->kind = code->kind;
+    ev->mount = t.mount;
+    caller_facts_into(names, pid);
+    // 4. Code on a tmpfs or volume, or a file already judged drift: answered here.
+    if (t.mount || (known && known->drift)) return answer_code_open(std::move(ev), t, *code, path, o, std::move(names));
+    // 5. Code in the writable layer: is it the image's (a copy-up)? A worker judges.
+    Lane& lane = static_cast<std::uint64_t>(st.st_size) >= o.large_file_bytes ? large : small;
+    Job job{ev, t.c, path};
+    job.code = code;
+    job.names = std::move(names);
+    if (in_flight.size() >= o.max_pending || !lane.push(std::move(job), o.max_pending)) {
+        counters.overload.fetch_add(1, std::memory_order_relaxed);
+        auto v = policy::decide(policy::undecided(), t.c->mode, o.on_error);
+        ev->respond(v.action);
+        count(v);
+        report(*ev, t.c.get(), path, v, std::nullopt);
+        return;
+    }
+    in_flight.push_back(std::move(ev));
+}
+
+void ExecGate::Impl::caller_facts_into(ProcessNames& names, pid_t pid) {
+    auto parent = caller_names(pid);   // comm may have been read already; the parent pid comes with it
+    names.ppid = parent.ppid;
+    if (names.comm.empty()) names.comm = std::move(parent.comm);
+}
+
+void ExecGate::Impl::answer_code_open(PendingPtr ev, const Target& t, const policy::CodeDrift& code,
+                                      const std::string& path, const GateOptions& o, ProcessNames names) {
+    const auto& c = *t.c;
+    const auto cls = policy::classification(code);
+    auto v = t.mount ? policy::decide_mount(cls, c.mode, gate.env_.mount_action(c, *t.mount, path))
+                     : policy::decide_code(cls, c.mode, c.code_gate);
+    ev->respond(v.action);
+    count(v);
+    if (!v.what.alert) return;
+    Job job{ev, t.c, path};
+    job.verdict = v;
+    job.code = code;
+    job.names = std::move(names);
+    job.unhashed = true;   // hashed after the answer, for the alert
+    job.st = ev->st;
+    after_answer(std::move(job), o);
+}
+
+void ExecGate::Impl::handle_mount_exec(PendingPtr ev, const Target& t, const GateOptions& o) {
+    const auto& c = *t.c;
+    ev->mount = t.mount;
+    const std::string path = mount_path(ev->fd());
+    auto v = policy::decide_mount(policy::mount_exec(), c.mode, gate.env_.mount_action(c, *t.mount, path));
+    std::optional<ProcessNames> names;
+    if (v.what.alert) names = caller_names(ev->pid());   // while the process still waits in execve
+    ev->respond(v.action);
+    count(v);
+    if (!v.what.alert) return;
+    Job job{ev, t.c, path};
+    job.verdict = v;
+    job.names = std::move(names);
+    job.unhashed = true;
+    job.st = ev->st;
+    after_answer(std::move(job), o);
+}
+
+}  // namespace layerlock::gate
