@@ -46,30 +46,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "layerlock/digest/sha256.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using namespace bench;
 
 namespace {
-
-fs::path g_root;
-std::vector<pid_t> g_daemons;
-std::vector<std::string> g_mounts;
-
-void die(const std::string& what) {
-    std::perror(what.c_str());
-    std::exit(1);
-}
-
-std::string mount_overlay(const fs::path& dir, const fs::path& lower) {
-    for (const char* d : {"diff", "work", "merged"}) fs::create_directories(dir / d);
-    std::string opts = "lowerdir=" + lower.string() + ",upperdir=" + (dir / "diff").string() +
-                       ",workdir=" + (dir / "work").string();
-    if (::mount("overlay", (dir / "merged").c_str(), "overlay", 0, opts.c_str()) != 0) die("mount overlay");
-    g_mounts.push_back((dir / "merged").string());
-    return (dir / "merged").string();
-}
 
 // One execve() of a file the kernel opens for exec (so the gate is asked, and
 // answers allow) and then refuses to run: its first bytes are printable text, no
@@ -96,117 +80,6 @@ double spawn_us(const std::string& path, int* err = nullptr) {
     if (err) *err = e;
     else if (e != 0) { errno = e; die("exec " + path); }
     return std::chrono::duration<double, std::micro>(t1 - t0).count();
-}
-
-// A fanotify listener that allows everything at once: the floor of any userspace
-// gate. It runs in its own process, as a gate daemon does (a thread of this
-// process would share the exec'ing child's address space and switch cheaper).
-// With `fstat_each`, it also fstat()s each event's fd before answering: the least
-// a gate that knows which file it allows (and caches by it) must do.
-std::map<std::string, pid_t> g_answerer;   // variant -> pid of the process that answers its events
-
-pid_t start_bare_listener(const std::string& merged, bool fstat_each = false) {
-    int ready[2];
-    if (::pipe(ready) != 0) die("pipe");
-    pid_t pid = ::fork();
-    if (pid != 0) {
-        ::close(ready[1]);
-        char c;
-        if (::read(ready[0], &c, 1) != 1) die("listener start");
-        ::close(ready[0]);
-        g_daemons.push_back(pid);
-        return pid;
-    }
-    int fd = ::fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC_PERM, AT_FDCWD, merged.c_str()))
-        _exit(1);
-    [[maybe_unused]] auto w = ::write(ready[1], "r", 1);
-    alignas(fanotify_event_metadata) char buf[4096];
-    for (;;) {
-        ssize_t len = ::read(fd, buf, sizeof buf);
-        auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
-        for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-            if (fstat_each) {
-                struct stat st {};
-                [[maybe_unused]] int rc = ::fstat(m->fd, &st);
-            }
-            fanotify_response r{m->fd, FAN_ALLOW};
-            [[maybe_unused]] auto n = ::write(fd, &r, sizeof r);
-            ::close(m->fd);
-        }
-    }
-}
-
-pid_t start_daemon(const std::string& daemon, const fs::path& dir, bool ignore_marks,
-                   const char* mode = "enforce") {
-    fs::create_directories(dir);
-    std::ofstream(dir / "layerlock.toml")
-        << "mode = \"" << mode << "\"\n[gate]\nignore_marks = " << (ignore_marks ? "true" : "false")
-        << "\n[baseline]\ndatabase = \"" << (dir / "baseline.db").string() << "\"\n"
-        << "[discovery]\ndocker_root = \"" << (dir / "docker").string() << "\"\n"
-        << "docker_socket = \"" << (dir / "no-engine.sock").string() << "\"\n"
-        << (std::getenv("BENCH_NAMESPACE_SCAN_MS") ? std::string("namespace_scan_ms = ") +
-                                                          std::getenv("BENCH_NAMESPACE_SCAN_MS") + "\n"
-                                                    : std::string())
-        << "[alerts]\njournald = false\nstderr = \"never\"\n"
-        << "[daemon]\nlock_file = \"" << (dir / "lock").string() << "\"\nlog_level = \""
-        << (std::getenv("BENCH_VERBOSE") ? "debug" : "warn") << "\"\n";
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        int log = ::open((dir / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        ::dup2(log, 2);
-        ::execl(daemon.c_str(), daemon.c_str(), "--config", (dir / "layerlock.toml").c_str(), nullptr);
-        _exit(127);
-    }
-    g_daemons.push_back(pid);
-    return pid;
-}
-
-// Pins every thread of `pid` (0: this process's calling thread) to the CPUs in `cpus`.
-void pin(pid_t pid, const std::vector<int>& cpus) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int c : cpus) CPU_SET(c, &set);
-    if (pid == 0) { ::sched_setaffinity(0, sizeof set, &set); return; }
-    std::error_code ec;
-    for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec))
-        ::sched_setaffinity(std::stoi(t.path().filename()), sizeof set, &set);
-}
-
-// Nanoseconds a task has run on a CPU (schedstat), summed over the process's
-// threads named `comm` (all threads when empty).
-double cpu_ns(pid_t pid, const std::string& comm = {}) {
-    double ns = 0;
-    std::error_code ec;
-    for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-        std::string name;
-        std::getline(std::ifstream(t.path() / "comm"), name);
-        if (!comm.empty() && name != comm) continue;
-        double run = 0;
-        std::ifstream(t.path() / "schedstat") >> run;
-        ns += run;
-    }
-    return ns;
-}
-
-struct Stats {
-    double p50, p99, mean;
-};
-Stats stats(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    double sum = 0;
-    for (double x : v) sum += x;
-    return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 99 / 100)], sum / v.size()};
-}
-
-using Samples = std::map<std::string, std::vector<double>>;
-
-// Paired within each round (the variants of one round run back to back, so slow
-// drift of the machine cancels): the median over rounds of (variant - plain).
-double paired_median(Samples& s, const std::string& v) {
-    std::vector<double> d;
-    for (std::size_t i = 0; i < s[v].size(); ++i) d.push_back(s[v][i] - s["plain"][i]);
-    return stats(d).p50;
 }
 
 // "p50x/meanx": a variant's overhead over `base` as a multiple of the listener's.
@@ -321,22 +194,32 @@ int main(int argc, char** argv) {
     merged["listener"] = mount_overlay(g_root / "l1/docker/overlay2/bench5", lower);
     merged["listener+fstat"] = mount_overlay(g_root / "l2/docker/overlay2/bench6", lower);
     merged["listener-2"] = mount_overlay(g_root / "l3/docker/overlay2/bench7", lower);
-    g_answerer["gated"] = start_daemon(daemon, g_root / "d1", false);
-    g_answerer["ignored"] = start_daemon(daemon, g_root / "d2", true);
-    start_daemon(daemon, g_root / "d3", false, "monitor");
+    merged["listener-open"] = mount_overlay(g_root / "l4/docker/overlay2/bench8", lower);
+    const std::string exec_only = "code_gate = \"off\"";
+    g_answerer["gated"] = start_daemon(daemon, g_root / "d1", false, "enforce", exec_only);
+    g_answerer["ignored"] = start_daemon(daemon, g_root / "d2", true, "enforce", exec_only);
+    g_answerer["gated-open"] = start_daemon(daemon, g_root / "d5", false);
+    start_daemon(daemon, g_root / "d3", false, "monitor", exec_only);
     const char* alt_daemon = std::getenv("BENCH_ALT_DAEMON");
-    if (alt_daemon) g_answerer["gated-alt"] = start_daemon(alt_daemon, g_root / "d4", false);
+    // BENCH_ALT_EXTRA: TOML lines for it (`code_gate = "off"` for a daemon that has
+    // the code gate, to compare with `gated`; nothing for one from before it).
+    const char* alt_extra = std::getenv("BENCH_ALT_EXTRA");
+    if (alt_daemon) g_answerer["gated-alt"] = start_daemon(alt_daemon, g_root / "d4", false, "enforce",
+                                                           alt_extra ? alt_extra : "");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     merged["gated"] = mount_overlay(g_root / "d1/docker/overlay2/bench1", lower);
     merged["ignored"] = mount_overlay(g_root / "d2/docker/overlay2/bench2", lower);
+    merged["gated-open"] = mount_overlay(g_root / "d5/docker/overlay2/bench9", lower);
     merged["monitor"] = mount_overlay(g_root / "d3/docker/overlay2/bench3", lower);
     if (alt_daemon) merged["gated-alt"] = mount_overlay(g_root / "d4/docker/overlay2/bench4", lower);
     g_answerer["listener"] = start_bare_listener(merged["listener"]);
     g_answerer["listener+fstat"] = start_bare_listener(merged["listener+fstat"], true);
     g_answerer["listener-2"] = start_bare_listener(merged["listener-2"]);
+    g_answerer["listener-open"] = start_bare_listener(merged["listener-open"], false, FAN_OPEN_EXEC_PERM | FAN_OPEN_PERM);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));   // discovery marks the new mounts
 
-    std::vector<std::string> variants = {"plain", "listener", "listener-2", "listener+fstat", "gated", "ignored"};
+    std::vector<std::string> variants = {"plain", "listener", "listener-2", "listener+fstat", "gated", "ignored",
+                                         "listener-open", "gated-open"};
     if (alt_daemon) variants.push_back("gated-alt");
     Samples samples;
     for (const auto& v : variants)
@@ -386,6 +269,9 @@ int main(int argc, char** argv) {
                 "gated %.1f us = %.3fx (%.3fx listener+fstat), ignored %.1f us = %.3fx\n", pl,
                 paired("listener+fstat"), paired("listener+fstat") / pl, paired("gated"), paired("gated") / pl,
                 paired("gated") / paired("listener+fstat"), paired("ignored"), paired("ignored") / pl);
+    std::printf("code-open gate on: gated-open %.1f us = %.3fx listener-open (%.1f us, the floor for two events per "
+                "exec); listener-open = %.3fx listener\n", paired("gated-open"),
+                paired("gated-open") / paired("listener-open"), paired("listener-open"), paired("listener-open") / pl);
     // listener-2 is the same bare listener again, on its own overlay: how far two
     // identical floors land apart in this run is the resolution of every ratio above.
     auto l2 = stats(samples["listener-2"]);
@@ -461,6 +347,9 @@ int main(int argc, char** argv) {
                     (stats(att["listener+fstat"]).p50 - abase.p50) / (alst.p50 - abase.p50),
                     (stats(att["listener-2"]).p50 - abase.p50) / (alst.p50 - abase.p50),
                     apaired("listener-2") / apaired("listener"));
+        std::printf("exec attempt, %s: code gate on: gated-open = %.3fx listener-open (paired), listener-open = %.3fx "
+                    "listener\n", layout.name, apaired("gated-open") / apaired("listener-open"),
+                    apaired("listener-open") / apaired("listener"));
         if (alt_daemon)
             std::printf("exec attempt, %s: gated-alt (%s) = %.3fx the bare listener's (p50), paired %.3fx; "
                         "gated / gated-alt overhead %.3fx (p50), paired %.3fx\n", layout.name, alt_daemon,

@@ -68,13 +68,14 @@ void print_status(const json::object& s) {
                 text(s.at("pid")).c_str(), text(s.at("mode")).c_str(), text(s.at("on_error")).c_str(),
                 text(s.at("uptime_seconds")).c_str());
     const auto& containers = s.at("containers").as_array();
-    std::printf("\n%zu container(s) gated\n", containers.size());
-    std::printf("  %-10s %-14s %-24s %-32s %-8s %s\n", "RUNTIME", "ID", "NAME", "IMAGE", "MODE", "BASELINE");
+    std::printf("\n%zu container(s) gated, %s tmpfs/volume mount(s)\n", containers.size(),
+                text(s.at("gated_mounts")).c_str());
+    std::printf("  %-10s %-14s %-24s %-32s %-8s %-6s %s\n", "RUNTIME", "ID", "NAME", "IMAGE", "MODE", "CODE", "BASELINE");
     for (const auto& cv : containers) {
         const auto& c = cv.as_object();
-        std::printf("  %-10s %-14s %-24s %-32s %-8s %s\n", text(c.at("runtime")).c_str(),
+        std::printf("  %-10s %-14s %-24s %-32s %-8s %-6s %s\n", text(c.at("runtime")).c_str(),
                     text(c.at("id")).substr(0, 12).c_str(), text(c.at("name")).c_str(), text(c.at("image")).c_str(),
-                    text(c.at("mode")).c_str(), text(c.at("baseline")).c_str());
+                    text(c.at("mode")).c_str(), text(c.at("code_gate")).c_str(), text(c.at("baseline")).c_str());
     }
     std::printf("\ncounters\n");
     for (const auto& [k, v] : s.at("counters").as_object())

@@ -32,6 +32,8 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
         {"unknown_container", k.unknown_container.load()}, {"queue_overflows", k.queue_overflows.load()},
         {"image_inode_fast_path", k.lower_fast_path.load()}, {"drift_unhashed", k.drift_unhashed.load()},
         {"compared", k.compared.load()}, {"changed_while_judged", k.changed_while_judged.load()},
+        {"opens", k.opens.load()}, {"open_data", k.open_data.load()}, {"code_opens", k.code_opens.load()},
+        {"mount_events", k.mount_events.load()},
         {"hashed", k.hashed.load()},
         {"hashed_bytes", k.hashed_bytes.load()}, {"ignore_marks", k.ignore_marks.load()},
         {"cache_hits", hits}, {"cache_warm_hits", k.warm_hits.load()}, {"cache_misses", misses},
@@ -53,7 +55,8 @@ std::string Daemon::status_json() {
         containers.push_back(json::object{
             {"runtime", std::string(model::to_string(i.runtime))}, {"id", i.id},
             {"name", base::escape(i.name)}, {"image", base::escape(i.image)}, {"pid", i.pid},
-            {"mode", std::string(model::to_string(c->mode))}, {"baseline", state},
+            {"mode", std::string(model::to_string(c->mode))},
+            {"code_gate", std::string(model::to_string(c->code_gate))}, {"baseline", state},
             {"layers", i.lowers.size()}, {"metadata_known", i.metadata_known}});
     }
     model::Mode mode;
@@ -68,6 +71,7 @@ std::string Daemon::status_json() {
         {"ok", true}, {"version", LAYERLOCK_VERSION}, {"pid", ::getpid()},
         {"mode", std::string(model::to_string(mode))}, {"on_error", std::string(model::to_string(on_error))},
         {"uptime_seconds", uptime.count()}, {"config", cfg_.source}, {"containers", std::move(containers)},
+        {"gated_mounts", container_mounts_ ? container_mounts_->marked() : 0},
         {"counters", counters_json(gate_->counters(), gate_->cache(), *alerts_)},
         {"baseline", json::object{{"database", database_},
                                   {"layers", store ? store->layer_count() : 0},
