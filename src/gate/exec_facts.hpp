@@ -63,17 +63,20 @@ struct OpenerFacts {
 };
 std::string read_comm(pid_t pid);
 std::string read_exe(pid_t pid);
+// argv reads the process's memory (its mmap lock): only off the reader thread.
 void read_argv_and_cwd(pid_t pid, OpenerFacts& f);
 // True when the process runs in the daemon's own mount namespace (a host process
 // reading a container's files through the host's path to them).
 bool in_host_mount_namespace(pid_t pid);
 
 // True when the process, blocked in the open the event is about, opened the file
-// for writing only (open/openat/openat2 with O_WRONLY, or creat): it writes the
-// file and does not read it, so the open is never code (a shell redirect that
-// writes a .sh file). False for a read (O_RDONLY or O_RDWR) and when the open
-// flags cannot be read (/proc/<pid>/syscall needs CAP_SYS_PTRACE; io_uring opens):
-// a read is what could run code, so unknown counts as one.
+// for writing only (open/openat with O_WRONLY, or creat): it writes the file and
+// does not read it, so the open is never code (a shell redirect that writes a .sh
+// file). False for a read (O_RDONLY or O_RDWR) and when the open flags cannot be
+// told (/proc/<pid>/syscall needs CAP_SYS_PTRACE; openat2 keeps them in the caller's
+// memory, which is not read here; io_uring opens): a read is what could run code,
+// so unknown counts as one. Takes no lock of the process but its exec lock, which
+// an exec never holds while an open of it waits (safe on the reader).
 bool opened_write_only(pid_t pid);
 
 // The first bytes of the event's file (pread at 0, offset untouched); empty on error.

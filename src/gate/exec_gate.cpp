@@ -315,8 +315,12 @@ void ExecGate::Impl::worker_loop(Lane& lane) {
     digest::prepare_thread();
     while (auto job = lane.pop()) {
         // Unanswered: judge it (else the deadline sweep answered). The fd stays open
-        // when the job went on to the after lane, which closes it.
-        if (job->ev->answered() || !judge(*job, options())) job->ev->close_fd();
+        // when the job went on to the after lane, which closes it. An open whose
+        // opener's argv decides whether it is code reads that first, here.
+        const auto o = options();
+        if (job->ev->answered()) job->ev->close_fd();
+        else if (job->check_argv && !open_after_argv(*job, o)) job->ev->close_fd();
+        else if (!job->check_argv && !judge(*job, o)) job->ev->close_fd();
     }
 }
 

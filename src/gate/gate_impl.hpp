@@ -47,6 +47,10 @@ struct Job {
     std::optional<policy::CodeDrift> code{};
     // Events on a tmpfs or volume mount (mount mark): the mount; absent on the overlay.
     std::shared_ptr<const GatedMount> mount{};
+    // An open by an interpreter of a file that is code only if the interpreter was
+    // started with it: its argv is read on a worker (reading another process's
+    // memory takes its mmap lock, which the reader must never wait for).
+    bool check_argv = false;
 };
 
 // A bounded FIFO served by its own threads.
@@ -257,6 +261,10 @@ struct alignas(4096) ExecGate::Impl {
                           const GateOptions& o, ProcessNames names);
     // Adds the parent pid (and comm, if not read yet) to what was read of an opener.
     void caller_facts_into(ProcessNames& names, pid_t pid);
+    // Worker: reads the opener's argv for a check_argv job; answers it (not code, or
+    // code on a mount) or judges it like any code open. True when the job went on to
+    // the after lane (which then owns the fd).
+    bool open_after_argv(Job& job, const GateOptions& o);
     // The verdict for a job once the file is known to be drift or not.
     policy::Verdict verdict_for(const Job& job, const policy::Classification& cls, const GateOptions& o);
     void count(const policy::Verdict& v) {

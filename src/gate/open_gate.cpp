@@ -137,12 +137,11 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
             names.exe = read_exe(pid);
             who.interpreter = policy::is_interpreter({}, file_name(names.exe), o.code_rules);
         }
-        if (who.interpreter && type == policy::FileType::Other && !extension) {
-            OpenerFacts f;
-            read_argv_and_cwd(pid, f);
-            who.names_file = policy::argv_names(f.argv, f.cwd, path);
-        }
     }
+    // Data read by an interpreter: code only if it was started with it (its argv,
+    // read on a worker; unless this is a write, or a host process).
+    const bool argv_decides = who.interpreter && type == policy::FileType::Other && !extension;
+    if (argv_decides) who.names_file = true;   // provisionally: the worker reads argv
     auto code = policy::classify_open(type, extension, who);
     // Writing a file (a shell redirect that writes a .sh file) is not running it:
     // allowed, but not remembered (the next open may read).
@@ -165,12 +164,15 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
     ev->mount = t.mount;
     caller_facts_into(names, pid);
     // 4. Code on a tmpfs or volume, or a file already judged drift: answered here.
-    if (t.mount || (known && known->drift)) return answer_code_open(std::move(ev), t, *code, path, o, std::move(names));
+    if (!argv_decides && (t.mount || (known && known->drift)))
+        return answer_code_open(std::move(ev), t, *code, path, o, std::move(names));
     // 5. Code in the writable layer: is it the image's (a copy-up)? A worker judges.
     Lane& lane = static_cast<std::uint64_t>(st.st_size) >= o.large_file_bytes ? large : small;
     Job job{ev, t.c, path};
     job.code = code;
     job.names = std::move(names);
+    job.mount = t.mount;
+    job.check_argv = argv_decides;
     if (in_flight.size() >= o.max_pending || !lane.push(std::move(job), o.max_pending)) {
         counters.overload.fetch_add(1, std::memory_order_relaxed);
         auto v = policy::decide(policy::undecided(), t.c->mode, o.on_error);
@@ -180,6 +182,32 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
         return;
     }
     in_flight.push_back(std::move(ev));
+}
+
+bool ExecGate::Impl::open_after_argv(Job& job, const GateOptions& o) {
+    auto& ev = *job.ev;
+    OpenerFacts f;
+    read_argv_and_cwd(ev.pid(), f);
+    if (!policy::argv_names(f.argv, f.cwd, job.path)) {   // data after all
+        counters.open_data.fetch_add(1, std::memory_order_relaxed);
+        if (ev.respond(model::Action::Allow)) counters.allowed.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    job.check_argv = false;
+    if (!job.mount) return judge(job, o);   // the image's file (a copy-up)? then allowed
+    const auto& c = *job.container;
+    const auto cls = policy::classification(*job.code);
+    auto v = policy::decide_mount(cls, c.mode, gate.env_.mount_action(c, *job.mount, job.path));
+    if (!ev.respond(v.action)) return false;
+    count(v);
+    if (!v.what.alert) return false;
+    Job next{job.ev, job.container, job.path};
+    next.verdict = v;
+    next.code = job.code;
+    next.names = std::move(job.names);
+    next.unhashed = true;
+    next.st = ev.st;
+    return after_answer(std::move(next), o);
 }
 
 void ExecGate::Impl::caller_facts_into(ProcessNames& names, pid_t pid) {
