@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <toml.hpp>
@@ -356,6 +357,98 @@ void read_mount_rules(Reader& r, const Scope& root, Config& c) {
     }
 }
 
+const Words kLevels = {"info", "low", "medium", "high", "critical"};
+
+void read_behaviour(Reader& r, const Scope& s, BehaviourConfig& b) {
+    r.only_keys(s, {"enabled", "shells", "package_managers", "realtime", "severity"});
+    if (auto v = r.flag(s, "enabled")) b.enabled = *v;
+    if (auto v = r.flag(s, "realtime")) b.realtime = *v;
+    if (auto w = r.words(s, "shells")) b.shells = *w;
+    if (auto w = r.words(s, "package_managers")) b.package_managers = *w;
+    if (auto sev = r.section(s, "severity")) {
+        r.only_keys(*sev, {"fileless", "shell", "package"});
+        if (auto w = r.word(*sev, "fileless", kLevels)) b.fileless = *model::parse_severity(*w);
+        if (auto w = r.word(*sev, "shell", kLevels)) b.shell = *model::parse_severity(*w);
+        if (auto w = r.word(*sev, "package", kLevels)) b.package = *model::parse_severity(*w);
+    }
+}
+
+void read_network(Reader& r, const Scope& s, NetworkConfig& n) {
+    r.only_keys(s, {"enabled", "learn_seconds", "check_interval_s", "severity"});
+    if (auto v = r.flag(s, "enabled")) n.enabled = *v;
+    assign(n.learn_seconds, r.number(s, "learn_seconds", {0, 86400}));
+    assign(n.check_interval_s, r.number(s, "check_interval_s", {1, 3600}));
+    if (auto w = r.word(s, "severity", kLevels)) n.severity = *model::parse_severity(*w);
+}
+
+// "tcp/8080" | "udp/53"
+bool valid_port(const std::string& p) {
+    auto slash = p.find('/');
+    if (slash == std::string::npos || (p.substr(0, slash) != "tcp" && p.substr(0, slash) != "udp")) return false;
+    auto num = p.substr(slash + 1);
+    if (num.empty() || num.size() > 5 || num.find_first_not_of("0123456789") != std::string::npos) return false;
+    return std::stoul(num) >= 1 && std::stoul(num) <= 65535;
+}
+
+void read_listen(Reader& r, const Scope& s, Config& c) {
+    r.only_keys(s, {"image", "container", "ports"});
+    auto image = r.text(s, "image");
+    auto container = r.text(s, "container");
+    const auto* ports = r.find(s, "ports", toml::value_t::array);
+    if (!r.ok()) return;
+    if (!ports) return r.fail(s.table, dotted(s, "ports"), "missing (required in every listen block)");
+    ListenRule rule{image.value_or(""), container.value_or(""), {}};
+    for (const auto& item : ports->as_array()) {
+        if (!item.is_string() || !valid_port(item.as_string().str))
+            return r.fail(item, dotted(s, "ports"), "every entry must be \"tcp/PORT\" or \"udp/PORT\"");
+        rule.ports.push_back(item.as_string().str);
+    }
+    c.network.listen.push_back(std::move(rule));
+}
+
+void read_response_rule(Reader& r, const Scope& s, Config& c) {
+    r.only_keys(s, {"kind", "min_severity", "mode", "image", "container", "actions"});
+    ResponseRule rule;
+    if (auto k = r.text(s, "kind")) rule.kind = *k;
+    if (auto w = r.word(s, "min_severity", kLevels)) rule.min_severity = *model::parse_severity(*w);
+    if (auto w = r.word(s, "mode", kModes)) rule.mode = *w;
+    if (auto g = r.text(s, "image")) rule.image = *g;
+    if (auto g = r.text(s, "container")) rule.container = *g;
+    const auto* actions = r.find(s, "actions", toml::value_t::array);
+    if (!r.ok()) return;
+    if (!actions) return r.fail(s.table, dotted(s, "actions"), "missing (required in every response block)");
+    for (const auto& item : actions->as_array()) {
+        static const Words kActions = {"kill", "freeze", "stop", "quarantine", "forensics"};
+        const bool known = item.is_string() &&
+            std::find(kActions.begin(), kActions.end(), item.as_string().str) != kActions.end();
+        if (!known) return r.fail(item, dotted(s, "actions"), "every entry must be one of " + joined(kActions));
+        rule.actions.push_back(item.as_string().str);
+    }
+    c.response.rules.push_back(std::move(rule));
+}
+
+void read_quarantine(Reader& r, const Scope& s, ResponseConfig& rc) {
+    r.only_keys(s, {"max_mb"});
+    if (auto n = r.number(s, "max_mb", {1, 1048576})) rc.quarantine_max_bytes = std::uint64_t(*n) << 20;
+}
+
+void read_forensics(Reader& r, const Scope& s, ResponseConfig& rc) {
+    r.only_keys(s, {"max_mb"});
+    if (auto n = r.number(s, "max_mb", {1, 65536})) rc.forensics_max_bytes = std::uint64_t(*n) << 20;
+}
+
+template <typename Fn>
+void read_blocks(Reader& r, const Scope& root, const char* key, Fn fn, Config& c) {
+    const auto* list = r.find(root, key, toml::value_t::array);
+    if (!list) return;
+    std::size_t index = 0;
+    for (const auto& item : list->as_array()) {
+        std::string name = std::string(key) + "[" + std::to_string(++index) + "]";
+        if (!item.is_table()) return r.fail(item, name, "expected a table ([[" + std::string(key) + "]])");
+        fn(r, Scope{item, name}, c);
+    }
+}
+
 void read_mounts(Reader& r, const Scope& s, MountsConfig& m) {
     r.only_keys(s, {"default"});
     if (auto w = r.word(s, "default", kMountActions)) m.default_action = *model::parse_mount_action(*w);
@@ -377,7 +470,8 @@ void read_overrides(Reader& r, const Scope& root, Config& c) {
 
 void read_config(Reader& r, const Scope& root, Config& c) {
     r.only_keys(root, {"mode", "code_gate", "gate", "baseline", "discovery", "alerts", "events", "watch", "file_drift",
-                       "allow", "mounts", "mount_rule", "daemon", "override"});
+                       "allow", "mounts", "mount_rule", "behaviour", "network", "listen", "response", "quarantine",
+                       "forensics", "daemon", "override"});
     if (auto w = r.word(root, "mode", kModes)) c.mode = *model::parse_mode(*w);
     if (auto w = r.word(root, "code_gate", kCodeGates)) c.code_gate = *model::parse_code_gate(*w);
     read_section(r, root, "gate", read_gate, c.gate);
@@ -390,6 +484,12 @@ void read_config(Reader& r, const Scope& root, Config& c) {
     read_allows(r, root, c);
     read_section(r, root, "mounts", read_mounts, c.mounts);
     read_mount_rules(r, root, c);
+    read_section(r, root, "behaviour", read_behaviour, c.behaviour);
+    read_section(r, root, "network", read_network, c.network);
+    read_blocks(r, root, "listen", read_listen, c);
+    read_blocks(r, root, "response", read_response_rule, c);
+    read_section(r, root, "quarantine", read_quarantine, c.response);
+    read_section(r, root, "forensics", read_forensics, c.response);
     read_section(r, root, "daemon", read_daemon, c.daemon);
     read_overrides(r, root, c);
 }

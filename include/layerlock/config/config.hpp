@@ -106,6 +106,51 @@ struct FileDriftConfig {
                     config = model::Severity::Medium, file = model::Severity::Low;
 };
 
+// Behaviour drift: the process monitor (kernel process events connector).
+struct BehaviourConfig {
+    bool enabled = true;
+    // fnmatch globs on a process's comm or executable name.
+    std::vector<std::string> shells = {"sh", "ash", "dash", "bash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish"};
+    std::vector<std::string> package_managers = {"apt", "apt-get", "aptitude", "dpkg", "apk", "yum", "dnf",
+                                                 "microdnf", "rpm", "zypper", "pip", "pip2*", "pip3*", "npm",
+                                                 "yarn", "pnpm", "gem", "bundle"};
+    model::Severity fileless = model::Severity::Critical, shell = model::Severity::Medium,
+                    package = model::Severity::Medium;
+    // Real-time priority (SCHED_FIFO 1) for the thread that reads process events, so
+    // that a fileless payload is killed before it gets far; its work per event is bounded.
+    bool realtime = true;
+};
+
+// One [[listen]] block: listeners declared for an image or container (never drift).
+struct ListenRule {
+    std::string image, container;                  // globs; empty: any
+    std::vector<std::string> ports;                // "tcp/8080", "udp/53"
+};
+
+// Network drift: listening sockets not in a container's baseline.
+struct NetworkConfig {
+    bool enabled = true;
+    std::uint32_t learn_seconds = 60;              // a container's first seconds: what it listens on is its baseline
+    std::uint32_t check_interval_s = 30;           // slow periodic look (new processes trigger one too)
+    model::Severity severity = model::Severity::High;
+    std::vector<ListenRule> listen;
+};
+
+// One [[response]] block: actions taken when an alert matches (first match wins).
+struct ResponseRule {
+    std::string kind = "*";                        // glob on the alert's kind
+    model::Severity min_severity = model::Severity::Info;
+    std::string mode;                              // "monitor" | "enforce" | "" (any)
+    std::string image, container;                  // globs; empty: any
+    std::vector<std::string> actions;              // kill freeze stop quarantine forensics
+};
+
+struct ResponseConfig {
+    std::vector<ResponseRule> rules;
+    std::uint64_t quarantine_max_bytes = 1ull << 30;   // oldest samples evicted past this
+    std::uint64_t forensics_max_bytes = 64ull << 20;   // per bundle
+};
+
 struct DaemonConfig {
     std::string lock_file = "/run/layerlock/layerlockd.lock";
     std::string control_socket = "/run/layerlock/control.sock";   // root-only (0600, peer uid checked)
@@ -126,6 +171,9 @@ struct Config {
     WatchConfig watch;
     FileDriftConfig file_drift;
     MountsConfig mounts;
+    BehaviourConfig behaviour;
+    NetworkConfig network;
+    ResponseConfig response;
     DaemonConfig daemon;
 };
 

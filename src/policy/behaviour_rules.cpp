@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "layerlock/policy/behaviour_rules.hpp"
+
+#include <fnmatch.h>
+
+namespace layerlock::policy {
+namespace {
+
+std::string_view exe_name(std::string_view exe) {
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (exe.ends_with(kDeleted)) exe.remove_suffix(kDeleted.size());
+    auto slash = exe.rfind('/');
+    return slash == std::string_view::npos ? exe : exe.substr(slash + 1);
+}
+
+}  // namespace
+
+bool matches_process(std::string_view comm, std::string_view exe, const std::vector<std::string>& globs) {
+    const std::string c(comm), e(exe_name(exe));
+    for (const auto& g : globs)
+        if ((!c.empty() && ::fnmatch(g.c_str(), c.c_str(), 0) == 0) ||
+            (!e.empty() && ::fnmatch(g.c_str(), e.c_str(), 0) == 0))
+            return true;
+    return false;
+}
+
+std::optional<BehaviourDrift> classify_process(const NewProcess& p, const BehaviourRules& r) {
+    if (p.exe.starts_with("/memfd:")) return BehaviourDrift{"fileless", r.fileless, "memfd"};
+    if (p.exe.ends_with(" (deleted)")) return BehaviourDrift{"fileless", r.fileless, "deleted-executable"};
+    if (matches_process(p.comm, p.exe, r.package_managers))
+        return BehaviourDrift{"package", r.package, "package-manager"};
+    if (p.parent_in_container && matches_process(p.comm, p.exe, r.shells) &&
+        !matches_process(p.parent_comm, p.parent_exe, r.shells))
+        return BehaviourDrift{"shell", r.shell, "shell-from-service"};
+    return std::nullopt;
+}
+
+}  // namespace layerlock::policy

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "layerlock/process/procfs.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "layerlock/base/fs.hpp"
+#include "layerlock/base/unique_fd.hpp"
+
+namespace layerlock::process {
+namespace {
+
+std::string proc(pid_t pid, const char* what) { return "/proc/" + std::to_string(pid) + "/" + what; }
+
+std::string read_link(const std::string& path) {
+    char buf[4096];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+    if (n <= 0 || static_cast<std::size_t>(n) == sizeof buf) return {};
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+std::uint64_t ns_inode(pid_t pid, const char* ns) {
+    struct stat st{};
+    if (::stat(proc(pid, ns).c_str(), &st) != 0) return 0;
+    return st.st_ino;
+}
+
+// "pid (comm) state ppid ... starttime(22) ...": comm may hold spaces and ')'.
+bool parse_stat(const std::string& stat, ProcessInfo& p) {
+    auto open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) return false;
+    p.comm = stat.substr(open + 1, close - open - 1);
+    // Fields after ')': state(3) ppid(4) ... starttime(22): 19 fields after state.
+    const char* rest = stat.c_str() + close + 1;
+    char state = 0;
+    int ppid = 0;
+    unsigned long long start = 0;
+    if (std::sscanf(rest, " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &state,
+                    &ppid, &start) != 3)
+        return false;
+    p.ppid = ppid;
+    p.start_time = start;
+    return true;
+}
+
+}  // namespace
+
+ProcessInfo read_basic(pid_t pid) {
+    ProcessInfo p;
+    p.pid = pid;
+    auto stat = base::read_file(proc(pid, "stat"), 4096);
+    if (!stat || !parse_stat(*stat, p)) return p;
+    struct stat st{};
+    if (::stat(proc(pid, "root").c_str(), &st) == 0) p.root_dev = st.st_dev;
+    p.mnt_ns = ns_inode(pid, "ns/mnt");
+    p.net_ns = ns_inode(pid, "ns/net");
+    p.ok = true;
+    return p;
+}
+
+void read_details(ProcessInfo& p, bool argv) {
+    p.exe = read_link(proc(p.pid, "exe"));
+    if (auto status = base::read_file(proc(p.pid, "status"), 16384)) {
+        auto at = status->find("\nUid:");
+        long uid = -1;
+        if (at != std::string::npos && std::sscanf(status->c_str() + at + 5, "%ld", &uid) == 1) p.uid = uid;
+    }
+    if (argv)
+        if (auto c = base::read_file(proc(p.pid, "cmdline"), 64 * 1024)) p.cmdline = std::move(*c);
+}
+
+std::string read_environ(pid_t pid) {
+    auto e = base::read_file(proc(pid, "environ"), 256 * 1024);
+    return e ? std::move(*e) : std::string();
+}
+
+bool is_memfd_exe(const std::string& exe) { return exe.starts_with("/memfd:"); }
+
+bool is_deleted_exe(const std::string& exe) { return exe.ends_with(" (deleted)"); }
+
+std::string cmdline_text(const std::string& nul_separated) {
+    std::string out = nul_separated;
+    while (!out.empty() && out.back() == '\0') out.pop_back();
+    for (char& c : out)
+        if (c == '\0') c = ' ';
+    return out;
+}
+
+std::vector<ProcessInfo> ancestry(pid_t pid, dev_t same_root, std::size_t max_depth) {
+    std::vector<ProcessInfo> out;
+    while (pid > 1 && out.size() < max_depth) {
+        auto p = read_basic(pid);
+        if (!p.ok || p.root_dev != same_root) break;
+        read_details(p, true);
+        pid = p.ppid;
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+std::vector<pid_t> processes_with_root(dev_t root_dev) {
+    std::vector<pid_t> out;
+    base::UniqueFd dir(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    DIR* d = dir ? ::fdopendir(dir.release()) : nullptr;
+    if (!d) return out;
+    while (auto* e = ::readdir(d)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        const pid_t pid = static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10));
+        struct stat st{};
+        if (::stat(proc(pid, "root").c_str(), &st) == 0 && st.st_dev == root_dev) out.push_back(pid);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace layerlock::process
