@@ -51,6 +51,9 @@ public:
             f("LAYERLOCK_EXE", escape(ev.exe)),
             f("LAYERLOCK_LOCATION", escape(ev.location)),
             f("LAYERLOCK_MOUNT", escape(ev.mount)),
+            f("LAYERLOCK_CMDLINE", escape(ev.cmdline)),
+            f("LAYERLOCK_UID", ev.uid >= 0 ? std::to_string(ev.uid) : std::string()),
+            f("LAYERLOCK_PROCESS_TREE", escape(ev.process_tree)),
             f("LAYERLOCK_PARENT_COMM", escape(ev.parent_comm)),
             f("LAYERLOCK_UNKNOWN", escape(ev.unknown)),
             f("LAYERLOCK_CHANGE", escape(ev.change)),
@@ -128,6 +131,8 @@ std::string message(const model::DriftEvent& ev) {
     if (!ev.exe.empty()) quoted(m, "exe", ev.exe);
     if (!ev.location.empty()) quoted(m, "location", ev.location);
     if (!ev.mount.empty()) quoted(m, "mount", ev.mount);
+    if (!ev.cmdline.empty()) quoted(m, "cmdline", ev.cmdline);
+    if (ev.uid >= 0) bare(m, "uid", std::to_string(ev.uid));
     if (!ev.k8s_pod.empty() || !ev.k8s_namespace.empty() || !ev.k8s_container.empty()) {
         quoted(m, "k8s_namespace", ev.k8s_namespace);
         quoted(m, "k8s_pod", ev.k8s_pod);
@@ -153,7 +158,8 @@ std::string to_json(const model::DriftEvent& ev) {
            ",\"path\":" + q(ev.path) + ",\"sha256\":" + q(ev.sha256) +
            ",\"pid\":" + std::to_string(ev.pid) + ",\"comm\":" + q(ev.comm) +
            ",\"parent_comm\":" + q(ev.parent_comm) + ",\"exe\":" + q(ev.exe) + ",\"location\":" + q(ev.location) +
-           ",\"mount\":" + q(ev.mount) + ",\"unknown\":" + q(ev.unknown) +
+           ",\"mount\":" + q(ev.mount) + ",\"cmdline\":" + q(ev.cmdline) + ",\"uid\":" + std::to_string(ev.uid) +
+           ",\"process_tree\":" + q(ev.process_tree) + ",\"unknown\":" + q(ev.unknown) +
            ",\"change\":" + q(ev.change) + ",\"detail\":" + q(ev.detail) + ",\"package\":" + q(ev.package) + ",\"count\":" + std::to_string(ev.count) +
            ",\"quiet\":" + (ev.quiet ? "true" : "false") + "}";
 }

@@ -19,12 +19,14 @@ namespace {
 
 constexpr const char* kInsert =
     "INSERT INTO events(time_us, kind, severity, action, change, reason, runtime, container_id, container_name,"
-    " image, path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)";
+    " image, path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount, cmdline,"
+    " uid, process_tree)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)";
 
 constexpr const char* kSelect =
     "SELECT id, time_us, kind, severity, action, change, reason, runtime, container_id, container_name, image,"
-    " path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount FROM events"
+    " path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount, cmdline, uid,"
+    " process_tree FROM events"
     " WHERE time_us >= ?1 AND id > ?2 AND severity >= ?3 AND (?4 = '' OR kind = ?4)"
     " AND (?5 = '' OR container_name = ?5 OR substr(container_id, 1, length(?5)) = ?5)"
     " ORDER BY id LIMIT ?6";
@@ -59,6 +61,9 @@ model::DriftEvent from_row(const sql::Stmt& s) {
     e.exe = s.blob(20);
     e.location = s.text(21);
     e.mount = s.blob(22);
+    e.cmdline = s.blob(23);
+    e.uid = s.int64(24);
+    e.process_tree = s.blob(25);
     return e;
 }
 
@@ -96,7 +101,8 @@ base::Result<void> EventStore::append(const model::DriftEvent& e) {
         .bind_text(10, e.image).bind_blob(11, e.path).bind_text(12, e.sha256).bind(13, std::int64_t{e.pid})
         .bind_blob(14, e.comm).bind_blob(15, e.parent_comm).bind_text(16, e.detail)
         .bind(17, static_cast<std::int64_t>(e.count)).bind_text(18, e.package).bind_text(19, e.image_id)
-        .bind_blob(20, e.exe).bind_text(21, e.location).bind_blob(22, e.mount);
+        .bind_blob(20, e.exe).bind_text(21, e.location).bind_blob(22, e.mount).bind_blob(23, e.cmdline)
+        .bind(24, e.uid).bind_blob(25, e.process_tree);
     return s.run();
 }
 
@@ -117,6 +123,29 @@ bool EventStore::first_report(const std::string& container_id, const std::string
     s.reset().bind_text(1, container_id).bind_blob(2, path).bind_text(3, change).bind_text(4, sha256);
     if (!s.run()) return true;   // cannot tell: report rather than lose it
     return sqlite3_changes(impl_->db.get()) > 0;
+}
+
+std::vector<std::string> EventStore::learned_listeners(const std::string& container_id) {
+    std::vector<std::string> out;
+    auto s = sql::Stmt::prepare(impl_->db.get(), "SELECT proto, port FROM learned_listeners WHERE container_id = ?1");
+    if (!s) return out;
+    s->bind_text(1, container_id);
+    while (s->step() == SQLITE_ROW) out.push_back(s->text(0) + "/" + std::to_string(s->int64(1)));
+    return out;
+}
+
+void EventStore::learn_listener(const std::string& container_id, const std::string& proto, std::uint16_t port) {
+    auto s = sql::Stmt::prepare(impl_->db.get(), "INSERT OR IGNORE INTO learned_listeners VALUES(?1, ?2, ?3)");
+    if (s) (void)s->bind_text(1, container_id).bind_text(2, proto).bind(3, std::int64_t{port}).run();
+}
+
+std::int64_t EventStore::learning_until(const std::string& container_id, std::int64_t if_new) {
+    if (auto ins = sql::Stmt::prepare(impl_->db.get(), "INSERT OR IGNORE INTO container_learning VALUES(?1, ?2)"))
+        (void)ins->bind_text(1, container_id).bind(2, if_new).run();
+    auto s = sql::Stmt::prepare(impl_->db.get(), "SELECT until_us FROM container_learning WHERE container_id = ?1");
+    if (!s) return if_new;
+    s->bind_text(1, container_id);
+    return s->step() == SQLITE_ROW ? s->int64(0) : if_new;
 }
 
 base::Result<void> EventStore::prune(std::chrono::seconds max_age, std::uint64_t max_rows) {

@@ -103,12 +103,31 @@ ALTER TABLE events ADD COLUMN location TEXT NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN mount BLOB NOT NULL DEFAULT '';
 )sql";
 
+// Version 5: behaviour drift. Events carry the process's command line, uid and
+// process tree; the network check keeps each container's learned listeners and
+// the end of its learning window, so a restart neither forgets nor relearns them.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE events ADD COLUMN cmdline BLOB NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN uid INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE events ADD COLUMN process_tree BLOB NOT NULL DEFAULT '';
+CREATE TABLE learned_listeners(
+    container_id TEXT NOT NULL,
+    proto        TEXT NOT NULL,
+    port         INTEGER NOT NULL,
+    PRIMARY KEY (container_id, proto, port)
+) WITHOUT ROWID;
+CREATE TABLE container_learning(
+    container_id TEXT PRIMARY KEY,
+    until_us     INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 struct Migration {
     int to;
     const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
-constexpr int kCurrentVersion = 4;
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
+constexpr int kCurrentVersion = 5;
 
 base::Result<int> user_version(sqlite3* db) {
     auto s = sql::Stmt::prepare(db, "PRAGMA user_version");

@@ -113,3 +113,15 @@ int mode(const Options& o) {
 }
 
 }  // namespace layerlock::cli
+
+namespace layerlock::cli {
+
+int thaw(const Options& o) {
+    auto r = ask(o, {{"verb", "thaw"}, {"container", o.container}});
+    if (!r) return kFailure;
+    if (int rc = answered(o, *r); rc != kOk || o.json) return rc;
+    std::printf("container %s: thawed\n", base::escape(o.container).c_str());
+    return kOk;
+}
+
+}  // namespace layerlock::cli

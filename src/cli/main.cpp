@@ -93,6 +93,27 @@ int main(int argc, char** argv) {
     ev->add_flag("-f,--follow", opt.follow, "keep printing new events");
     verbs.push_back({ev, events});
 
+    auto* th = app.add_subcommand("thaw", "unfreeze a container a response froze");
+    th->add_option("container", opt.container, "container name or id")->required();
+    add_json(th, opt);
+    verbs.push_back({th, thaw});
+
+    auto* qr = app.add_subcommand("quarantine", "samples of drifted files kept by a response");
+    qr->require_subcommand(1);
+    auto* ql = qr->add_subcommand("list", "the kept samples");
+    add_json(ql, opt);
+    verbs.push_back({ql, quarantine_list});
+    auto* qe = qr->add_subcommand("export", "copy a sample out (never overwrites)");
+    qe->add_option("sha256", opt.sha256, "the sample's SHA-256")->required();
+    qe->add_option("dest", opt.dest, "file to create")->required();
+    verbs.push_back({qe, quarantine_export});
+
+    auto* fo = app.add_subcommand("forensics", "forensics bundles written by a response");
+    fo->require_subcommand(1);
+    auto* fl = fo->add_subcommand("list", "the bundles and what each holds");
+    add_json(fl, opt);
+    verbs.push_back({fl, forensics_list});
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -34,6 +34,7 @@ struct Options {
     std::string min_severity = "low";
     std::string since, kind, container_filter;
     bool follow = false;
+    std::string sha256, dest;
 };
 
 // Shared by the verbs: each prints its failure once and returns nullopt. Without
@@ -58,5 +59,9 @@ int reload(const Options& o);
 int mode(const Options& o);
 int scan(const Options& o);
 int events(const Options& o);
+int thaw(const Options& o);
+int quarantine_list(const Options& o);
+int quarantine_export(const Options& o);
+int forensics_list(const Options& o);
 
 }  // namespace layerlock::cli

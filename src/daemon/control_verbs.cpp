@@ -44,6 +44,23 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
 
 }  // namespace
 
+json::object Daemon::behaviour_json() {
+    json::object out{{"process_monitor", process_monitor_ != nullptr}, {"network_watch", network_watch_ != nullptr}};
+    if (process_monitor_) {
+        const auto& k = process_monitor_->counters();
+        out["process_events"] = k.events.load();
+        out["container_execs"] = k.container_execs.load();
+        out["process_events_lost"] = k.lost.load();
+        out["process_rescans"] = k.rescans.load();
+        out["behaviour_alerts"] = k.alerts.load();
+        out["fileless_killed"] = k.killed.load();
+        out["realtime"] = process_monitor_->realtime_refused().empty();
+    }
+    if (network_watch_) out["network_checks"] = network_watch_->checks();
+    out["responses_dropped"] = responder_ ? responder_->dropped() : 0;
+    return out;
+}
+
 std::string Daemon::status_json() {
     // The control thread's own baseline connection (WAL: never blocks the builder).
     thread_local std::optional<baseline::Store> store;
@@ -73,6 +90,7 @@ std::string Daemon::status_json() {
         {"uptime_seconds", uptime.count()}, {"config", cfg_.source}, {"containers", std::move(containers)},
         {"gated_mounts", container_mounts_ ? container_mounts_->marked() : 0},
         {"counters", counters_json(gate_->counters(), gate_->cache(), *alerts_)},
+        {"behaviour", behaviour_json()},
         {"baseline", json::object{{"database", database_},
                                   {"layers", store ? store->layer_count() : 0},
                                   {"files", store ? store->file_count() : 0}}}};
@@ -100,6 +118,18 @@ std::string Daemon::set_live_mode(const std::string& container, const std::strin
     return json::serialize(json::object{{"ok", true}, {"container", target.id}, {"mode", effective}});
 }
 
+std::string Daemon::thaw(const std::string& container) {
+    std::vector<model::Container> known;
+    for (const auto& c : registry_.all()) known.push_back(c->info);
+    std::vector<std::string> missing;
+    auto found = select_containers(known, {container}, &missing);
+    if (found.empty()) return error_reply("no gated container \"" + base::escape(container) + "\"", "not-found");
+    if (auto r = responder_->thaw(found.front().id); !r) return error_reply(r.error().message());
+    spdlog::get("layerlockd")->info("thawed container id={} name=\"{}\"", found.front().id.substr(0, 12),
+                                    base::escape(found.front().name));
+    return json::serialize(json::object{{"ok", true}, {"container", found.front().id}});
+}
+
 std::string Daemon::handle_control(const std::string& request) {
     boost::system::error_code ec;
     auto value = json::parse(request, ec);
@@ -119,6 +149,7 @@ std::string Daemon::handle_control(const std::string& request) {
             return json::serialize(json::object{{"ok", true}, {"config", base::escape(cfg_.source)}});
         }
         if (verb == "mode") return set_live_mode(str("container"), str("mode"));
+        if (verb == "thaw") return thaw(str("container"));
     } catch (const std::exception& e) {
         return error_reply(std::string("internal error: ") + e.what());
     }

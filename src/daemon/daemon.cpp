@@ -92,6 +92,79 @@ std::vector<dev_t> host_devices(const config::Config& c) {
 
 }  // namespace
 
+namespace {
+// A sink that hands alerts to the responder it does not own (sinks are rebuilt on
+// reload; the responder lives as long as the daemon).
+class ForwardingSink final : public alert::Sink {
+public:
+    explicit ForwardingSink(alert::Sink& to) : to_(to) {}
+    void write(const model::DriftEvent& ev) override { to_.write(ev); }
+
+private:
+    alert::Sink& to_;
+};
+}  // namespace
+
+std::unique_ptr<alert::Sink> forwarding_sink(alert::Sink& to) { return std::make_unique<ForwardingSink>(to); }
+
+std::optional<response::Target> Daemon::response_target(const std::string& container_id) {
+    for (const auto& c : registry_.all())
+        if (c->info.id == container_id) return response::Target{c->info, c->mode};
+    return std::nullopt;
+}
+
+// The process monitor and the network check (behaviour drift): both optional, both
+// report why when they cannot run, neither stops the start.
+void Daemon::step_behaviour() {
+    config::BehaviourConfig b;
+    config::NetworkConfig n;
+    {
+        std::lock_guard lock(cfg_mu_);
+        b = cfg_.behaviour;
+        n = cfg_.network;
+    }
+    if (n.enabled) {
+        NetworkWatch::Hooks hooks;
+        hooks.containers = [this] { return registry_.all(); };
+        hooks.config = [this] {
+            std::lock_guard lock(cfg_mu_);
+            return cfg_.network;
+        };
+        hooks.publish = [this](model::DriftEvent ev) { alerts_->publish(std::move(ev)); };
+        hooks.database = database_;
+        network_watch_ = std::make_unique<NetworkWatch>(std::move(hooks));
+        network_watch_->start();
+    }
+    if (!b.enabled) return;
+    process::MonitorHooks hooks;
+    hooks.container = [this](dev_t dev) -> std::optional<process::ContainerView> {
+        auto c = registry_.find(dev);
+        if (!c) return std::nullopt;
+        return process::ContainerView{c->info, c->mode};
+    };
+    hooks.containers = [this] {
+        std::vector<dev_t> devs;
+        for (const auto& c : registry_.all()) devs.push_back(c->info.dev);
+        return devs;
+    };
+    hooks.rules = [this] {
+        std::lock_guard lock(cfg_mu_);
+        const auto& bc = cfg_.behaviour;
+        return policy::BehaviourRules{bc.shells, bc.package_managers, bc.fileless, bc.shell, bc.package};
+    };
+    hooks.publish = [this](model::DriftEvent ev) { alerts_->publish(std::move(ev)); };
+    hooks.new_process = [this](dev_t dev) {
+        if (network_watch_) network_watch_->poke(dev);
+    };
+    hooks.sample = [this](int fd, const model::DriftEvent& ev) { return responder_->keep_sample(fd, ev); };
+    process_monitor_ = std::make_unique<process::ProcessMonitor>(std::move(hooks));
+    if (auto r = process_monitor_->start(b.realtime); !r) {
+        logger()->error("process monitor: {} (fileless, shell and package manager drift are not detected)",
+                        r.error().message());
+        process_monitor_.reset();
+    }
+}
+
 base::Result<void> Daemon::step_lock() {
     auto lock_dir = std::filesystem::path(cfg_.daemon.lock_file).parent_path();
     if (!std::filesystem::exists(lock_dir)) {
@@ -135,6 +208,7 @@ base::Result<std::vector<std::unique_ptr<alert::Sink>>> Daemon::make_sinks(const
     if (c.alerts.stderr_output == "always" || (c.alerts.stderr_output == "auto" && tty))
         sinks.push_back(alert::stderr_sink());
     sinks.push_back(event_store_sink(database_, c.events));
+    if (responder_) sinks.push_back(forwarding_sink(*responder_));
     if (!c.alerts.json_path.empty()) {
         auto s = alert::json_lines_sink(c.alerts.json_path);
         if (!s) return base::unexpected(base::Error::plain("alerts.json_path: " + s.error().message()));
@@ -145,6 +219,19 @@ base::Result<std::vector<std::unique_ptr<alert::Sink>>> Daemon::make_sinks(const
 
 void Daemon::step_alerts() {
     alerts_ = std::make_unique<alert::AlertQueue>(cfg_.alerts.queue_size);
+    // Response actions: matched on the alert thread, taken on their own.
+    response::ResponderHooks hooks;
+    hooks.container = [this](const std::string& id) { return response_target(id); };
+    hooks.config = [this] {
+        std::lock_guard lock(cfg_mu_);
+        return cfg_.response;
+    };
+    hooks.publish = [this](model::DriftEvent ev) { alerts_->publish(std::move(ev)); };
+    hooks.state_dir = std::filesystem::path(database_).parent_path().string();
+    hooks.docker_socket = cfg_.discovery.docker_socket;
+    hooks.database = database_;
+    responder_ = std::make_unique<response::Responder>(std::move(hooks));
+    responder_->start();
     auto sinks = make_sinks(cfg_);
     if (!sinks) {   // the other sinks still deliver; the operator is told once
         logger()->error("alerts: {}", sinks.error().message());
@@ -559,6 +646,14 @@ int Daemon::run() {
         watch_loop(std::move(w));
     });
     while (!initial_sync_done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    step_behaviour();
+    if (process_monitor_) {
+        process_monitor_->request_scan();   // processes that started before the daemon
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (auto why = process_monitor_->realtime_refused(); !why.empty() && cfg_.behaviour.realtime)
+            logger()->warn("process monitor runs at normal priority ({}): a fileless payload gets further before it "
+                           "is killed", why);
+    }
     if (auto r = control_.start(cfg_.daemon.control_socket, [this](const std::string& q) { return handle_control(q); }); !r)
         logger()->error("control socket: {} (layerlock status/reload/mode unavailable)", r.error().message());
     logger()->info("layerlockd {} ready: mode={} containers={} on_error={}", LAYERLOCK_VERSION,
@@ -578,6 +673,8 @@ int Daemon::run() {
     drift_thread_.join();
     watch_thread_.join();
     container_mounts_->stop();
+    if (process_monitor_) process_monitor_->stop();
+    if (network_watch_) network_watch_->stop();
     gate_->stop();   // marks removed, pending events answered
     const auto& k = gate_->counters();
     logger()->info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} "
@@ -588,6 +685,7 @@ int Daemon::run() {
                    k.drift_unhashed.load(), k.hashed.load(), alerts_->dropped());
     builder_->stop();
     alerts_->stop();
+    responder_->stop();
     return status;
 }
 

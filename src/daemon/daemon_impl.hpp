@@ -6,6 +6,8 @@
 
 #include <sys/eventfd.h>
 
+#include <boost/json/object.hpp>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -30,6 +32,9 @@
 #include "layerlock/watch/reconcile.hpp"
 #include "layerlock/watch/watcher.hpp"
 #include "container_mounts.hpp"
+#include "network_watch.hpp"
+#include "layerlock/process/monitor.hpp"
+#include "layerlock/response/responder.hpp"
 #include "registry.hpp"
 
 namespace layerlock::baseline {
@@ -42,6 +47,9 @@ namespace layerlock::daemon {
 // A file drift event for one change of a container (file_drift.cpp).
 model::DriftEvent file_event(const gate::GatedContainer& c, const watch::FileChange& ch,
                              const policy::FileVerdict& v);
+
+// Hands alerts to a sink owned elsewhere (the responder).
+std::unique_ptr<alert::Sink> forwarding_sink(alert::Sink& to);
 
 // Stores every drift event in the event table (file_drift.cpp).
 std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const config::EventConfig& limits);
@@ -71,6 +79,9 @@ public:
         return config::mount_action_for(cfg_, path, c.info.name, c.info.image);
     }
     void publish(model::DriftEvent ev) override { alerts_->publish(std::move(ev)); }
+    void sample(int fd, const model::DriftEvent& ev) override {
+        if (responder_) (void)responder_->keep_sample(fd, ev);
+    }
     void prepare_worker() override { open_thread_store(database_); }
     void tick() override;
 
@@ -78,6 +89,9 @@ private:
     base::Result<void> step_lock();
     base::Result<void> step_group();
     void step_alerts();
+    void step_behaviour();
+    std::optional<response::Target> response_target(const std::string& container_id);
+    std::string thaw(const std::string& container);
     base::Result<std::vector<std::unique_ptr<alert::Sink>>> make_sinks(const config::Config& c);
     void discovery_loop();
     void sync_mounts(const std::string& table);
@@ -102,6 +116,7 @@ private:
     }
     std::string handle_control(const std::string& request);
     std::string status_json();
+    boost::json::object behaviour_json();
     std::string set_live_mode(const std::string& container, const std::string& mode);
     void file_drift_loop();
     void queue_reconcile(dev_t dev);
@@ -132,6 +147,9 @@ private:
     std::unique_ptr<BaselineBuilder> builder_;
     std::unique_ptr<Metadata> metadata_;
     std::unique_ptr<ContainerMounts> container_mounts_;
+    std::unique_ptr<response::Responder> responder_;
+    std::unique_ptr<process::ProcessMonitor> process_monitor_;
+    std::unique_ptr<NetworkWatch> network_watch_;
     Registry registry_;
     std::vector<dev_t> host_devs_;
     std::map<std::uint64_t, dev_t> mounts_;      // mount id → overlay dev (discovery thread)

@@ -176,6 +176,16 @@ base::Result<std::string> DockerClient::get(const std::string& target) {
     return std::move(r->body);
 }
 
+base::Result<void> DockerClient::stop(const std::string& id, int grace_seconds) {
+    const std::string target = "/containers/" + id + "/stop?t=" + std::to_string(grace_seconds);
+    if (!is_safe_target(target)) return base::unexpected(base::Error::invalid("docker stop: bad container id"));
+    // The engine answers when the container has stopped: allow the grace period.
+    auto r = detail::http_post_unix(socket_path_, target, timeout_ + std::chrono::seconds(grace_seconds + 5));
+    if (!r) return base::unexpected(r.error());
+    if (r->status != 204 && r->status != 304) return base::unexpected(status_error(target, *r));
+    return {};
+}
+
 base::Result<std::vector<std::string>> DockerClient::list_running() {
     auto body = get("/containers/json");
     if (!body) return base::unexpected(body.error());

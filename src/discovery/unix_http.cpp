@@ -85,17 +85,18 @@ base::Error to_error(const Exchange& x, const std::string& context,
     return {std::make_error_code(std::errc::protocol_error), where + ": " + x.ec.message()};
 }
 
-base::Result<HttpResponse> exchange(const std::string& socket_path, const std::string& target,
+base::Result<HttpResponse> exchange(const std::string& socket_path, http::verb verb, const std::string& target,
                                     std::chrono::milliseconds timeout) {
-    std::string context = "GET " + target + " on " + socket_path;
+    std::string context = std::string(http::to_string(verb)) + " " + target + " on " + socket_path;
     if (socket_path.empty() || socket_path.size() >= sizeof(sockaddr_un::sun_path))
         return base::unexpected(base::Error::from_errno(context, ENAMETOOLONG));
     asio::io_context ioc(1);
     Exchange x(ioc);
-    x.req = {http::verb::get, target, 11};
+    x.req = {verb, target, 11};
     x.req.set(http::field::host, "docker");
     x.req.set(http::field::user_agent, "layerlock");
     x.req.keep_alive(false);
+    if (verb == http::verb::post) x.req.content_length(0);
     x.parser.body_limit(kMaxBody);
     x.parser.header_limit(kMaxHeader);
     x.stream.expires_after(timeout);
@@ -113,9 +114,19 @@ base::Result<HttpResponse> exchange(const std::string& socket_path, const std::s
 base::Result<HttpResponse> http_get_unix(const std::string& socket_path, const std::string& target,
                                          std::chrono::milliseconds timeout) noexcept {
     try {
-        return exchange(socket_path, target, timeout);
+        return exchange(socket_path, http::verb::get, target, timeout);
     } catch (const std::exception& e) {
         return base::unexpected(base::Error::plain("GET " + target + " on " + socket_path + ": " +
+                                                   e.what()));
+    }
+}
+
+base::Result<HttpResponse> http_post_unix(const std::string& socket_path, const std::string& target,
+                                          std::chrono::milliseconds timeout) noexcept {
+    try {
+        return exchange(socket_path, http::verb::post, target, timeout);
+    } catch (const std::exception& e) {
+        return base::unexpected(base::Error::plain("POST " + target + " on " + socket_path + ": " +
                                                    e.what()));
     }
 }

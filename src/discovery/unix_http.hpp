@@ -21,5 +21,8 @@ struct HttpResponse {
 // closed and the error is std::errc::timed_out. Never throws.
 base::Result<HttpResponse> http_get_unix(const std::string& socket_path, const std::string& target,
                                          std::chrono::milliseconds timeout) noexcept;
+// The same for a POST with an empty body (an action: stop a container).
+base::Result<HttpResponse> http_post_unix(const std::string& socket_path, const std::string& target,
+                                          std::chrono::milliseconds timeout) noexcept;
 
 }  // namespace layerlock::discovery::detail

@@ -403,8 +403,11 @@ bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     next.digest = content;
     next.st = job.st;
     next.code = job.code;
+    // Drift keeps the fd for the after lane (a sample may be kept from it);
+    // otherwise the path is known and the worker closes it.
+    if (v.what.drift) return after_answer(std::move(next), o);
     after_answer(std::move(next), o);
-    return false;   // the path is known: the alert needs no fd, the worker closes it
+    return false;
 }
 
 // Drift decided without the content: answered now, hashed after (for the alert's
@@ -479,7 +482,6 @@ void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
         bool deleted = false;
         job.path = container_path(ev.fd(), c, &deleted);
     }
-    ev.close_fd();   // done with the file before the alert goes out
     auto v = job.verdict;
     if (job.unhashed && content && !ev.mount) {
         policy::ExecFacts facts;
@@ -493,7 +495,10 @@ void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
         if (cls.drift && !job.code) v.what = cls;
         if (cls.drift) gate.cache_.put(policy::FileKey::of(job.st), cls, content);
     }
-    report(ev, &c, job.path, v, content, std::move(job.names));
+    auto d = event_for(ev, &c, job.path, v, content, std::move(job.names));
+    if (v.what.drift && ev.fd() >= 0) gate.env_.sample(ev.fd(), d);   // before the fd goes
+    ev.close_fd();   // done with the file before the alert goes out
+    gate.env_.publish(std::move(d));
 }
 
 void ExecGate::Impl::sweep_deadlines() {
@@ -544,6 +549,12 @@ void ExecGate::Impl::drain_on_stop() {
 void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
                             const policy::Verdict& v, const std::optional<model::Sha256>& digest,
                             std::optional<ProcessNames> names) {
+    gate.env_.publish(event_for(ev, c, path, v, digest, std::move(names)));
+}
+
+model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedContainer* c, const std::string& path,
+                                            const policy::Verdict& v, const std::optional<model::Sha256>& digest,
+                                            std::optional<ProcessNames> names) {
     model::DriftEvent d;
     d.kind = std::string(ev.kind);
     if (ev.mount) {
@@ -572,7 +583,7 @@ void ExecGate::Impl::report(const PendingExec& ev, const GatedContainer* c, cons
         d.unknown = "container";
     }
     if (digest_unknown) d.unknown += d.unknown.empty() ? "sha256" : ", sha256";
-    gate.env_.publish(std::move(d));
+    return d;
 }
 
 namespace {

@@ -237,6 +237,10 @@ struct alignas(4096) ExecGate::Impl {
     void report(const PendingExec& ev, const GatedContainer* c, const std::string& path,
                 const policy::Verdict& v, const std::optional<model::Sha256>& digest,
                 std::optional<ProcessNames> names = std::nullopt);
+    // The alert report() publishes, built without publishing it.
+    model::DriftEvent event_for(const PendingExec& ev, const GatedContainer* c, const std::string& path,
+                                const policy::Verdict& v, const std::optional<model::Sha256>& digest,
+                                std::optional<ProcessNames> names);
     [[gnu::noinline]] void maybe_ignore(int event_fd, const GateOptions& o);
 
     // ---- open_gate.cpp: open events, and events on tmpfs and volume mounts ----

@@ -16,23 +16,21 @@ namespace {
 using base::Error;
 using base::unexpected;
 
-// One netlink message carrying one connector message carrying `payload`.
-template <typename Payload>
-struct alignas(NLMSG_ALIGNTO) Request {
-    nlmsghdr nl;
-    cn_msg cn;
-    Payload payload;
-};
-
+// One netlink message carrying one connector message carrying the operation
+// (cn_msg ends in a flexible array: the message is laid out in a byte buffer).
 base::Result<void> subscribe(int fd, bool listen) {
-    Request<proc_cn_mcast_op> req{};
-    req.nl.nlmsg_len = sizeof req;
-    req.nl.nlmsg_type = NLMSG_DONE;
-    req.nl.nlmsg_pid = static_cast<__u32>(::getpid());
-    req.cn.id = {CN_IDX_PROC, CN_VAL_PROC};
-    req.cn.len = sizeof(proc_cn_mcast_op);
-    req.payload = listen ? PROC_CN_MCAST_LISTEN : PROC_CN_MCAST_IGNORE;
-    if (::send(fd, &req, sizeof req, 0) != static_cast<ssize_t>(sizeof req))
+    constexpr std::size_t kLen = NLMSG_LENGTH(sizeof(cn_msg) + sizeof(proc_cn_mcast_op));
+    alignas(nlmsghdr) char buf[NLMSG_SPACE(sizeof(cn_msg) + sizeof(proc_cn_mcast_op))] = {};
+    auto* nl = reinterpret_cast<nlmsghdr*>(buf);
+    nl->nlmsg_len = kLen;
+    nl->nlmsg_type = NLMSG_DONE;
+    nl->nlmsg_pid = static_cast<__u32>(::getpid());
+    auto* cn = static_cast<cn_msg*>(NLMSG_DATA(nl));
+    cn->id = {CN_IDX_PROC, CN_VAL_PROC};
+    cn->len = sizeof(proc_cn_mcast_op);
+    const proc_cn_mcast_op op = listen ? PROC_CN_MCAST_LISTEN : PROC_CN_MCAST_IGNORE;
+    std::memcpy(cn->data, &op, sizeof op);
+    if (::send(fd, buf, kLen, 0) != static_cast<ssize_t>(kLen))
         return unexpected(Error::from_errno("proc connector subscribe"));
     return {};
 }

@@ -129,9 +129,9 @@ journal_has() {
 # A second test image for the code-open gate: dynamic programs with their loader
 # and libraries copied from the host (ll_test_app linked against an image library,
 # Debian's python3, perl and bash), busybox for the rest, an image script, a Python
-# module and an entrypoint script. Built once per fixture revision.
+# module, an entrypoint script and a stand-in apt-get. Built once per fixture revision.
 DYN_IMAGE=layerlock-test/dyn:1
-DYN_REVISION=1
+DYN_REVISION=2
 ensure_dyn_image() {
     [ "$(docker image inspect -f '{{index .Config.Labels "layerlock.fixture"}}' "$DYN_IMAGE" 2>/dev/null)" = "$DYN_REVISION" ] && return 0
     local root=$T/dynroot f
@@ -156,6 +156,8 @@ ensure_dyn_image() {
     printf '#!/bin/sh\necho entrypoint-ran > /tmp/entrypoint.out\nexec "$@"\n' > "$root/usr/local/bin/entry.sh"
     chmod 755 "$root/usr/local/bin/image-script.sh" "$root/usr/local/bin/entry.sh"
     printf 'MESSAGE = "image-module-ok"\n' > "$root/app/imagemod.py"
+    printf '#!/bin/sh\necho "apt-get $*"\n' > "$root/usr/bin/apt-get"   # a package manager, by name
+    chmod 755 "$root/usr/bin/apt-get"
     echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
     tar -C "$root" -c . | docker import --change "LABEL layerlock.fixture=$DYN_REVISION" \
         --change 'ENTRYPOINT ["/usr/local/bin/entry.sh"]' - "$DYN_IMAGE" >/dev/null

@@ -336,11 +336,15 @@ def problems_in(root):
             if not re.match(r"^[A-Za-z0-9_./+-]+$", word) or word.startswith("-"):
                 continue
             uses.setdefault(word, (os.path.relpath(path, root), no))
+    # C++ tests: host programs they run or copy (a literal on a line that runs,
+    # execs or copies it); other literals are paths inside test images.
     for src in glob.glob(os.path.join(root, "tests/**/*.[ch]pp"), recursive=True):
-        text = open(src, encoding="utf-8", errors="replace").read()
-        for m in re.finditer(r'"(/(?:usr/)?s?bin/[A-Za-z0-9_.+-]+)"', text):
-            if os.path.exists(m.group(1)):
-                uses.setdefault(m.group(1), (os.path.relpath(src, root), text.count("\n", 0, m.start()) + 1))
+        for no, line in enumerate(open(src, encoding="utf-8", errors="replace"), 1):
+            if not re.search(r"\brun\(|exec[lv]|posix_spawn|copy_file|kBusybox", line):
+                continue
+            for m in re.finditer(r'"(/(?:usr/)?s?bin/[A-Za-z0-9_.+-]+)"', line):
+                if os.path.exists(m.group(1)):
+                    uses.setdefault(m.group(1), (os.path.relpath(src, root), no))
     problems, found = [], {}
     for word in uses:
         found[word] = word if word.startswith("/") and os.access(word, os.X_OK) else shutil.which(word, path=SEARCH_PATH)

@@ -46,6 +46,12 @@ public:
     // True the first time this (container, path, change, content) is seen.
     bool first_report(const std::string& container_id, const std::string& path, const std::string& change,
                       const std::string& sha256);
+    // The network baseline of a container (by engine id): the listeners learned in
+    // its learning window ("tcp/8080"), and the window's end (set to `if_new`, in
+    // CLOCK_REALTIME microseconds, the first time a container is asked about).
+    std::vector<std::string> learned_listeners(const std::string& container_id);
+    void learn_listener(const std::string& container_id, const std::string& proto, std::uint16_t port);
+    std::int64_t learning_until(const std::string& container_id, std::int64_t if_new);
     // Deletes events older than max_age and beyond the newest max_rows.
     base::Result<void> prune(std::chrono::seconds max_age, std::uint64_t max_rows);
 

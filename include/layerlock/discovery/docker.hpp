@@ -39,6 +39,9 @@ public:
     base::Result<DockerContainer> inspect(const std::string& id);
     // GET path → body (status 200 only); exposed for tests and future endpoints.
     base::Result<std::string> get(const std::string& target);
+    // POST /containers/{id}/stop?t=SECONDS: the engine stops the container (SIGTERM,
+    // then SIGKILL after the grace period). Done also when it was already stopped.
+    base::Result<void> stop(const std::string& id, int grace_seconds);
 
 private:
     std::string socket_path_;

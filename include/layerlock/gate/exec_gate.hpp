@@ -96,6 +96,9 @@ public:
     virtual bool image_has_size(const GatedContainer& c, std::uint64_t size) = 0;
     // Any thread, after the answer: must not block (bounded queue).
     virtual void publish(model::DriftEvent ev) = 0;
+    // The after lane, for drift, before the alert is published: the file is still
+    // open as `fd` (even if deleted meanwhile), so a sample can be kept (quarantine).
+    virtual void sample(int /*fd*/, const model::DriftEvent& /*ev*/) {}
     // Reader thread, at least every tick: liveness (systemd watchdog keep-alive).
     virtual void tick() {}
     // Each worker thread, once, before its first event: open per-thread resources

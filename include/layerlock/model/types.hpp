@@ -88,6 +88,11 @@ struct DriftEvent {
     // empty when not told (file drift is always the writable layer).
     std::string location;
     std::string mount;       // for tmpfs and volume: the mount point inside the container
+    std::string cmdline;     // the process's command line, arguments joined by spaces (raw)
+    std::int64_t uid = -1;   // the process's real uid; -1 unknown
+    // The process and its ancestors up to the container's init, nearest first:
+    // "pid=N comm=C exe=E uid=U cmdline=..." joined by " <- " (raw).
+    std::string process_tree;
     std::string unknown;     // what could not be learned (e.g. "container metadata")
     std::string change;      // file drift: added | modified | metadata | deleted | renamed
     std::string detail;      // e.g. "mode 0755 -> 4755"
