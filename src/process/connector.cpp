@@ -4,11 +4,19 @@
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace layerlock::process {
 namespace {
@@ -35,22 +43,83 @@ base::Result<void> subscribe(int fd, bool listen) {
     return {};
 }
 
+// A subscribed connector socket created in the network namespace `ns_path` names
+// (the calling thread's own when empty), on a short-lived thread that joins it.
+base::Result<base::UniqueFd> subscribed_socket(const std::string& ns_path, int rcvbuf) {
+    base::UniqueFd ns;
+    if (!ns_path.empty()) {
+        ns.reset(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns) return unexpected(Error::from_errno("open " + ns_path));
+    }
+    base::Result<base::UniqueFd> out = unexpected(Error::plain("not tried"));
+    std::thread t([&] {
+        if (ns && ::setns(ns.get(), CLONE_NEWNET) != 0) {
+            out = unexpected(Error::from_errno("setns " + ns_path));
+            return;
+        }
+        base::UniqueFd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR));
+        if (!fd) {
+            out = unexpected(Error::from_errno("socket NETLINK_CONNECTOR"));
+            return;
+        }
+        // SO_RCVBUFFORCE needs CAP_NET_ADMIN; SO_RCVBUF is capped by net.core.rmem_max.
+        if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+            ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        sockaddr_nl addr{};
+        addr.nl_family = AF_NETLINK;
+        addr.nl_groups = CN_IDX_PROC;
+        if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            out = unexpected(Error::from_errno("bind proc connector"));
+            return;
+        }
+        if (auto r = subscribe(fd.get(), true); !r) {
+            out = unexpected(r.error());
+            return;
+        }
+        out = std::move(fd);
+    });
+    t.join();
+    return out;
+}
+
+std::uint64_t ns_inode(const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// The connector answers in the host's (initial) network namespace only. A daemon in
+// a private one (the unit's PrivateNetwork=) subscribes from there: pid 1's, else
+// the first other namespace found among the host's processes where it works (an
+// engine's, a shell's); the daemon's own threads never leave their namespace.
+base::Result<base::UniqueFd> host_subscribed_socket(int rcvbuf) {
+    auto here = subscribed_socket({}, rcvbuf);
+    if (here) return here;
+    const auto own = ns_inode("/proc/self/ns/net");
+    std::vector<std::uint64_t> tried = {own};
+    std::vector<std::string> candidates = {"/proc/1/ns/net"};
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+        const auto name = e.path().filename().string();
+        if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos)
+            candidates.push_back("/proc/" + name + "/ns/net");
+        if (candidates.size() > 4096) break;
+    }
+    for (const auto& path : candidates) {
+        const auto ino = ns_inode(path);
+        if (ino == 0 || std::find(tried.begin(), tried.end(), ino) != tried.end()) continue;
+        tried.push_back(ino);
+        if (auto s = subscribed_socket(path, rcvbuf)) return s;
+        if (tried.size() > 16) break;
+    }
+    return unexpected(Error::plain(here.error().message() + " (here and in the host's network namespaces tried)"));
+}
+
 }  // namespace
 
 base::Result<Connector> Connector::open(int rcvbuf) {
-    base::UniqueFd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR));
-    if (!fd) return unexpected(Error::from_errno("socket NETLINK_CONNECTOR"));
-    // SO_RCVBUFFORCE needs CAP_NET_ADMIN; SO_RCVBUF is capped by net.core.rmem_max.
-    if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
-        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockaddr_nl addr{};
-    addr.nl_family = AF_NETLINK;
-    addr.nl_groups = CN_IDX_PROC;
-    addr.nl_pid = 0;   // the kernel assigns a port id
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return unexpected(Error::from_errno("bind proc connector"));
-    if (auto r = subscribe(fd.get(), true); !r) return unexpected(r.error());
-    return Connector(std::move(fd));
+    auto fd = host_subscribed_socket(rcvbuf);
+    if (!fd) return unexpected(fd.error());
+    return Connector(std::move(*fd));
 }
 
 base::Result<Batch> Connector::read() {

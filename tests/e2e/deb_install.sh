@@ -88,6 +88,9 @@ check "and the values of --kind" grep -qw package <(bash -c "source $COMPLETION;
 check "$CONF is a conffile" grep -q " $CONF " <(dpkg-query -W -f='${Conffiles}\n' "$PKG")
 check "the unit is enabled" test -L /etc/systemd/system/multi-user.target.wants/layerlock.service
 check "the unit verifies against the installed files" systemd-analyze verify "$UNIT"
+exposure=$(systemd-analyze security --offline=true "$UNIT" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+check "the unit's systemd-analyze security exposure is at most 2.5 ($exposure)" \
+    python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 2.5 else 1)' "${exposure:-99}"
 check "layerlock.toml(5) documents daemon.control_socket" \
     grep -q control_socket <(zcat /usr/share/man/man5/layerlock.toml.5.gz)
 check "the installed layerlock validates the packaged configuration" /usr/bin/layerlock config check "$CONF"
@@ -206,6 +209,10 @@ drift_denied "$c2" /tmp/e
 drift_denied "$c1" /tmp/f
 check "layerlock status reaches the sandboxed daemon's socket" \
     bash -c "/usr/bin/layerlock status --json | grep -q '$c2'"
+# The process monitor works from the private network namespace (the connector is
+# subscribed from the host's): the execs of the checks above reached it.
+check "the sandboxed daemon's process monitor runs" \
+    bash -c "/usr/bin/layerlock status --json | python3 -c 'import json, sys; b = json.load(sys.stdin)[\"behaviour\"]; sys.exit(0 if b[\"process_monitor\"] and b[\"container_execs\"] > 0 else 1)'"
 stop_installed && rc=0 || rc=$?
 check "the sandboxed daemon stops with status 0 (rc=$rc)" [ "$rc" -eq 0 ]
 
