@@ -54,7 +54,7 @@ json::object Daemon::behaviour_json() {
         out["process_rescans"] = k.rescans.load();
         out["behaviour_alerts"] = k.alerts.load();
         out["fileless_killed"] = k.killed.load();
-        out["realtime"] = process_monitor_->realtime_refused().empty();
+        out["realtime"] = process_monitor_->realtime();
     }
     if (network_watch_) out["network_checks"] = network_watch_->checks();
     out["responses_dropped"] = responder_ ? responder_->dropped() : 0;

@@ -114,6 +114,7 @@ void ProcessMonitor::run() {
         if (!fds[0].revents) continue;
         auto batch = connector.read();
         if (!batch) continue;
+        rules_ = hooks_.rules();   // once per batch, not per event
         counters_.events.fetch_add(batch->events.size(), std::memory_order_relaxed);
         for (const auto& ev : batch->events) {
             if (ev.what == ProcEvent::What::Exec) {
@@ -148,6 +149,7 @@ bool ProcessMonitor::first_time(pid_t pid, std::uint64_t start_time) {
 
 void ProcessMonitor::recheck_due() {
     const auto now = std::chrono::steady_clock::now();
+    if (!rechecks_.empty() && rechecks_.front().due <= now) rules_ = hooks_.rules();
     while (!rechecks_.empty() && rechecks_.front().due <= now) {
         const auto r = rechecks_.front();
         rechecks_.pop_front();
@@ -163,6 +165,7 @@ void ProcessMonitor::recheck_due() {
 
 void ProcessMonitor::scan() {
     counters_.rescans.fetch_add(1, std::memory_order_relaxed);
+    rules_ = hooks_.rules();
     for (dev_t dev : hooks_.containers()) {
         auto c = hooks_.container(dev);
         if (!c) continue;
@@ -174,10 +177,15 @@ void ProcessMonitor::judge(pid_t pid, const ContainerView& c, bool from_scan) {
     auto p = read_basic(pid);
     if (!p.ok || p.root_dev != c.info.dev || !first_time(pid, p.start_time)) return;
     p.exe = read_exe_link(pid);
-    auto parent = read_basic(p.ppid);
-    std::string parent_exe = parent.ok ? read_exe_link(p.ppid) : std::string();
+    // The parent matters only for a shell: read only then.
+    ProcessInfo parent;
+    std::string parent_exe;
+    if (policy::matches_process(p.comm, p.exe, rules_.shells)) {
+        parent = read_basic(p.ppid);
+        if (parent.ok) parent_exe = read_exe_link(p.ppid);
+    }
     const policy::NewProcess np{p.comm, p.exe, parent.ok && parent.root_dev == p.root_dev, parent.comm, parent_exe};
-    auto drift = policy::classify_process(np, hooks_.rules());
+    auto drift = policy::classify_process(np, rules_);
     if (hooks_.new_process && !from_scan) hooks_.new_process(c.info.dev);
     if (!drift && !from_scan && !is_deleted_exe(p.exe) && rechecks_.size() < kMaxRechecks)
         rechecks_.push_back({std::chrono::steady_clock::now() + kRecheckAfter, pid, p.start_time, c.info.dev});
@@ -196,7 +204,7 @@ void ProcessMonitor::judge(pid_t pid, const ContainerView& c, bool from_scan) {
     d.exe = d.path;
     d.pid = pid;
     d.comm = p.comm;
-    d.parent_comm = parent.comm;
+    d.parent_comm = parent.ok ? parent.comm : read_basic(p.ppid).comm;
     d.cmdline = cmdline_text(p.cmdline);
     d.uid = p.uid;
     d.process_tree = tree_text(ancestry(pid, c.info.dev));

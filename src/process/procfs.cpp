@@ -58,10 +58,13 @@ ProcessInfo read_basic(pid_t pid) {
     if (!stat || !parse_stat(*stat, p)) return p;
     struct stat st{};
     if (::stat(proc(pid, "root").c_str(), &st) == 0) p.root_dev = st.st_dev;
-    p.mnt_ns = ns_inode(pid, "ns/mnt");
-    p.net_ns = ns_inode(pid, "ns/net");
     p.ok = true;
     return p;
+}
+
+void read_namespaces(ProcessInfo& p) {
+    p.mnt_ns = ns_inode(p.pid, "ns/mnt");
+    p.net_ns = ns_inode(p.pid, "ns/net");
 }
 
 void read_details(ProcessInfo& p, bool argv) {

@@ -74,7 +74,8 @@ public:
     // Judges every process of every container now (at start, and after a loss).
     void request_scan();
     const MonitorCounters& counters() const { return counters_; }
-    // Why the thread is not real-time, when it is not (empty when it is).
+    // True when the thread runs real-time; why it does not, when it was asked to.
+    bool realtime() const { return realtime_ok_; }
     std::string realtime_refused() const;
 
 private:
@@ -100,6 +101,7 @@ private:
     std::thread thread_;
     std::set<std::pair<pid_t, std::uint64_t>> judged_;   // the thread's own; bounded
     std::deque<Recheck> rechecks_;                         // the thread's own; bounded, in due order
+    policy::BehaviourRules rules_;                         // the thread's copy, refreshed per batch
     std::atomic<bool> realtime_ok_{false};
     std::string realtime_error_;
 };

@@ -26,8 +26,10 @@ struct ProcessInfo {
     std::uint64_t mnt_ns = 0, net_ns = 0;
 };
 
-// comm, ppid, start time, root device and namespaces (cheap: no process memory).
+// comm, ppid, start time and root device (cheap: no process memory).
 ProcessInfo read_basic(pid_t pid);
+// Adds the mount and network namespaces.
+void read_namespaces(ProcessInfo& p);
 // Adds exe, uid and, with `argv`, the cmdline (which reads the process's memory).
 void read_details(ProcessInfo& p, bool argv);
 // The environment (NUL-separated), for forensics; empty when unreadable.
