@@ -6,10 +6,14 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
+#include <cctype>
 #include <cstdio>
 #include <mutex>
+#include <vector>
 
 #include "layerlock/alert/alerts.hpp"
+#include "layerlock/alert/record.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/base/unique_fd.hpp"
 
@@ -22,53 +26,45 @@ namespace {
 
 std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s; }
 
+// journald: the record's fields as LAYERLOCK_<KEY> (values escaped there), plus
+// MESSAGE (the text line), PRIORITY and SYSLOG_IDENTIFIER. Container name, id and
+// image say "unknown" when unknown (filterable); the record's own time and host
+// name are journald's.
 class JournaldSink final : public Sink {
 public:
     void write(const model::DriftEvent& ev) override {
         if (ev.quiet) return;   // expected runtime changes: stored and in JSON lines only
-        const std::string msg = message(ev);
-        auto f = [](const char* k, const std::string& v) { return std::string(k) + "=" + v; };
-        const std::string fields[] = {
-            f("MESSAGE", msg),
-            f("PRIORITY", std::to_string(model::syslog_priority(ev.severity))),
-            f("SYSLOG_IDENTIFIER", "layerlockd"),
-            f("LAYERLOCK_KIND", ev.kind),
-            f("LAYERLOCK_SEVERITY", std::string(model::to_string(ev.severity))),
-            f("LAYERLOCK_ACTION", ev.action),
-            f("LAYERLOCK_REASON", escape(ev.reason)),
-            f("LAYERLOCK_RUNTIME", std::string(model::to_string(ev.runtime))),
-            f("LAYERLOCK_CONTAINER_ID", or_unknown(escape(ev.container_id))),
-            f("LAYERLOCK_CONTAINER_NAME", or_unknown(escape(ev.container_name))),
-            f("LAYERLOCK_IMAGE", or_unknown(escape(ev.image))),
-            f("LAYERLOCK_IMAGE_ID", escape(ev.image_id)),
-            f("LAYERLOCK_K8S_POD", escape(ev.k8s_pod)),
-            f("LAYERLOCK_K8S_NAMESPACE", escape(ev.k8s_namespace)),
-            f("LAYERLOCK_K8S_CONTAINER", escape(ev.k8s_container)),
-            f("LAYERLOCK_PATH", escape(ev.path)),
-            f("LAYERLOCK_SHA256", escape(ev.sha256)),
-            f("LAYERLOCK_PID", std::to_string(ev.pid)),
-            f("LAYERLOCK_COMM", escape(ev.comm)),
-            f("LAYERLOCK_EXE", escape(ev.exe)),
-            f("LAYERLOCK_LOCATION", escape(ev.location)),
-            f("LAYERLOCK_MOUNT", escape(ev.mount)),
-            f("LAYERLOCK_CMDLINE", escape(ev.cmdline)),
-            f("LAYERLOCK_UID", ev.uid >= 0 ? std::to_string(ev.uid) : std::string()),
-            f("LAYERLOCK_PROCESS_TREE", escape(ev.process_tree)),
-            f("LAYERLOCK_PARENT_COMM", escape(ev.parent_comm)),
-            f("LAYERLOCK_UNKNOWN", escape(ev.unknown)),
-            f("LAYERLOCK_CHANGE", escape(ev.change)),
-            f("LAYERLOCK_PACKAGE", escape(ev.package)),
-            f("LAYERLOCK_DETAIL", escape(ev.detail)),
-            f("LAYERLOCK_COUNT", ev.count > 1 ? std::to_string(ev.count) : std::string()),
-        };
-        constexpr std::size_t n = sizeof fields / sizeof fields[0];
-        iovec iov[n];
-        std::size_t used = 0;
-        for (const auto& s : fields) {
-            if (s.back() == '=') continue;   // empty optional field
-            iov[used++] = {const_cast<char*>(s.data()), s.size()};
+        const auto rec = record(ev, {});
+        std::vector<std::string> fields = {"MESSAGE=" + message(ev),
+                                           "PRIORITY=" + std::to_string(model::syslog_priority(ev.severity)),
+                                           "SYSLOG_IDENTIFIER=layerlockd"};
+        for (const char* k : {"container_id", "container_name", "image"})
+            if (!rec.contains(k)) fields.push_back("LAYERLOCK_" + upper(k) + "=unknown");
+        for (const auto& [key, value] : rec) {
+            if (key == "time" || key == "hostname" || (key == "count" && ev.count <= 1)) continue;
+            fields.push_back("LAYERLOCK_" + upper(key) + "=" + text_of(value));
         }
-        sd_journal_sendv(iov, static_cast<int>(used));
+        std::vector<iovec> iov;
+        for (const auto& f : fields) iov.push_back({const_cast<char*>(f.data()), f.size()});
+        sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+    }
+
+private:
+    static std::string upper(std::string_view k) {
+        std::string out(k);
+        for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return out;
+    }
+    // Strings as they are (escaped already), numbers and booleans as text, arrays
+    // (tags, unknown) joined by ", ".
+    static std::string text_of(const boost::json::value& v) {
+        if (v.is_string()) return std::string(v.as_string());
+        if (v.is_array()) {
+            std::string out;
+            for (const auto& item : v.as_array()) out += (out.empty() ? "" : ", ") + text_of(item);
+            return out;
+        }
+        return boost::json::serialize(v);
     }
 };
 
@@ -83,14 +79,16 @@ public:
 
 class JsonLinesSink final : public Sink {
 public:
-    explicit JsonLinesSink(base::UniqueFd fd) : fd_(std::move(fd)) {}
+    JsonLinesSink(base::UniqueFd fd, JsonFormat format) : fd_(std::move(fd)), format_(format) {}
     void write(const model::DriftEvent& ev) override {
-        std::string line = to_json(ev) + "\n";
+        const auto rec = format_ == JsonFormat::Falco ? falco_record(ev, host_name()) : record(ev, host_name());
+        std::string line = boost::json::serialize(rec) + "\n";
         [[maybe_unused]] auto n = ::write(fd_.get(), line.data(), line.size());  // O_APPEND: one write per record
     }
 
 private:
     base::UniqueFd fd_;
+    JsonFormat format_;
 };
 
 }  // namespace
@@ -147,30 +145,15 @@ std::string message(const model::DriftEvent& ev) {
     return m;
 }
 
-std::string to_json(const model::DriftEvent& ev) {
-    auto q = [](const std::string& s) { return "\"" + json_escape(s) + "\""; };
-    return "{\"time_us\":" + std::to_string(ev.time_us) + ",\"kind\":" + q(ev.kind) +
-           ",\"severity\":" + q(std::string(model::to_string(ev.severity))) + ",\"action\":" + q(ev.action) +
-           ",\"reason\":" + q(ev.reason) + ",\"runtime\":" + q(std::string(model::to_string(ev.runtime))) +
-           ",\"container_id\":" + q(ev.container_id) + ",\"container_name\":" + q(ev.container_name) +
-           ",\"image\":" + q(ev.image) + ",\"image_id\":" + q(ev.image_id) + ",\"k8s_pod\":" + q(ev.k8s_pod) +
-           ",\"k8s_namespace\":" + q(ev.k8s_namespace) + ",\"k8s_container\":" + q(ev.k8s_container) +
-           ",\"path\":" + q(ev.path) + ",\"sha256\":" + q(ev.sha256) +
-           ",\"pid\":" + std::to_string(ev.pid) + ",\"comm\":" + q(ev.comm) +
-           ",\"parent_comm\":" + q(ev.parent_comm) + ",\"exe\":" + q(ev.exe) + ",\"location\":" + q(ev.location) +
-           ",\"mount\":" + q(ev.mount) + ",\"cmdline\":" + q(ev.cmdline) + ",\"uid\":" + std::to_string(ev.uid) +
-           ",\"process_tree\":" + q(ev.process_tree) + ",\"unknown\":" + q(ev.unknown) +
-           ",\"change\":" + q(ev.change) + ",\"detail\":" + q(ev.detail) + ",\"package\":" + q(ev.package) + ",\"count\":" + std::to_string(ev.count) +
-           ",\"quiet\":" + (ev.quiet ? "true" : "false") + "}";
-}
+std::string to_json(const model::DriftEvent& ev) { return boost::json::serialize(record(ev, host_name())); }
 
 std::unique_ptr<Sink> journald_sink() { return std::make_unique<JournaldSink>(); }
 std::unique_ptr<Sink> stderr_sink() { return std::make_unique<StderrSink>(); }
 
-base::Result<std::unique_ptr<Sink>> json_lines_sink(const std::string& path) {
+base::Result<std::unique_ptr<Sink>> json_lines_sink(const std::string& path, JsonFormat format) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return base::unexpected(base::Error::from_errno("open " + path));
-    return std::unique_ptr<Sink>(std::make_unique<JsonLinesSink>(base::UniqueFd(fd)));
+    return std::unique_ptr<Sink>(std::make_unique<JsonLinesSink>(base::UniqueFd(fd), format));
 }
 
 }  // namespace layerlock::alert

@@ -6,7 +6,14 @@
 
 namespace layerlock::model {
 
-std::string_view to_string(Mode m) { return m == Mode::Enforce ? "enforce" : "monitor"; }
+std::string_view to_string(Mode m) {
+    switch (m) {
+        case Mode::Enforce: return "enforce";
+        case Mode::Learn: return "learn";
+        case Mode::Monitor: return "monitor";
+    }
+    return "monitor";
+}
 std::string_view to_string(CodeGate g) {
     switch (g) {
         case CodeGate::On: return "on";
@@ -64,6 +71,7 @@ std::string_view to_string(Runtime r) {
 std::optional<Mode> parse_mode(std::string_view s) {
     if (s == "monitor") return Mode::Monitor;
     if (s == "enforce") return Mode::Enforce;
+    if (s == "learn") return Mode::Learn;
     return std::nullopt;
 }
 

@@ -20,13 +20,13 @@ namespace {
 constexpr const char* kInsert =
     "INSERT INTO events(time_us, kind, severity, action, change, reason, runtime, container_id, container_name,"
     " image, path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount, cmdline,"
-    " uid, process_tree)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)";
+    " uid, process_tree, ppid, user, time_ns)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)";
 
 constexpr const char* kSelect =
     "SELECT id, time_us, kind, severity, action, change, reason, runtime, container_id, container_name, image,"
     " path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount, cmdline, uid,"
-    " process_tree FROM events"
+    " process_tree, ppid, user, time_ns FROM events"
     " WHERE time_us >= ?1 AND id > ?2 AND severity >= ?3 AND (?4 = '' OR kind = ?4)"
     " AND (?5 = '' OR container_name = ?5 OR substr(container_id, 1, length(?5)) = ?5)"
     " ORDER BY id LIMIT ?6";
@@ -64,6 +64,9 @@ model::DriftEvent from_row(const sql::Stmt& s) {
     e.cmdline = s.blob(23);
     e.uid = s.int64(24);
     e.process_tree = s.blob(25);
+    e.ppid = static_cast<pid_t>(s.int64(26));
+    e.user = s.blob(27);
+    e.time_ns = s.int64(28);
     return e;
 }
 
@@ -102,7 +105,8 @@ base::Result<void> EventStore::append(const model::DriftEvent& e) {
         .bind_blob(14, e.comm).bind_blob(15, e.parent_comm).bind_text(16, e.detail)
         .bind(17, static_cast<std::int64_t>(e.count)).bind_text(18, e.package).bind_text(19, e.image_id)
         .bind_blob(20, e.exe).bind_text(21, e.location).bind_blob(22, e.mount).bind_blob(23, e.cmdline)
-        .bind(24, e.uid).bind_blob(25, e.process_tree);
+        .bind(24, e.uid).bind_blob(25, e.process_tree).bind(26, std::int64_t{e.ppid}).bind_blob(27, e.user)
+        .bind(28, e.time_ns);
     return s.run();
 }
 

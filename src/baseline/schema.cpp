@@ -122,12 +122,20 @@ CREATE TABLE container_learning(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 6: one event record (alert/record.hpp): the parent pid, the user name and
+// the time in nanoseconds are kept too; summed repeats update a row's count.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE events ADD COLUMN ppid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN user BLOB NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN time_ns INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 struct Migration {
     int to;
     const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
-constexpr int kCurrentVersion = 5;
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
+constexpr int kCurrentVersion = 6;
 
 base::Result<int> user_version(sqlite3* db) {
     auto s = sql::Stmt::prepare(db, "PRAGMA user_version");

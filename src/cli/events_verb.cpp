@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <thread>
 
+#include <boost/json.hpp>
+
+#include "layerlock/alert/record.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/events.hpp"
 #include "layerlock/config/config.hpp"
@@ -46,17 +49,8 @@ std::string time_text(std::int64_t us) {
 }
 
 void print(const model::DriftEvent& e, bool json) {
-    if (json) {
-        auto q = [](const std::string& s) { return "\"" + json_escape(s) + "\""; };
-        std::printf("{\"time\":%s,\"kind\":%s,\"severity\":%s,\"action\":%s,\"change\":%s,\"reason\":%s,"
-                    "\"runtime\":%s,\"container_id\":%s,\"container_name\":%s,\"image\":%s,\"image_id\":%s,\"path\":%s,"
-                    "\"sha256\":%s,\"pid\":%d,\"comm\":%s,\"detail\":%s,\"count\":%llu}\n",
-                    q(time_text(e.time_us)).c_str(), q(e.kind).c_str(), q(std::string(model::to_string(e.severity))).c_str(),
-                    q(e.action).c_str(), q(e.change).c_str(), q(e.reason).c_str(),
-                    q(std::string(model::to_string(e.runtime))).c_str(), q(e.container_id).c_str(),
-                    q(e.container_name).c_str(), q(e.image).c_str(), q(e.image_id).c_str(), q(e.path).c_str(), q(e.sha256).c_str(),
-                    static_cast<int>(e.pid), q(e.comm).c_str(), q(e.detail).c_str(),
-                    static_cast<unsigned long long>(e.count));
+    if (json) {   // the one event record (alert/record.hpp), as the JSON-lines sink writes it
+        std::printf("%s\n", boost::json::serialize(alert::record(e, alert::host_name())).c_str());
         return;
     }
     std::printf("%s %-8s %-8s %-8s %-9s %-20s %s%s\n", time_text(e.time_us).c_str(), e.kind.c_str(),

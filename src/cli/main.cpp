@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
     verbs.push_back({rl, reload});
     auto* md = app.add_subcommand("mode", "live per-container mode; survives reload until cleared");
     md->add_option("container", opt.container, "container name or id")->required();
-    md->add_option("mode", opt.mode, "monitor, enforce or clear")->required()
-        ->check(CLI::IsMember({"monitor", "enforce", "clear"}));
+    md->add_option("mode", opt.mode, "monitor, enforce, learn or clear")->required()
+        ->check(CLI::IsMember({"monitor", "enforce", "learn", "clear"}));
     add_json(md, opt);
     verbs.push_back({md, mode});
 

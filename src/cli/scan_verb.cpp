@@ -5,9 +5,12 @@
 // 0 no drift at or above the threshold, 1 drift found, 2 error.
 #include <fcntl.h>
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <filesystem>
 
+#include "layerlock/alert/record.hpp"
+#include "layerlock/base/clock.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/config/config.hpp"
@@ -74,31 +77,32 @@ void print_text(const model::Container& c, const std::vector<Finding>& found, mo
     if (shown == 0) std::printf("  no drift\n");
 }
 
-std::string json_container(const model::Container& c, const std::vector<Finding>& found, model::Severity min) {
-    std::string s = "{\"container\":\"" + json_escape(c.name) + "\",\"id\":\"" + json_escape(c.id) +
-                    "\",\"runtime\":\"" + std::string(model::to_string(c.runtime)) + "\",\"image\":\"" +
-                    json_escape(c.image) + "\",\"changes\":[";
-    bool first = true;
+// One object per container; each change is the one event record (alert/record.hpp)
+// the daemon would store for it, plus what only a scan reports: the entry's type,
+// its mode, and the packages a package database change is about.
+boost::json::object json_container(const model::Container& c, const std::vector<Finding>& found, model::Severity min) {
+    namespace json = boost::json;
+    json::array changes;
+    const auto now = base::now_ns();
     for (const auto& f : found) {
         if (f.verdict.severity < min) continue;
+        auto rec = alert::record(policy::file_event(c, f.change, f.verdict, now), alert::host_name());
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", f.change.mode & 07777);
-        s += std::string(first ? "" : ",") + "{\"path\":\"" + json_escape(f.change.path) + "\",\"change\":\"" +
-             std::string(watch::to_string(f.change.change)) + "\",\"kind\":\"" + f.verdict.kind +
-             "\",\"severity\":\"" + std::string(model::to_string(f.verdict.severity)) + "\",\"type\":\"" +
-             std::string(1, f.change.type) + "\",\"mode\":\"" + mode + "\",\"sha256\":\"" + hex_or_empty(f.change) +
-             "\",\"quiet\":" + (f.verdict.quiet ? "true" : "false") + ",\"detail\":\"" + json_escape(f.change.detail) +
-             "\",\"packages\":[";
-        for (std::size_t i = 0; i < f.packages.size(); ++i) {
-            const auto& p = f.packages[i];
-            s += std::string(i ? "," : "") + "{\"name\":\"" + json_escape(p.name) + "\",\"change\":\"" + p.change() +
-                 "\",\"old_version\":\"" + json_escape(p.old_version) + "\",\"new_version\":\"" +
-                 json_escape(p.new_version) + "\"}";
-        }
-        s += "]}";
-        first = false;
+        rec["type"] = std::string(1, f.change.type);
+        rec["mode"] = mode;
+        rec["quiet"] = f.verdict.quiet;
+        json::array packages;
+        for (const auto& p : f.packages)
+            packages.push_back(json::object{{"name", base::escape(p.name)}, {"change", p.change()},
+                                            {"old_version", base::escape(p.old_version)},
+                                            {"new_version", base::escape(p.new_version)}});
+        rec["packages"] = std::move(packages);
+        changes.push_back(std::move(rec));
     }
-    return s + "]}";
+    return {{"container", base::escape(c.name)}, {"id", base::escape(c.id)},
+            {"runtime", std::string(model::to_string(c.runtime))}, {"image", base::escape(c.image)},
+            {"changes", std::move(changes)}};
 }
 
 }  // namespace
@@ -125,7 +129,7 @@ int scan(const Options& o) {
     auto store = open_store(*cfg);
     if (!store) return kFailure;
     int status = 0;
-    std::string json = "[";
+    boost::json::array json;
     for (const auto& c : containers) {
         auto found = scan_one(*store, c, cfg->baseline.threads, daemon::file_rules(*cfg));
         if (!found) {
@@ -134,10 +138,10 @@ int scan(const Options& o) {
         }
         for (const auto& f : *found)
             if (f.verdict.severity >= *min && !f.verdict.quiet) status = 1;
-        if (o.json) json += (json.size() > 1 ? "," : "") + json_container(c, *found, *min);
+        if (o.json) json.push_back(json_container(c, *found, *min));
         else print_text(c, *found, *min);
     }
-    if (o.json) std::printf("%s]\n", json.c_str());
+    if (o.json) std::printf("%s\n", boost::json::serialize(json).c_str());
     return status;
 }
 

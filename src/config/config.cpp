@@ -195,7 +195,7 @@ private:
     std::optional<std::string> problem_;
 };
 
-const Words kModes = {"monitor", "enforce"};
+const Words kModes = {"monitor", "enforce", "learn"};
 const Words kCodeGates = {"on", "alert", "off"};
 const Words kMountActions = {"deny", "alert", "allow"};
 const Words kActions = {"allow", "deny"};

@@ -108,7 +108,7 @@ std::string Daemon::set_live_mode(const std::string& container, const std::strin
         std::lock_guard lock(cfg_mu_);
         if (mode == "clear") live_modes_.erase(target.id);
         else if (auto m = model::parse_mode(mode)) live_modes_[target.id] = *m;
-        else return error_reply("mode must be monitor, enforce or clear");
+        else return error_reply("mode must be monitor, enforce, learn or clear");
     }
     if (auto c = registry_.find(target.dev)) republish(*c, c->info);
     auto now = registry_.find(target.dev);

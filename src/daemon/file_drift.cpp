@@ -47,19 +47,7 @@ private:
 
 model::DriftEvent file_event(const gate::GatedContainer& c, const watch::FileChange& ch,
                              const policy::FileVerdict& v) {
-    model::DriftEvent d;
-    d.kind = v.kind;
-    d.severity = v.severity;
-    d.action = "alerted";
-    d.reason = v.why;
-    d.change = std::string(watch::to_string(ch.change));
-    d.detail = ch.detail;
-    d.path = ch.path;
-    d.quiet = v.quiet;
-    if (ch.sha256) d.sha256 = model::to_hex(*ch.sha256);
-    model::describe_container(d, c.info);
-    d.time_us = base::now_us();
-    return d;
+    return policy::file_event(c.info, ch, v, base::now_ns(), c.mode);
 }
 
 std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const config::EventConfig& limits) {

@@ -142,7 +142,7 @@ void NetworkWatch::alert_host_network(const gate::GatedContainer& c) {
     d.action = "alerted";
     d.reason = "host-network";
     d.detail = "the container shares the host's network namespace; its listeners are not checked as its own";
-    d.time_us = base::now_us();
+    model::stamp(d, base::now_ns());
     model::describe_container(d, c.info);
     hooks_.publish(std::move(d));
 }
@@ -152,11 +152,11 @@ void NetworkWatch::alert_listener(const gate::GatedContainer& c, const process::
     model::DriftEvent d;
     d.kind = "network";
     d.severity = cfg.severity;
-    d.action = "alerted";
+    d.action = c.mode == model::Mode::Learn ? "learned" : "alerted";
     d.reason = "new-listener";
     d.path = l.key();
     d.detail = l.proto + " " + l.addr + ":" + std::to_string(l.port) + " not in the container's baseline";
-    d.time_us = base::now_us();
+    model::stamp(d, base::now_ns());
     if (pid_t owner = process::socket_owner(l.inode, process::processes_with_root(c.info.dev))) {
         auto p = process::read_basic(owner);
         process::read_details(p, true);

@@ -568,7 +568,7 @@ model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedCo
     d.reason = std::string(v.what.reason);
     d.path = path;
     d.pid = ev.pid();
-    d.time_us = base::now_us();
+    model::stamp(d, base::now_ns());
     if (digest) d.sha256 = model::to_hex(*digest);
     const bool digest_unknown = !digest && v.what.drift;   // hash failed, or the file changed after the exec
     if (!names) names = process_names(ev.pid());

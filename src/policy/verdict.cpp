@@ -54,6 +54,7 @@ Verdict decide(const Classification& c, model::Mode mode, model::Action undecide
     }
     if (!c.drift) return {model::Action::Allow, c, "allowed"};
     if (mode == model::Mode::Enforce) return {model::Action::Deny, c, "denied"};
+    if (mode == model::Mode::Learn) return {model::Action::Allow, c, "learned"};
     return {model::Action::Allow, c, "alerted"};
 }
 

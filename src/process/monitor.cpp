@@ -199,7 +199,7 @@ void ProcessMonitor::judge(pid_t pid, const ContainerView& c, bool from_scan) {
     d.kind = std::string(drift->kind);
     d.severity = drift->severity;
     d.reason = std::string(drift->reason);
-    d.action = kill ? "killed" : "alerted";
+    d.action = kill ? "killed" : c.mode == model::Mode::Learn ? "learned" : "alerted";
     d.path = without_deleted(p.exe);
     d.exe = d.path;
     d.pid = pid;
@@ -208,7 +208,7 @@ void ProcessMonitor::judge(pid_t pid, const ContainerView& c, bool from_scan) {
     d.cmdline = cmdline_text(p.cmdline);
     d.uid = p.uid;
     d.process_tree = tree_text(ancestry(pid, c.info.dev));
-    d.time_us = base::now_us();
+    model::stamp(d, base::now_ns());
     model::describe_container(d, c.info);
     if (from_scan) d.detail = "found by a scan of the container's processes (process events were lost)";
     base::UniqueFd exe_fd;

@@ -286,7 +286,7 @@ void Responder::report(const Job& job, const std::string& action, const base::Re
     d.pid = job.ev.pid;
     d.comm = job.ev.comm;
     d.sha256 = job.ev.sha256;
-    d.time_us = base::now_us();
+    model::stamp(d, base::now_ns());
     model::describe_container(d, job.target.info);
     hooks_.publish(std::move(d));
 }

@@ -39,9 +39,15 @@ check "scan names the packages too" grep -q '"packages":\[.*"name":"netcat","cha
 docker exec "$c" /usr-tool true >/dev/null 2>&1 || true     # monitor: the exec gate alerts
 sleep 1
 ev=$("${LL[@]}" events --container "$c" --json)
-check "events has the file drift" grep -q '"kind":"config".*"change":"modified".*"path":"/etc/passwd"' <<<"$ev"
+has_event() {  # has_event KEY=VALUE...: one record of `events --json` has all of them
+    python3 -c 'import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[1:])
+sys.exit(0 if any(all(str(r.get(k)) == v for k, v in want.items())
+                  for r in map(json.loads, sys.stdin.read().splitlines())) else 1)' "$@" <<<"$ev"
+}
+check "events has the file drift" has_event kind=config change=modified path=/etc/passwd
 check "events has the quiet log write, stored" grep -q '"path":"/var/log/app.log"' <<<"$ev"
-check "events has the exec gate's alert" grep -q '"kind":"binary".*"action":"alerted".*"path":"/usr-tool"' <<<"$ev"
+check "events has the exec gate's alert" has_event kind=binary action=alerted path=/usr-tool
 check "--kind filters" bash -c "! grep -q '\"kind\":\"config\"' <<<\"\$('${LAYERLOCK}' --config '$T/layerlock.toml' events --kind binary --json)\""
 crit=$("${LL[@]}" events --min-severity critical --container "$c")
 check "--min-severity critical keeps /etc/passwd only" bash -c "grep -q /etc/passwd <<<'$crit' && ! grep -q usr-tool <<<'$crit'"

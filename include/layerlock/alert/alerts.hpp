@@ -30,12 +30,14 @@ public:
 std::unique_ptr<Sink> journald_sink();
 // One key=value line per event on stderr, names escaped.
 std::unique_ptr<Sink> stderr_sink();
-// One JSON object per line, appended to `path` (created 0600).
-base::Result<std::unique_ptr<Sink>> json_lines_sink(const std::string& path);
+// One JSON object per line, appended to `path` (created 0600): the layerlock record
+// (alert/record.hpp) or what Falco emits for the same detection.
+enum class JsonFormat { Layerlock, Falco };
+base::Result<std::unique_ptr<Sink>> json_lines_sink(const std::string& path, JsonFormat format = JsonFormat::Layerlock);
 
 // The human one-line summary used as journald MESSAGE and on stderr.
 std::string message(const model::DriftEvent& ev);
-// The JSON-lines record (no trailing newline).
+// The layerlock record as one JSON line (no trailing newline).
 std::string to_json(const model::DriftEvent& ev);
 
 class AlertQueue {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Wall-clock time in microseconds since the epoch, as alerts and the event table
-// record it.
+// Wall-clock time since the epoch: nanoseconds (alert records) and microseconds
+// (the event table).
 #pragma once
 
 #include <time.h>
@@ -8,6 +8,12 @@
 #include <cstdint>
 
 namespace layerlock::base {
+
+inline std::int64_t now_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
 
 inline std::int64_t now_us() {
     timespec ts{};

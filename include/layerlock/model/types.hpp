@@ -15,7 +15,9 @@
 
 namespace layerlock::model {
 
-enum class Mode { Monitor, Enforce };
+// monitor: alert only; enforce: deny drift; learn: deny nothing, and record every
+// drift that would have alerted as a candidate exception (`layerlock allowlist suggest`).
+enum class Mode { Monitor, Enforce, Learn };
 // The code-open gate of a container: reads of code that is not the image's
 // (scripts by interpreters, libraries and programs by the loader) are judged like
 // execs (On: denied in enforce mode, alerted in monitor mode), only alerted
@@ -99,8 +101,17 @@ struct DriftEvent {
     std::uint64_t count = 1; // identical events summarised into one
     bool quiet = false;      // expected runtime change: stored, not alerted
     std::string package;     // package drift: "name version"
-    std::int64_t time_us = 0;  // CLOCK_REALTIME microseconds
+    std::int64_t time_us = 0;  // CLOCK_REALTIME microseconds (the event table's precision)
+    std::int64_t time_ns = 0;  // CLOCK_REALTIME nanoseconds (records); 0: time_us is all that is known
+    pid_t ppid = 0;            // the process's parent, 0 unknown
+    std::string user;          // the uid's name in the container's /etc/passwd, when known
 };
+
+// Sets an event's time (both precisions) from CLOCK_REALTIME nanoseconds.
+inline void stamp(DriftEvent& d, std::int64_t now_ns) {
+    d.time_ns = now_ns;
+    d.time_us = now_ns / 1000;
+}
 
 // Copies what an alert says about its container (runtime, id, name, image,
 // Kubernetes names; "container metadata" as unknown when the engine did not answer).
