@@ -26,6 +26,10 @@ void AlertQueue::replace_sinks(std::vector<std::unique_ptr<Sink>> sinks) {
     sinks_.swap(sinks);   // the old sinks are destroyed here, after the last batch they wrote
 }
 
+void AlertQueue::set_dedup_window(std::chrono::seconds w) {
+    dedup_window_s_.store(w.count(), std::memory_order_relaxed);   // applied by the alert thread
+}
+
 void AlertQueue::publish(model::DriftEvent ev) {
     {
         std::lock_guard lock(mu_);
@@ -38,20 +42,40 @@ void AlertQueue::publish(model::DriftEvent ev) {
     cv_.notify_one();
 }
 
+// `first`: the first of its window (or not deduplicated, or a summary): every
+// sink; otherwise a repeat, for the sinks that act on every occurrence only.
+void AlertQueue::deliver(const model::DriftEvent& ev, bool first) {
+    for (auto& s : sinks_)
+        if (first || s->sees_repeats()) s->write(ev);
+    if (first) delivered_.fetch_add(1, std::memory_order_relaxed);
+    else suppressed_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void AlertQueue::run() {
     for (;;) {
         std::deque<model::DriftEvent> batch;
+        bool last = false;
+        const auto at = dedup_.next_due();   // the deduplicator is this thread's alone
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty() && stopping_) return;
+            auto ready = [&] { return stopping_ || !queue_.empty(); };
+            if (at) cv_.wait_until(lock, *at, ready);
+            else cv_.wait(lock, ready);
+            last = queue_.empty() && stopping_;
             batch.swap(queue_);
         }
-        std::lock_guard lock(sinks_mu_);
-        for (const auto& ev : batch) {
-            for (auto& s : sinks_) s->write(ev);
-            delivered_.fetch_add(1, std::memory_order_relaxed);
+        dedup_.set_window(std::chrono::seconds(dedup_window_s_.load(std::memory_order_relaxed)));
+        // Windows closed by now are summed up before this batch opens new ones; on
+        // stop, every open window.
+        const auto now = Deduper::Clock::now();
+        auto summaries = dedup_.due(now, last);
+        std::lock_guard sinks(sinks_mu_);
+        for (const auto& s : summaries) {
+            deliver(s, true);
+            summaries_.fetch_add(1, std::memory_order_relaxed);
         }
+        for (const auto& ev : batch) deliver(ev, dedup_.admit(ev, now));
+        if (last) return;
     }
 }
 

@@ -57,6 +57,7 @@ std::string_view rule_of(const model::DriftEvent& ev) {
     }
     if (k == "binary" && ev.reason == "mounted-binary") return "Execution from a volume or tmpfs in container";
     if (k == "binary" && ev.reason == "run-by-loader") return "Dropped binary run by the dynamic loader in container";
+    if (k == "binary" && ev.reason == "prohibited") return "Prohibited binary executed in container";
     if (k == "binary") return "Drop and execute new binary in container";
     if (k == "script") return "Execution of a script not in the image";
     if (k == "library") return "Load of a library not in the image";
@@ -154,6 +155,7 @@ boost::json::object record(const model::DriftEvent& ev, const std::string& hostn
     put(o, "detail", ev.detail);
     put(o, "package", ev.package);
     o["count"] = ev.count;
+    if (ev.last_ns) o["last_time"] = rfc3339(ev.last_ns);
     if (ev.quiet) o["quiet"] = true;
     if (ev.pid > 0) o["pid"] = ev.pid;
     if (ev.ppid > 0) o["ppid"] = ev.ppid;
@@ -211,6 +213,7 @@ boost::json::object falco_record(const model::DriftEvent& ev, const std::string&
     put_f("layerlock.detail", ev.detail);
     put_f("layerlock.runtime", std::string(model::to_string(ev.runtime)));
     if (ev.count > 1) f["layerlock.count"] = ev.count;
+    if (ev.last_ns) f["layerlock.last_time"] = rfc3339(ev.last_ns);
     json::object o;
     o["time"] = rfc3339(ev.time_ns ? ev.time_ns : ev.time_us * 1000);
     o["rule"] = std::string(rule_of(ev));

@@ -142,6 +142,7 @@ std::string message(const model::DriftEvent& ev) {
     if (!ev.package.empty()) quoted(m, "package", ev.package);
     if (!ev.detail.empty()) quoted(m, "detail", ev.detail);
     if (ev.count > 1) bare(m, "count", std::to_string(ev.count));
+    if (ev.last_ns) bare(m, "last_time", rfc3339(ev.last_ns));   // a summary of repeats
     return m;
 }
 

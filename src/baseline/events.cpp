@@ -20,13 +20,19 @@ namespace {
 constexpr const char* kInsert =
     "INSERT INTO events(time_us, kind, severity, action, change, reason, runtime, container_id, container_name,"
     " image, path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount, cmdline,"
-    " uid, process_tree, ppid, user, time_ns)"
-    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28)";
+    " uid, process_tree, ppid, user, time_ns, last_ns)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,"
+    "?29)";
+
+// A summary of repeats: the row of the first occurrence gets the total count.
+constexpr const char* kSummary =
+    "UPDATE events SET count = ?1, last_ns = ?2 WHERE time_ns = ?3 AND container_id = ?4 AND kind = ?5"
+    " AND path = ?6 AND action = ?7";
 
 constexpr const char* kSelect =
     "SELECT id, time_us, kind, severity, action, change, reason, runtime, container_id, container_name, image,"
     " path, sha256, pid, comm, parent_comm, detail, count, package, image_id, exe, location, mount, cmdline, uid,"
-    " process_tree, ppid, user, time_ns FROM events"
+    " process_tree, ppid, user, time_ns, last_ns FROM events"
     " WHERE time_us >= ?1 AND id > ?2 AND severity >= ?3 AND (?4 = '' OR kind = ?4)"
     " AND (?5 = '' OR container_name = ?5 OR substr(container_id, 1, length(?5)) = ?5)"
     " ORDER BY id LIMIT ?6";
@@ -67,6 +73,7 @@ model::DriftEvent from_row(const sql::Stmt& s) {
     e.ppid = static_cast<pid_t>(s.int64(26));
     e.user = s.blob(27);
     e.time_ns = s.int64(28);
+    e.last_ns = s.int64(29);
     return e;
 }
 
@@ -106,8 +113,19 @@ base::Result<void> EventStore::append(const model::DriftEvent& e) {
         .bind(17, static_cast<std::int64_t>(e.count)).bind_text(18, e.package).bind_text(19, e.image_id)
         .bind_blob(20, e.exe).bind_text(21, e.location).bind_blob(22, e.mount).bind_blob(23, e.cmdline)
         .bind(24, e.uid).bind_blob(25, e.process_tree).bind(26, std::int64_t{e.ppid}).bind_blob(27, e.user)
-        .bind(28, e.time_ns);
+        .bind(28, e.time_ns).bind(29, e.last_ns);
     return s.run();
+}
+
+base::Result<void> EventStore::add_summary(const model::DriftEvent& e) {
+    if (!impl_->insert.get()) return base::unexpected(base::Error::from_errno("event table opened read-only", EROFS));
+    auto s = sql::Stmt::prepare(impl_->db.get(), kSummary);
+    if (!s) return base::unexpected(s.error());
+    s->bind(1, static_cast<std::int64_t>(e.count)).bind(2, e.last_ns).bind(3, e.time_ns).bind_text(4, e.container_id)
+        .bind_text(5, e.kind).bind_blob(6, e.path).bind_text(7, e.action);
+    if (auto r = s->run(); !r) return r;
+    if (sqlite3_changes(impl_->db.get()) > 0) return {};
+    return append(e);   // the first occurrence's row is gone (pruned): the summary stands alone
 }
 
 std::vector<StoredEvent> EventStore::query(const EventFilter& f) {

@@ -130,12 +130,19 @@ ALTER TABLE events ADD COLUMN user BLOB NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN time_ns INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 7: alert deduplication: a row's count sums the repeats of its alert,
+// and last_ns is the time of the last one (0: never repeated).
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE events ADD COLUMN last_ns INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 struct Migration {
     int to;
     const char* sql;
 };
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
-constexpr int kCurrentVersion = 6;
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6},
+                                   {7, kSchemaV7}};
+constexpr int kCurrentVersion = 7;
 
 base::Result<int> user_version(sqlite3* db) {
     auto s = sql::Stmt::prepare(db, "PRAGMA user_version");

@@ -50,4 +50,20 @@ std::optional<baseline::EventStore> open_events_read_only(const config::Config& 
     return std::move(*s);
 }
 
+std::optional<std::int64_t> parse_age(const std::string& s) {
+    if (s.size() < 2) return std::nullopt;
+    std::int64_t n = 0;
+    for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+        if (s[i] < '0' || s[i] > '9' || n > 100'000'000) return std::nullopt;
+        n = n * 10 + (s[i] - '0');
+    }
+    switch (s.back()) {
+        case 's': return n;
+        case 'm': return n * 60;
+        case 'h': return n * 3600;
+        case 'd': return n * 86400;
+        default: return std::nullopt;
+    }
+}
+
 }  // namespace layerlock::cli

@@ -85,8 +85,10 @@ int main(int argc, char** argv) {
     auto* ev = app.add_subcommand("events", "drift events the daemon recorded (no daemon needed)");
     ev->add_option("--since", opt.since, "only events newer than this age: 30s, 15m, 1h, 7d");
     ev->add_option("--container", opt.container_filter, "container name or id prefix");
-    ev->add_option("--kind", opt.kind, "binary, file, config or package")
-        ->check(CLI::IsMember({"binary", "file", "config", "package"}));
+    ev->add_option("--kind", opt.kind, "binary, script, library, file, config, package, shell, fileless, network "
+                                       "or response")
+        ->check(CLI::IsMember({"binary", "script", "library", "file", "config", "package", "shell", "fileless",
+                               "network", "response"}));
     auto* ev_min = ev->add_option("--min-severity", opt.min_severity, "info low medium high critical");
     ev_min->default_str("info");
     add_json(ev, opt, "one JSON object per line");
@@ -113,6 +115,15 @@ int main(int argc, char** argv) {
     auto* fl = fo->add_subcommand("list", "the bundles and what each holds");
     add_json(fl, opt);
     verbs.push_back({fl, forensics_list});
+
+    auto* al = app.add_subcommand("allowlist", "exceptions from what learn mode recorded");
+    al->require_subcommand(1);
+    auto* as = al->add_subcommand("suggest", "print [[exec_allow]], [[allow]], [[behaviour_allow]] and [[listen]] "
+                                             "blocks for the learned drift (no daemon needed)");
+    as->add_option("--image", opt.image_filter, "only events of images matching this glob");
+    as->add_option("--container", opt.container_filter, "container name or id prefix");
+    as->add_option("--since", opt.since, "only events newer than this age: 30s, 15m, 1h, 7d");
+    verbs.push_back({as, allowlist_suggest});
 
     try {
         app.parse(argc, argv);

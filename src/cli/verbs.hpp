@@ -32,7 +32,7 @@ struct Options {
     std::string path;
     std::string mode;
     std::string min_severity = "low";
-    std::string since, kind, container_filter;
+    std::string since, kind, container_filter, image_filter;
     bool follow = false;
     std::string sha256, dest;
 };
@@ -50,6 +50,8 @@ std::optional<baseline::EventStore> open_events_read_only(const config::Config& 
 
 // Prints "layerlock: MESSAGE" on stderr.
 void error(const std::string& message);
+// "90s", "15m", "1h", "7d" -> seconds; nullopt when malformed.
+std::optional<std::int64_t> parse_age(const std::string& s);
 
 int config_check(const Options& o);
 int baseline_build(const Options& o);
@@ -63,5 +65,6 @@ int thaw(const Options& o);
 int quarantine_list(const Options& o);
 int quarantine_export(const Options& o);
 int forensics_list(const Options& o);
+int allowlist_suggest(const Options& o);
 
 }  // namespace layerlock::cli

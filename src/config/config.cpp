@@ -207,7 +207,14 @@ void assign(T& field, const std::optional<std::int64_t>& n) {
 
 void read_gate(Reader& r, const Scope& s, GateConfig& g) {
     r.only_keys(s, {"on_error", "hash_timeout_ms", "workers", "max_pending", "cache_entries",
-                    "ignore_marks", "ignore_marks_max", "interpreters", "script_extensions"});
+                    "ignore_marks", "ignore_marks_max", "interpreters", "script_extensions", "severity"});
+    if (auto sev = r.section(s, "severity")) {
+        static const Words levels = {"info", "low", "medium", "high", "critical"};
+        r.only_keys(*sev, {"binary", "script", "library"});
+        if (auto w = r.word(*sev, "binary", levels)) g.binary = *model::parse_severity(*w);
+        if (auto w = r.word(*sev, "script", levels)) g.script = *model::parse_severity(*w);
+        if (auto w = r.word(*sev, "library", levels)) g.library = *model::parse_severity(*w);
+    }
     if (auto w = r.word(s, "on_error", kActions)) g.on_error = *model::parse_action(*w);
     if (auto n = r.number(s, "hash_timeout_ms", {1, 600000}))
         g.hash_timeout = std::chrono::milliseconds(*n);
@@ -234,7 +241,9 @@ void read_discovery(Reader& r, const Scope& s, DiscoveryConfig& d) {
 }
 
 void read_alerts(Reader& r, const Scope& s, AlertConfig& a) {
-    r.only_keys(s, {"journald", "stderr", "json_path", "queue_size"});
+    r.only_keys(s, {"journald", "stderr", "json_path", "format", "queue_size", "dedup_window_s"});
+    if (auto w = r.word(s, "format", {"layerlock", "falco"})) a.format = *w;
+    assign(a.dedup_window_s, r.number(s, "dedup_window_s", {0, 86400}));
     if (auto b = r.flag(s, "journald")) a.journald = *b;
     if (auto w = r.word(s, "stderr", {"auto", "always", "never"})) a.stderr_output = *w;
     if (auto p = r.path(s, "json_path", PathRule::EmptyMeansOff)) a.json_path = *p;
@@ -373,6 +382,20 @@ void read_behaviour(Reader& r, const Scope& s, BehaviourConfig& b) {
     }
 }
 
+void read_behaviour_allow(Reader& r, const Scope& s, Config& c) {
+    r.only_keys(s, {"kind", "process", "parent", "image", "container"});
+    BehaviourAllow a;
+    if (auto w = r.word(s, "kind", {"shell", "package"})) a.kind = *w;
+    if (auto v = r.text(s, "process")) a.process = *v;
+    if (auto v = r.text(s, "parent")) a.parent = *v;
+    if (auto v = r.text(s, "image")) a.image = *v;
+    if (auto v = r.text(s, "container")) a.container = *v;
+    if (!r.ok()) return;
+    if (a.process.empty() && a.parent.empty())
+        return r.fail(s.table, s.prefix, "needs \"process\" or \"parent\" (globs on a process name), or both");
+    c.behaviour.allow.push_back(std::move(a));
+}
+
 void read_network(Reader& r, const Scope& s, NetworkConfig& n) {
     r.only_keys(s, {"enabled", "learn_seconds", "check_interval_s", "severity"});
     if (auto v = r.flag(s, "enabled")) n.enabled = *v;
@@ -427,6 +450,46 @@ void read_response_rule(Reader& r, const Scope& s, Config& c) {
     c.response.rules.push_back(std::move(rule));
 }
 
+void read_exec_allow(Reader& r, const Scope& s, Config& c) {
+    r.only_keys(s, {"path", "process", "image", "container", "alert"});
+    ExecAllow a;
+    if (auto v = r.text(s, "path")) a.path = *v;
+    if (auto v = r.text(s, "process")) a.process = *v;
+    if (auto v = r.text(s, "image")) a.image = *v;
+    if (auto v = r.text(s, "container")) a.container = *v;
+    auto alert = r.word(s, "alert", {"low", "none"});
+    if (!r.ok()) return;
+    if (a.path.empty() && a.process.empty())
+        return r.fail(s.table, s.prefix, "needs \"path\" (a glob starting with \"/\") or \"process\", or both");
+    if (!a.path.empty() && a.path.front() != '/')
+        return r.fail(s.table, dotted(s, "path"), "must be a glob starting with \"/\"");
+    a.quiet = alert && *alert == "none";
+    c.gate.allow.push_back(std::move(a));
+}
+
+void read_prohibit(Reader& r, const Scope& s, Config& c) {
+    r.only_keys(s, {"path", "sha256", "image", "container"});
+    Prohibit p;
+    if (auto v = r.text(s, "path")) p.path = *v;
+    if (auto v = r.text(s, "sha256")) p.sha256 = *v;
+    if (auto v = r.text(s, "image")) p.image = *v;
+    if (auto v = r.text(s, "container")) p.container = *v;
+    if (!r.ok()) return;
+    if (p.path.empty() == p.sha256.empty())
+        return r.fail(s.table, s.prefix, "needs exactly one of \"path\" or \"sha256\"");
+    if (!p.path.empty() && p.path.front() != '/')
+        return r.fail(s.table, dotted(s, "path"), "must be a glob starting with \"/\"");
+    if (!p.sha256.empty() && !model::sha256_from_hex(p.sha256))
+        return r.fail(s.table, dotted(s, "sha256"), "must be 64 hexadecimal digits");
+    c.gate.prohibit.push_back(std::move(p));
+}
+
+void read_metrics(Reader& r, const Scope& s, MetricsConfig& m) {
+    r.only_keys(s, {"textfile_path", "interval_s"});
+    if (auto p = r.path(s, "textfile_path", PathRule::EmptyMeansOff)) m.textfile_path = *p;
+    assign(m.interval_s, r.number(s, "interval_s", {1, 3600}));
+}
+
 void read_quarantine(Reader& r, const Scope& s, ResponseConfig& rc) {
     r.only_keys(s, {"max_mb"});
     if (auto n = r.number(s, "max_mb", {1, 1048576})) rc.quarantine_max_bytes = std::uint64_t(*n) << 20;
@@ -471,7 +534,7 @@ void read_overrides(Reader& r, const Scope& root, Config& c) {
 void read_config(Reader& r, const Scope& root, Config& c) {
     r.only_keys(root, {"mode", "code_gate", "gate", "baseline", "discovery", "alerts", "events", "watch", "file_drift",
                        "allow", "mounts", "mount_rule", "behaviour", "network", "listen", "response", "quarantine",
-                       "forensics", "daemon", "override"});
+                       "forensics", "exec_allow", "prohibit", "behaviour_allow", "metrics", "daemon", "override"});
     if (auto w = r.word(root, "mode", kModes)) c.mode = *model::parse_mode(*w);
     if (auto w = r.word(root, "code_gate", kCodeGates)) c.code_gate = *model::parse_code_gate(*w);
     read_section(r, root, "gate", read_gate, c.gate);
@@ -490,6 +553,10 @@ void read_config(Reader& r, const Scope& root, Config& c) {
     read_blocks(r, root, "response", read_response_rule, c);
     read_section(r, root, "quarantine", read_quarantine, c.response);
     read_section(r, root, "forensics", read_forensics, c.response);
+    read_blocks(r, root, "exec_allow", read_exec_allow, c);
+    read_blocks(r, root, "behaviour_allow", read_behaviour_allow, c);
+    read_blocks(r, root, "prohibit", read_prohibit, c);
+    read_section(r, root, "metrics", read_metrics, c.metrics);
     read_section(r, root, "daemon", read_daemon, c.daemon);
     read_overrides(r, root, c);
 }

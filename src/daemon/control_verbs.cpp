@@ -97,6 +97,78 @@ std::string Daemon::status_json() {
     return json::serialize(out);
 }
 
+MetricsSnapshot Daemon::metrics_snapshot() {
+    MetricsSnapshot m;
+    m.start_time_seconds = static_cast<double>(started_ns_) / 1e9;
+    const auto& k = gate_->counters();
+    m.open_events = k.opens.load();
+    m.exec_events = k.events.load() - std::min(m.open_events, k.events.load());
+    m.allowed = k.allowed_total();
+    m.denied = k.denied.load();
+    const auto timeouts = k.timeouts.load(), overload = k.overload.load(), unknown = k.unknown_container.load();
+    const auto fallback = k.fallback.load();
+    m.fallback = {{"timeout", timeouts}, {"overload", overload}, {"unknown_container", unknown},
+                  {"error", fallback > timeouts + overload + unknown ? fallback - timeouts - overload - unknown : 0}};
+    m.queue_overflows = k.queue_overflows.load();
+    m.allowlisted = k.allowlisted.load();
+    m.prohibited = k.prohibited.load();
+    m.hashed_files = k.hashed.load();
+    m.hashed_bytes = k.hashed_bytes.load();
+    m.cache_hits = gate_->cache().hits() + k.warm_hits.load();
+    m.cache_misses = gate_->cache().misses();
+    m.cache_entries = gate_->cache().size();
+    for (auto ns : gate::AnswerLatency::kBoundsNs) m.latency_bounds_seconds.push_back(static_cast<double>(ns) / 1e9);
+    for (const auto& b : k.latency.buckets) m.latency_buckets.push_back(b.load());
+    m.latency_sum_seconds = static_cast<double>(k.latency.sum_ns.load()) / 1e9;
+    m.alerts_delivered = alerts_->delivered();
+    m.alerts_dropped = alerts_->dropped();
+    m.alerts_suppressed = alerts_->suppressed();
+    m.alert_summaries = alerts_->summaries();
+    for (const auto& c : registry_.all())
+        ++m.containers[{std::string(model::to_string(c->info.runtime)), std::string(model::to_string(c->mode))}];
+    thread_local std::optional<baseline::Store> store;   // this thread's own connection
+    if (!store) if (auto st = baseline::Store::open(database_, baseline::Access::ReadOnly)) store.emplace(std::move(*st));
+    if (store) {
+        m.baseline_layers = store->layer_count();
+        m.baseline_files = store->file_count();
+    }
+    if (process_monitor_) {
+        const auto& p = process_monitor_->counters();
+        m.process_monitor = true;
+        m.process_events = p.events.load();
+        m.process_events_lost = p.lost.load();
+        m.behaviour_alerts = p.alerts.load();
+        m.fileless_killed = p.killed.load();
+    }
+    return m;
+}
+
+void Daemon::metrics_loop() {
+    std::string failed_path;   // said once per path
+    for (;;) {
+        std::string path;
+        std::uint32_t interval = 15;
+        {
+            std::lock_guard lock(cfg_mu_);
+            path = cfg_.metrics.textfile_path;
+            interval = cfg_.metrics.interval_s;
+        }
+        if (!path.empty()) {
+            if (auto r = write_textfile(path, metrics_text(metrics_snapshot())); !r) {
+                if (failed_path != path)
+                    spdlog::get("layerlockd")->warn("metrics: {} (metrics.textfile_path needs a writable directory; "
+                                                    "the unit allows /var/lib/prometheus/node-exporter)",
+                                                    r.error().message());
+                failed_path = path;
+            } else {
+                failed_path.clear();
+            }
+        }
+        std::unique_lock lock(metrics_mu_);
+        if (metrics_cv_.wait_for(lock, std::chrono::seconds(interval), [&] { return stopping_.load(); })) break;
+    }
+}
+
 std::string Daemon::set_live_mode(const std::string& container, const std::string& mode) {
     std::vector<model::Container> known;
     for (const auto& c : registry_.all()) known.push_back(c->info);

@@ -30,6 +30,7 @@
 #include "baseline_builder.hpp"
 #include "image_facts.hpp"
 #include "layerlock/alert/alerts.hpp"
+#include "layerlock/base/clock.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/base/fs.hpp"
 #include "layerlock/base/thread.hpp"
@@ -38,6 +39,7 @@
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/gate/exec_gate.hpp"
 #include "daemon_impl.hpp"
+#include "layerlock/process/procfs.hpp"
 #include "registry.hpp"
 
 namespace layerlock::daemon {
@@ -71,6 +73,11 @@ gate::GateOptions gate_options(const config::Config& c) {
     o.ignore_marks = c.gate.ignore_marks;
     o.ignore_marks_max = c.gate.ignore_marks_max;
     o.code_rules = {c.gate.interpreters, c.gate.script_extensions};
+    o.allow = c.gate.allow;
+    o.prohibit = c.gate.prohibit;
+    o.binary = c.gate.binary;
+    o.script = c.gate.script;
+    o.library = c.gate.library;
     return o;
 }
 
@@ -98,7 +105,10 @@ namespace {
 class ForwardingSink final : public alert::Sink {
 public:
     explicit ForwardingSink(alert::Sink& to) : to_(to) {}
-    void write(const model::DriftEvent& ev) override { to_.write(ev); }
+    void write(const model::DriftEvent& ev) override {
+        if (!ev.last_ns) to_.write(ev);   // every occurrence, not the summaries of repeats
+    }
+    bool sees_repeats() const override { return true; }
 
 private:
     alert::Sink& to_;
@@ -106,6 +116,24 @@ private:
 }  // namespace
 
 std::unique_ptr<alert::Sink> forwarding_sink(alert::Sink& to) { return std::make_unique<ForwardingSink>(to); }
+
+void Daemon::publish(model::DriftEvent ev) {
+    if (ev.uid >= 0 && ev.user.empty() && ev.pid > 0) {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(users_mu_);
+        auto& slot = users_[{ev.container_id, ev.uid}];
+        if (slot.until <= now) {
+            if (users_.size() > 4096) users_.clear();   // bounded; they are read again
+            auto name = process::user_name(ev.pid, ev.uid);
+            auto& fresh = users_[{ev.container_id, ev.uid}];
+            fresh = {std::move(name), now + std::chrono::minutes(1)};
+            ev.user = fresh.name;
+        } else {
+            ev.user = slot.name;
+        }
+    }
+    alerts_->publish(std::move(ev));
+}
 
 std::optional<response::Target> Daemon::response_target(const std::string& container_id) {
     for (const auto& c : registry_.all())
@@ -130,7 +158,7 @@ void Daemon::step_behaviour() {
             std::lock_guard lock(cfg_mu_);
             return cfg_.network;
         };
-        hooks.publish = [this](model::DriftEvent ev) { alerts_->publish(std::move(ev)); };
+        hooks.publish = [this](model::DriftEvent ev) { publish(std::move(ev)); };
         hooks.database = database_;
         network_watch_ = std::make_unique<NetworkWatch>(std::move(hooks));
         network_watch_->start();
@@ -150,9 +178,9 @@ void Daemon::step_behaviour() {
     hooks.rules = [this] {
         std::lock_guard lock(cfg_mu_);
         const auto& bc = cfg_.behaviour;
-        return policy::BehaviourRules{bc.shells, bc.package_managers, bc.fileless, bc.shell, bc.package};
+        return policy::BehaviourRules{bc.shells, bc.package_managers, bc.fileless, bc.shell, bc.package, bc.allow};
     };
-    hooks.publish = [this](model::DriftEvent ev) { alerts_->publish(std::move(ev)); };
+    hooks.publish = [this](model::DriftEvent ev) { publish(std::move(ev)); };
     hooks.new_process = [this](dev_t dev) {
         if (network_watch_) network_watch_->poke(dev);
     };
@@ -210,7 +238,8 @@ base::Result<std::vector<std::unique_ptr<alert::Sink>>> Daemon::make_sinks(const
     sinks.push_back(event_store_sink(database_, c.events));
     if (responder_) sinks.push_back(forwarding_sink(*responder_));
     if (!c.alerts.json_path.empty()) {
-        auto s = alert::json_lines_sink(c.alerts.json_path);
+        auto s = alert::json_lines_sink(c.alerts.json_path, c.alerts.format == "falco" ? alert::JsonFormat::Falco
+                                                                                        : alert::JsonFormat::Layerlock);
         if (!s) return base::unexpected(base::Error::plain("alerts.json_path: " + s.error().message()));
         sinks.push_back(std::move(*s));
     }
@@ -218,7 +247,7 @@ base::Result<std::vector<std::unique_ptr<alert::Sink>>> Daemon::make_sinks(const
 }
 
 void Daemon::step_alerts() {
-    alerts_ = std::make_unique<alert::AlertQueue>(cfg_.alerts.queue_size);
+    alerts_ = std::make_unique<alert::AlertQueue>(cfg_.alerts.queue_size, std::chrono::seconds(cfg_.alerts.dedup_window_s));
     // Response actions: matched on the alert thread, taken on their own.
     response::ResponderHooks hooks;
     hooks.container = [this](const std::string& id) { return response_target(id); };
@@ -226,7 +255,7 @@ void Daemon::step_alerts() {
         std::lock_guard lock(cfg_mu_);
         return cfg_.response;
     };
-    hooks.publish = [this](model::DriftEvent ev) { alerts_->publish(std::move(ev)); };
+    hooks.publish = [this](model::DriftEvent ev) { publish(std::move(ev)); };
     hooks.state_dir = std::filesystem::path(database_).parent_path().string();
     hooks.docker_socket = cfg_.discovery.docker_socket;
     hooks.database = database_;
@@ -565,6 +594,7 @@ base::Result<void> Daemon::reload() {
     auto sinks = make_sinks(*fresh);
     if (!sinks) return refuse(sinks.error().message());
     alerts_->replace_sinks(std::move(*sinks));
+    alerts_->set_dedup_window(std::chrono::seconds(fresh->alerts.dedup_window_s));
     logger()->set_level(spdlog::level::from_str(fresh->daemon.log_level));
     {
         std::lock_guard lock(cfg_mu_);
@@ -598,6 +628,7 @@ int Daemon::wait_for_signals() {
 int Daemon::run() {
     logger()->set_level(spdlog::level::from_str(cfg_.daemon.log_level));
     database_ = cfg_.baseline.database;
+    started_ns_ = base::now_ns();
     sigset_t set;   // signals go to the signalfd; block them before any thread starts
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
@@ -656,6 +687,10 @@ int Daemon::run() {
     }
     if (auto r = control_.start(cfg_.daemon.control_socket, [this](const std::string& q) { return handle_control(q); }); !r)
         logger()->error("control socket: {} (layerlock status/reload/mode unavailable)", r.error().message());
+    metrics_thread_ = std::thread([this] {
+        background_thread("ll-metrics");
+        metrics_loop();
+    });
     logger()->info("layerlockd {} ready: mode={} containers={} on_error={}", LAYERLOCK_VERSION,
                    model::to_string(cfg_.mode), registry_.all().size(), model::to_string(cfg_.gate.on_error));
     sd_notify(0, "READY=1");
@@ -666,6 +701,11 @@ int Daemon::run() {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof one);
     metadata_queue_.stop();
+    {
+        std::lock_guard lock(metrics_mu_);   // (stopping_ is set: the wait ends)
+    }
+    metrics_cv_.notify_all();
+    if (metrics_thread_.joinable()) metrics_thread_.join();
     control_.stop();
     drift_queue_.stop();
     discovery_thread_.join();

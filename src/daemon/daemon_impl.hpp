@@ -25,6 +25,7 @@
 #include "layerlock/alert/alerts.hpp"
 #include "layerlock/config/config.hpp"
 #include "layerlock/daemon/containers.hpp"
+#include "layerlock/daemon/metrics.hpp"
 #include "layerlock/daemon/control.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/gate/exec_gate.hpp"
@@ -78,7 +79,9 @@ public:
         std::lock_guard lock(cfg_mu_);
         return config::mount_action_for(cfg_, path, c.info.name, c.info.image);
     }
-    void publish(model::DriftEvent ev) override { alerts_->publish(std::move(ev)); }
+    // Every alert of the gate, the process monitor, the network check and the
+    // responder goes out here: the uid's name is added (the container's passwd).
+    void publish(model::DriftEvent ev) override;
     void sample(int fd, const model::DriftEvent& ev) override {
         if (responder_) (void)responder_->keep_sample(fd, ev);
     }
@@ -115,6 +118,10 @@ private:
         return file_rules(cfg_);
     }
     std::string handle_control(const std::string& request);
+    MetricsSnapshot metrics_snapshot();
+    // [metrics] textfile_path, rewritten every interval_s (read on each round: a
+    // reload turns it on, off or elsewhere).
+    void metrics_loop();
     std::string status_json();
     boost::json::object behaviour_json();
     std::string set_live_mode(const std::string& container, const std::string& mode);
@@ -135,6 +142,15 @@ private:
                                 const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
                                 baseline::EventStore& events);
     int wait_for_signals();
+
+    // uid names by (container id, uid), read from the container's /etc/passwd; kept
+    // a minute (an image's users rarely change; a container's may).
+    struct UserName {
+        std::string name;
+        std::chrono::steady_clock::time_point until;
+    };
+    std::mutex users_mu_;
+    std::map<std::pair<std::string, std::int64_t>, UserName> users_;
 
     config::Config cfg_;
     std::string log_level_override_;   // --log-level: outranks daemon.log_level, also on reload
@@ -173,6 +189,10 @@ private:
     std::atomic<bool> initial_sync_done_{false};
     std::chrono::steady_clock::time_point last_watchdog_{};
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::int64_t started_ns_ = 0;   // CLOCK_REALTIME at start
+    std::thread metrics_thread_;
+    std::mutex metrics_mu_;
+    std::condition_variable metrics_cv_;
     std::map<std::string, model::Mode> live_modes_;   // container id → mode (layerlock mode); under cfg_mu_
     ControlServer control_;
     std::thread drift_thread_;

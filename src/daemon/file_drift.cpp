@@ -31,7 +31,7 @@ public:
             if (!s) return;
             store_.emplace(std::move(*s));
         }
-        (void)store_->append(ev);
+        (void)(ev.last_ns ? store_->add_summary(ev) : store_->append(ev));
         if (++appended_ % 1000 == 1)
             (void)store_->prune(std::chrono::hours(24) * limits_.max_age_days, limits_.max_rows);
     }

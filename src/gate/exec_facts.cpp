@@ -152,6 +152,15 @@ std::string read_exe(pid_t pid) {
     return exe;
 }
 
+std::int64_t read_uid(pid_t pid) {
+    auto status = base::read_file("/proc/" + std::to_string(pid) + "/status", 16384);
+    if (!status) return -1;
+    auto at = status->find("\nUid:");
+    long uid = -1;
+    if (at == std::string::npos || std::sscanf(status->c_str() + at + 5, "%ld", &uid) != 1) return -1;
+    return uid;
+}
+
 void read_argv_and_cwd(pid_t pid, OpenerFacts& f) {
     const std::string proc = "/proc/" + std::to_string(pid);
     if (auto argv = base::read_file(proc + "/cmdline", 64 * 1024)) f.argv = std::move(*argv);

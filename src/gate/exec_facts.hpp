@@ -63,6 +63,8 @@ struct OpenerFacts {
 };
 std::string read_comm(pid_t pid);
 std::string read_exe(pid_t pid);
+// The process's real uid (/proc/<pid>/status); -1 when unknown.
+std::int64_t read_uid(pid_t pid);
 // argv reads the process's memory (its mmap lock): only off the reader thread.
 void read_argv_and_cwd(pid_t pid, OpenerFacts& f);
 // True when the process runs in the daemon's own mount namespace (a host process

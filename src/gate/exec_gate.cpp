@@ -51,6 +51,7 @@ void ExecGate::set_options(const GateOptions& opts) {
     auto keep_workers = impl_->opts.workers;
     impl_->opts = opts;
     impl_->opts.workers = keep_workers;
+    cache_.clear();   // verdicts of image files a new [[prohibit]] rule may name
     impl_->opts_version.fetch_add(1, std::memory_order_release);
 }
 
@@ -185,11 +186,18 @@ void ExecGate::Impl::read_batch() {
 }
 
 // New options may answer differently: the warm table starts again.
+// Ignore marks go too: an image file let through the kernel unasked may be one a
+// new [[prohibit]] rule names.
 void ExecGate::Impl::refresh_options() {
     auto v = opts_version.load(std::memory_order_acquire);
     reader_opts = options();
+    const bool first = reader_opts_version == ~std::uint64_t{0};
     reader_opts_version = v;
     forget_warm();
+    if (!first && ignore_count > 0) {
+        gate.group_.flush_inode_marks();
+        ignore_count = 0;
+    }
 }
 
 inline bool ExecGate::Impl::answer_warm(int event_fd, const struct stat& st, const GateOptions& o) {
@@ -220,10 +228,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
     const auto& c = stp ? container_for(st.st_dev) : none;
     if (!c && stp) {   // not an overlay: maybe a tmpfs or volume mount of a container
         if (auto t = target_of(event_fd, st); t.c) {
-            auto ev = std::make_shared<PendingExec>(group_fd, event_fd, pid, o.on_error, Clock::now() + o.hash_timeout);
-            ev->st = st;
-            ev->recent = &recent;
-            handle_mount_exec(std::move(ev), t, o);
+            handle_mount_exec(pending(event_fd, pid, st, o), t, o);
             return;
         }
     }
@@ -241,10 +246,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
         ::close(event_fd);
         return;
     }
-    auto ev = std::make_shared<PendingExec>(group_fd, event_fd, pid, o.on_error,
-                                            Clock::now() + o.hash_timeout);
-    ev->st = st;
-    ev->recent = &recent;
+    auto ev = pending(event_fd, pid, st, o);
     if (!c) {
         counters.unknown_container.fetch_add(1, std::memory_order_relaxed);
         auto v = policy::decide(policy::undecided(),
@@ -261,9 +263,11 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
     std::string path = container_path(ev->fd(), *c, &deleted);
     if (!deleted && served_from_lower(*c, path, ev->st)) {
         counters.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
-        policy::Classification cls = policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
+        policy::Classification cls = prohibited(*c, path, std::nullopt, o)
+                                         ? policy::prohibited_file()
+                                         : policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
         gate.cache_.put(key, cls);
-        answer_now(ev, c, cls, o);
+        answer_now(ev, c, cls, o, std::nullopt, path);
         return;
     }
     Lane& lane = static_cast<std::uint64_t>(ev->st.st_size) >= o.large_file_bytes ? large : small;
@@ -280,19 +284,26 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
 
 void ExecGate::Impl::answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c,
                                 const policy::Classification& cls, const GateOptions& o,
-                                const std::optional<model::Sha256>& digest) {
+                                const std::optional<model::Sha256>& digest, std::string path) {
     auto v = policy::decide(cls, c->mode, o.on_error);
     std::optional<ProcessNames> names{};
     if (cls.alert) names = caller_names(ev->pid());  // while the process still waits in execve
+    if (cls.drift && !o.allow.empty()) {
+        if (path.empty()) {
+            bool deleted = false;
+            path = container_path(ev->fd(), *c, &deleted);
+        }
+        apply_exec_allow(v, *c, path, ev->pid(), names, o);
+    }
     ev->respond(v.action);
     count(v);
     if (!cls.drift && cls.reason == "image-layer") maybe_ignore(ev->fd(), o);
-    if (cls.alert) {
-        Job job{ev, c, {}};
+    if (v.what.alert) {
+        Job job{ev, c, path};
         job.verdict = v;
         job.names = std::move(names);
         job.digest = digest;
-        job.path_from_fd = true;
+        job.path_from_fd = path.empty();
         job.st = ev->st;
         after_answer(std::move(job), o);
     }
@@ -377,6 +388,8 @@ bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
         }
         cls = policy::classify(facts);
         if (facts.source != policy::Source::UpperLayer) break;   // undecided: nothing was judged
+        // The image's bytes (a copy-up, a renamed image file) that a rule prohibits.
+        if (!cls.drift && prohibited(c, job.path, content ? content : img.digest, o)) cls = policy::prohibited_file();
         // What was read must still be the version judged.
         struct stat now{};
         const bool readable = ::fstat(ev.fd(), &now) == 0;
@@ -492,7 +505,7 @@ void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
         auto cls = policy::classify(facts);
         // Same answer; for an exec the reason may be more precise. The cache keeps
         // the file's own verdict (what a later exec of it is), with its digest.
-        if (cls.drift && !job.code) v.what = cls;
+        if (cls.drift && !job.code && v.what.drift) v.what = cls;   // (not an allowed drift's low alert)
         if (cls.drift) gate.cache_.put(policy::FileKey::of(job.st), cls, content);
     }
     auto d = event_for(ev, &c, job.path, v, content, std::move(job.names));
@@ -564,10 +577,13 @@ model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedCo
         d.location = "writable-layer";
     }
     d.severity = v.what.severity;
+    // Drift (judged, not a fallback answer) by its kind's configured severity.
+    if (v.what.drift && v.what.reason != "undecided") d.severity = severity_of(ev.kind, options());
     d.action = std::string(v.alert_action);
     d.reason = std::string(v.what.reason);
     d.path = path;
     d.pid = ev.pid();
+    d.uid = read_uid(ev.pid());   // unchanged by the exec (unless setuid: then the caller's)
     model::stamp(d, base::now_ns());
     if (digest) d.sha256 = model::to_hex(*digest);
     const bool digest_unknown = !digest && v.what.drift;   // hash failed, or the file changed after the exec
@@ -576,6 +592,7 @@ model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedCo
     d.comm = std::move(names->comm);
     d.exe = std::move(names->exe);
     d.parent_comm = std::move(names->parent_comm);
+    d.ppid = names->ppid;
     if (c) {
         model::describe_container(d, c->info);
         if (c->info.metadata_known && c->info.image.empty()) d.unknown = "image";

@@ -19,6 +19,7 @@
 #include "exec_facts.hpp"
 #include "layerlock/gate/exec_gate.hpp"
 #include "layerlock/policy/code_rules.hpp"
+#include "layerlock/policy/exec_rules.hpp"
 #include "permission_event.hpp"
 #include "reader_wakeup.hpp"
 
@@ -216,7 +217,8 @@ struct alignas(4096) ExecGate::Impl {
     // fstat, nullptr when it failed (unknown container).
     [[gnu::noinline]] void handle(int event_fd, pid_t pid, const struct stat* st, const GateOptions& o);
     void answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c, const policy::Classification& cls,
-                    const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt);
+                    const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt,
+                    std::string path = {});   // empty: read from the fd after the answer (if needed)
     void worker_loop(Lane& lane);
     // True when the job went on to the after lane (which then owns the fd).
     bool judge(Job& job, const GateOptions& o);
@@ -269,8 +271,30 @@ struct alignas(4096) ExecGate::Impl {
     // code on a mount) or judges it like any code open. True when the job went on to
     // the after lane (which then owns the fd).
     bool open_after_argv(Job& job, const GateOptions& o);
-    // The verdict for a job once the file is known to be drift or not.
-    policy::Verdict verdict_for(const Job& job, const policy::Classification& cls, const GateOptions& o);
+    // The verdict for a job once the file is known to be drift or not, tuned by
+    // [[exec_allow]] (which may read the process's names into job.names).
+    policy::Verdict verdict_for(Job& job, const policy::Classification& cls, const GateOptions& o);
+
+    // ---- gate_tuning.cpp: the operator's exceptions ----
+    // [[exec_allow]]: a drift verdict becomes an allowed one (alerted low, or not at
+    // all) when a rule names the file or the process that runs or loads it; `names`
+    // is read (or completed) when a rule asks about the process.
+    void apply_exec_allow(policy::Verdict& v, const GatedContainer& c, const std::string& path, pid_t pid,
+                          std::optional<ProcessNames>& names, const GateOptions& o);
+    // [[prohibit]]: true when a rule names this image file (by path, or by its
+    // digest: `digest` when known, else the baseline's digest of the image's file).
+    bool prohibited(const GatedContainer& c, const std::string& path, const std::optional<model::Sha256>& digest,
+                    const GateOptions& o);
+    // [gate.severity]: the severity of drift of this kind ("binary", "script", "library").
+    static model::Severity severity_of(std::string_view kind, const GateOptions& o);
+    // A permission event still to be answered (answers counted in the latency histogram).
+    PendingPtr pending(int event_fd, pid_t pid, const struct stat& st, const GateOptions& o) {
+        auto ev = std::make_shared<PendingExec>(group_fd, event_fd, pid, o.on_error, Clock::now() + o.hash_timeout);
+        ev->st = st;
+        ev->recent = &recent;
+        ev->latency = &counters.latency;
+        return ev;
+    }
     void count(const policy::Verdict& v) {
         auto& k = counters;
         (v.action == model::Action::Deny ? k.denied : k.allowed).fetch_add(1, std::memory_order_relaxed);

@@ -84,11 +84,15 @@ void ExecGate::Impl::remember_data_open(const policy::FileKey& key, pid_t pid, c
         monotonic_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(o.open_memory).count()};
 }
 
-policy::Verdict ExecGate::Impl::verdict_for(const Job& job, const policy::Classification& cls, const GateOptions& o) {
+policy::Verdict ExecGate::Impl::verdict_for(Job& job, const policy::Classification& cls, const GateOptions& o) {
     const auto& c = *job.container;
-    if (!job.code || cls.reason == "undecided") return policy::decide(cls, c.mode, o.on_error);
-    if (!cls.drift) return {model::Action::Allow, {false, false, model::Severity::Info, cls.reason}, "allowed"};
-    return policy::decide_code(policy::classification(*job.code), c.mode, c.code_gate);
+    policy::Verdict v;
+    if (!job.code || cls.reason == "undecided") v = policy::decide(cls, c.mode, o.on_error);
+    else if (!cls.drift) return {model::Action::Allow, {false, false, model::Severity::Info, cls.reason}, "allowed"};
+    else if (cls.reason == "prohibited") v = policy::decide_code(cls, c.mode, c.code_gate);
+    else v = policy::decide_code(policy::classification(*job.code), c.mode, c.code_gate);
+    apply_exec_allow(v, c, job.path, job.ev->pid(), job.names, o);
+    return v;
 }
 
 void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st, const GateOptions& o) {
@@ -118,9 +122,14 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
     std::string path = t.mount ? mount_path(event_fd) : container_path(event_fd, *t.c, &deleted);
     if (!t.mount && !known && !deleted && served_from_lower(*t.c, path, st)) {
         counters.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
-        gate.cache_.put(t.key, policy::classify({policy::Source::LowerLayer, {}, {}, false, false}));
-        remember_warm(st, true);
-        return allow();
+        if (!prohibited(*t.c, path, std::nullopt, o)) {
+            gate.cache_.put(t.key, policy::classify({policy::Source::LowerLayer, {}, {}, false, false}));
+            remember_warm(st, true);
+            return allow();
+        }
+        // A prohibited image file: drift, for its execs and for code opens of it.
+        known = policy::prohibited_file();
+        gate.cache_.put(t.key, *known);
     }
     // 3. What the file is, and who opens it.
     const auto type = policy::file_type(read_head(event_fd, 16));
@@ -158,8 +167,8 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
         return allow();
     }
     counters.code_opens.fetch_add(1, std::memory_order_relaxed);
-    auto ev = std::make_shared<PendingExec>(group_fd, event_fd, pid, o.on_error, Clock::now() + o.hash_timeout);
-    ev->st = st;
+    auto ev = pending(event_fd, pid, st, o);
+    ev->recent = nullptr;   // an open, not an exec
     ev->kind = code->kind;
     ev->mount = t.mount;
     caller_facts_into(names, pid);
@@ -198,6 +207,7 @@ bool ExecGate::Impl::open_after_argv(Job& job, const GateOptions& o) {
     const auto& c = *job.container;
     const auto cls = policy::classification(*job.code);
     auto v = policy::decide_mount(cls, c.mode, gate.env_.mount_action(c, *job.mount, job.path));
+    apply_exec_allow(v, c, job.path, ev.pid(), job.names, o);
     if (!ev.respond(v.action)) return false;
     count(v);
     if (!v.what.alert) return false;
@@ -222,13 +232,15 @@ void ExecGate::Impl::answer_code_open(PendingPtr ev, const Target& t, const poli
     const auto cls = policy::classification(code);
     auto v = t.mount ? policy::decide_mount(cls, c.mode, gate.env_.mount_action(c, *t.mount, path))
                      : policy::decide_code(cls, c.mode, c.code_gate);
+    std::optional<ProcessNames> opener(std::move(names));
+    apply_exec_allow(v, c, path, ev->pid(), opener, o);
     ev->respond(v.action);
     count(v);
     if (!v.what.alert) return;
     Job job{ev, t.c, path};
     job.verdict = v;
     job.code = code;
-    job.names = std::move(names);
+    job.names = std::move(opener);
     job.unhashed = true;   // hashed after the answer, for the alert
     job.st = ev->st;
     after_answer(std::move(job), o);
@@ -241,6 +253,7 @@ void ExecGate::Impl::handle_mount_exec(PendingPtr ev, const Target& t, const Gat
     auto v = policy::decide_mount(policy::mount_exec(), c.mode, gate.env_.mount_action(c, *t.mount, path));
     std::optional<ProcessNames> names;
     if (v.what.alert) names = caller_names(ev->pid());   // while the process still waits in execve
+    apply_exec_allow(v, c, path, ev->pid(), names, o);
     ev->respond(v.action);
     count(v);
     if (!v.what.alert) return;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "permission_event.hpp"
 
+#include "layerlock/gate/exec_gate.hpp"
 #include "layerlock/gate/fanotify_group.hpp"
 
 namespace layerlock::gate {
@@ -10,6 +11,9 @@ bool PendingExec::respond(model::Action a) noexcept {
     if (answered_.exchange(true, std::memory_order_acq_rel)) return false;
     if (recent && a == model::Action::Allow) recent->note(pid_, policy::FileKey::of(st));
     FanotifyGroup::respond(group_fd_, fd_.get(), a);
+    if (latency)
+        latency->observe(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - born_).count()));
     return true;
 }
 

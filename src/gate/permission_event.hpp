@@ -58,7 +58,8 @@ class PendingExec {
 public:
     PendingExec(int group_fd, int event_fd, pid_t pid, model::Action fallback,
                 std::chrono::steady_clock::time_point deadline) noexcept
-        : group_fd_(group_fd), fd_(event_fd), pid_(pid), fallback_(fallback), deadline_(deadline) {}
+        : group_fd_(group_fd), fd_(event_fd), pid_(pid), fallback_(fallback), deadline_(deadline),
+          born_(std::chrono::steady_clock::now()) {}
     ~PendingExec() { respond(fallback_); }
     PendingExec(const PendingExec&) = delete;
     PendingExec& operator=(const PendingExec&) = delete;
@@ -84,13 +85,15 @@ public:
     // on a tmpfs or volume mount, that mount.
     std::string_view kind = "binary";
     std::shared_ptr<const struct GatedMount> mount;
+    // Where the time to the answer is counted (none: not counted).
+    struct AnswerLatency* latency = nullptr;
 
 private:
     int group_fd_;
     base::UniqueFd fd_;
     pid_t pid_;
     model::Action fallback_;
-    std::chrono::steady_clock::time_point deadline_;
+    std::chrono::steady_clock::time_point deadline_, born_;
     std::atomic<bool> answered_{false};
     std::mutex fd_mu_;
 };

@@ -35,4 +35,18 @@ std::optional<BehaviourDrift> classify_process(const NewProcess& p, const Behavi
     return std::nullopt;
 }
 
+bool behaviour_allowed(const BehaviourDrift& d, const NewProcess& p, const BehaviourRules& rules,
+                       std::string_view image, std::string_view container) {
+    if (d.kind == "fileless") return false;
+    auto glob = [](const std::string& g, std::string_view s) { return g.empty() || ::fnmatch(g.c_str(), std::string(s).c_str(), 0) == 0; };
+    for (const auto& a : rules.allow) {
+        if (!a.kind.empty() && a.kind != d.kind) continue;
+        if (!glob(a.image, image) || !glob(a.container, container)) continue;
+        if (!a.process.empty() && !matches_process(p.comm, p.exe, {a.process})) continue;
+        if (!a.parent.empty() && !matches_process(p.parent_comm, p.parent_exe, {a.parent})) continue;
+        return true;
+    }
+    return false;
+}
+
 }  // namespace layerlock::policy

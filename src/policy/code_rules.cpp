@@ -120,7 +120,7 @@ namespace layerlock::policy {
 Verdict decide_code(const Classification& c, model::Mode mode, model::CodeGate gate) {
     switch (gate) {
         case model::CodeGate::Off: return {model::Action::Allow, {false, false, c.severity, c.reason}, "allowed"};
-        case model::CodeGate::Alert: return {model::Action::Allow, c, "alerted"};
+        case model::CodeGate::Alert: return {model::Action::Allow, c, mode == model::Mode::Learn ? "learned" : "alerted"};
         case model::CodeGate::On: break;
     }
     return decide(c, mode, model::Action::Allow);
@@ -129,7 +129,7 @@ Verdict decide_code(const Classification& c, model::Mode mode, model::CodeGate g
 Verdict decide_mount(const Classification& c, model::Mode mode, model::MountAction action) {
     switch (action) {
         case model::MountAction::Allow: return {model::Action::Allow, {false, false, c.severity, c.reason}, "allowed"};
-        case model::MountAction::Alert: return {model::Action::Allow, c, "alerted"};
+        case model::MountAction::Alert: return {model::Action::Allow, c, mode == model::Mode::Learn ? "learned" : "alerted"};
         case model::MountAction::Deny: break;
     }
     return decide(c, mode, model::Action::Allow);

@@ -36,6 +36,12 @@ void VerdictCache::put(const FileKey& k, const Classification& c, const std::opt
     map_.emplace(k, Slot{c, digest, order_.begin()});
 }
 
+void VerdictCache::clear() {
+    std::lock_guard lock(mu_);
+    map_.clear();
+    order_.clear();
+}
+
 void VerdictCache::forget_device(std::uint64_t dev) {
     std::lock_guard lock(mu_);
     for (auto it = order_.begin(); it != order_.end();) {

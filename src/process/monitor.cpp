@@ -190,6 +190,17 @@ void ProcessMonitor::judge(pid_t pid, const ContainerView& c, bool from_scan) {
     if (!drift && !from_scan && !is_deleted_exe(p.exe) && rechecks_.size() < kMaxRechecks)
         rechecks_.push_back({std::chrono::steady_clock::now() + kRecheckAfter, pid, p.start_time, c.info.dev});
     if (!drift) return;
+    if (!rules_.allow.empty() && drift->kind != "fileless") {
+        if (!parent.ok) {   // a rule may name the parent
+            parent = read_basic(p.ppid);
+            if (parent.ok) parent_exe = read_exe_link(p.ppid);
+        }
+        const policy::NewProcess full{p.comm, p.exe, np.parent_in_container, parent.comm, parent_exe};
+        if (policy::behaviour_allowed(*drift, full, rules_, c.info.image, c.info.name)) {
+            counters_.allowlisted.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+    }
     const bool kill = drift->kind == "fileless" && c.mode == model::Mode::Enforce;
     // Stopped at once (as fast as a kill), read while stopped, then killed: the
     // alert can say what it was.

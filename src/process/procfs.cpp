@@ -2,6 +2,8 @@
 #include "layerlock/process/procfs.hpp"
 
 #include <dirent.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -121,6 +123,43 @@ std::vector<pid_t> processes_with_root(dev_t root_dev) {
     ::closedir(d);
     std::sort(out.begin(), out.end());
     return out;
+}
+
+std::string user_in_passwd(std::string_view passwd, std::int64_t uid) {
+    if (uid < 0) return {};
+    const std::string id = std::to_string(uid);
+    while (!passwd.empty()) {
+        auto nl = passwd.find('\n');
+        std::string_view line = passwd.substr(0, nl);
+        passwd = nl == std::string_view::npos ? std::string_view() : passwd.substr(nl + 1);
+        auto c1 = line.find(':');
+        if (c1 == std::string_view::npos || c1 == 0) continue;
+        auto c2 = line.find(':', c1 + 1);
+        if (c2 == std::string_view::npos) continue;
+        auto c3 = line.find(':', c2 + 1);
+        if (line.substr(c2 + 1, c3 == std::string_view::npos ? std::string_view::npos : c3 - c2 - 1) == id)
+            return std::string(line.substr(0, c1));
+    }
+    return {};
+}
+
+std::string user_name(pid_t pid, std::int64_t uid) {
+    if (uid < 0 || pid <= 0) return {};
+    base::UniqueFd root(::open(proc(pid, "root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return {};
+    open_how how{};
+    how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    base::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, root.get(), "etc/passwd", &how, sizeof how)));
+    if (!fd) return {};
+    struct stat st{};
+    constexpr off_t kMax = 1 << 20;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMax) return {};
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    ssize_t n = ::pread(fd.get(), text.data(), text.size(), 0);
+    if (n < 0) return {};
+    text.resize(static_cast<std::size_t>(n));
+    return user_in_passwd(text, uid);
 }
 
 }  // namespace layerlock::process

@@ -32,7 +32,7 @@ for field in PRIORITY MESSAGE LAYERLOCK_SEVERITY LAYERLOCK_CONTAINER_ID LAYERLOC
 done
 sha=$(sha256sum /bin/busybox | cut -d' ' -f1)
 check "LAYERLOCK_SHA256 is the executed content's hash" grep -q "\"LAYERLOCK_SHA256\":\"$sha\"" <<<"$entry"
-check "PRIORITY of a high-severity alert is err (3)" grep -q '"PRIORITY":"3"' <<<"$entry"
+check "PRIORITY of exec drift (critical by default) is crit (2)" grep -q '"PRIORITY":"2"' <<<"$entry"
 check "LAYERLOCK_COMM is the denied process" grep -q '"LAYERLOCK_COMM":"sh"' <<<"$entry"
 check "the JSON-lines output has the denial" grep -q "\"container_name\":\"$after\".*\"path\":\"/tmp/x\"" "$T/alerts.jsonl"
 

@@ -10,7 +10,7 @@ using policy::NewProcess;
 
 namespace {
 const policy::BehaviourRules kRules{{"sh", "ash", "bash"}, {"apt", "apt-get", "dpkg", "pip*", "npm"},
-                                    model::Severity::Critical, model::Severity::Medium, model::Severity::Medium};
+                                    model::Severity::Critical, model::Severity::Medium, model::Severity::Medium, {}};
 }
 
 TEST_CASE("a process running from memory or from a deleted file is fileless") {

@@ -93,6 +93,16 @@ void check_same_settings(const cfg::Config& a, const cfg::Config& b) {
     CHECK(a.daemon.lock_file == b.daemon.lock_file);
     CHECK(a.daemon.control_socket == b.daemon.control_socket);
     CHECK(a.daemon.log_level == b.daemon.log_level);
+    CHECK(a.gate.binary == b.gate.binary);
+    CHECK(a.gate.script == b.gate.script);
+    CHECK(a.gate.library == b.gate.library);
+    CHECK(a.gate.allow.size() == b.gate.allow.size());
+    CHECK(a.gate.prohibit.size() == b.gate.prohibit.size());
+    CHECK(a.alerts.format == b.alerts.format);
+    CHECK(a.alerts.dedup_window_s == b.alerts.dedup_window_s);
+    CHECK(a.metrics.textfile_path == b.metrics.textfile_path);
+    CHECK(a.metrics.interval_s == b.metrics.interval_s);
+    CHECK(a.behaviour.allow.size() == b.behaviour.allow.size());
 }
 
 const char* const kAllKeys[] = {
@@ -100,6 +110,7 @@ const char* const kAllKeys[] = {
     "cache_entries", "ignore_marks", "ignore_marks_max", "database", "threads",
     "docker_socket", "docker_root",  "journald",        "stderr",    "json_path",
     "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows", "max_watches_per_container", "reconcile_interval_s", "quiet", "binary", "package", "sensitive", "setuid", "file",
+    "script", "library", "format", "dedup_window_s", "textfile_path", "interval_s",
 };
 
 }  // namespace
@@ -483,4 +494,57 @@ TEST_CASE("file drift severities are overridable per kind") {
     CHECK(c->file_drift.config == layerlock::model::Severity::High);
     CHECK(c->file_drift.binary == layerlock::model::Severity::High);
     CHECK(contains(parse_error("[file_drift.severity]\nfile = \"severe\"\n"), "test.toml:2: file_drift.severity.file"));
+}
+
+TEST_CASE("exec allow, prohibit and behaviour allow blocks are read, with their errors located") {
+    auto c = layerlock::config::parse("[[exec_allow]]\npath = \"/tmp/build-*/tool\"\nimage = \"ci:*\"\nalert = \"none\"\n"
+                                      "[[exec_allow]]\nprocess = \"gitlab-runner\"\n"
+                                      "[[prohibit]]\npath = \"/usr/bin/nc*\"\n"
+                                      "[[prohibit]]\nsha256 = \"" + std::string(64, 'a') + "\"\ncontainer = \"web-*\"\n"
+                                      "[[behaviour_allow]]\nkind = \"shell\"\nprocess = \"sh\"\nparent = \"entry*\"\n",
+                                      "test.toml");
+    REQUIRE_MESSAGE(c, c.error().message());
+    REQUIRE(c->gate.allow.size() == 2);
+    CHECK(c->gate.allow[0].path == "/tmp/build-*/tool");
+    CHECK(c->gate.allow[0].image == "ci:*");
+    CHECK(c->gate.allow[0].quiet);
+    CHECK(c->gate.allow[1].process == "gitlab-runner");
+    CHECK_FALSE(c->gate.allow[1].quiet);
+    REQUIRE(c->gate.prohibit.size() == 2);
+    CHECK(c->gate.prohibit[0].path == "/usr/bin/nc*");
+    CHECK(c->gate.prohibit[1].sha256 == std::string(64, 'a'));
+    CHECK(c->gate.prohibit[1].container == "web-*");
+    REQUIRE(c->behaviour.allow.size() == 1);
+    CHECK(c->behaviour.allow[0].kind == "shell");
+    CHECK(c->behaviour.allow[0].parent == "entry*");
+    CHECK(contains(parse_error("[[exec_allow]]\nimage = \"x\"\n"), "exec_allow[1]: needs \"path\""));
+    CHECK(contains(parse_error("[[exec_allow]]\npath = \"tmp/x\"\n"), "exec_allow[1].path: must be a glob"));
+    CHECK(contains(parse_error("[[exec_allow]]\npath = \"/x\"\nalert = \"loud\"\n"), "test.toml:3: exec_allow[1].alert"));
+    CHECK(contains(parse_error("[[prohibit]]\npath = \"/x\"\nsha256 = \"" + std::string(64, 'a') + "\"\n"),
+                   "prohibit[1]: needs exactly one"));
+    CHECK(contains(parse_error("[[prohibit]]\nsha256 = \"abc\"\n"), "prohibit[1].sha256: must be 64 hexadecimal"));
+    CHECK(contains(parse_error("[[behaviour_allow]]\nkind = \"shell\"\n"), "behaviour_allow[1]: needs \"process\""));
+    CHECK(contains(parse_error("[[behaviour_allow]]\nprocess = \"sh\"\nkind = \"fileless\"\n"),
+                   "test.toml:3: behaviour_allow[1].kind"));
+}
+
+TEST_CASE("gate severities, the alert format, deduplication and metrics keys are read and checked") {
+    auto c = layerlock::config::parse("[gate.severity]\nbinary = \"high\"\nscript = \"medium\"\n"
+                                      "[alerts]\nformat = \"falco\"\ndedup_window_s = 0\n"
+                                      "[metrics]\ntextfile_path = \"/var/lib/prometheus/node-exporter/layerlock.prom\"\n"
+                                      "interval_s = 5\n",
+                                      "test.toml");
+    REQUIRE_MESSAGE(c, c.error().message());
+    CHECK(c->gate.binary == layerlock::model::Severity::High);
+    CHECK(c->gate.script == layerlock::model::Severity::Medium);
+    CHECK(c->gate.library == layerlock::model::Severity::Critical);
+    CHECK(c->alerts.format == "falco");
+    CHECK(c->alerts.dedup_window_s == 0);
+    CHECK(c->metrics.textfile_path == "/var/lib/prometheus/node-exporter/layerlock.prom");
+    CHECK(c->metrics.interval_s == 5);
+    CHECK(contains(parse_error("[gate.severity]\nbinary = \"severe\"\n"), "test.toml:2: gate.severity.binary"));
+    CHECK(contains(parse_error("[alerts]\nformat = \"cef\"\n"), "test.toml:2: alerts.format"));
+    CHECK(contains(parse_error("[alerts]\ndedup_window_s = 100000\n"), "test.toml:2: alerts.dedup_window_s"));
+    CHECK(contains(parse_error("[metrics]\ntextfile_path = \"layerlock.prom\"\n"), "test.toml:2: metrics.textfile_path"));
+    CHECK(contains(parse_error("[metrics]\ninterval_s = 0\n"), "test.toml:2: metrics.interval_s"));
 }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "layerlock/alert/dedup.hpp"
 #include "layerlock/base/result.hpp"
 #include "layerlock/model/types.hpp"
 
@@ -24,6 +25,9 @@ class Sink {
 public:
     virtual ~Sink() = default;
     virtual void write(const model::DriftEvent& ev) = 0;
+    // True for a sink that acts on every occurrence (response actions); the others
+    // get the first of repeated alerts at once and a summary when its window closes.
+    virtual bool sees_repeats() const { return false; }
 };
 
 // journald: SYSLOG_IDENTIFIER=layerlockd, PRIORITY from severity, MESSAGE, LAYERLOCK_*.
@@ -42,7 +46,8 @@ std::string to_json(const model::DriftEvent& ev);
 
 class AlertQueue {
 public:
-    explicit AlertQueue(std::size_t capacity) : capacity_(capacity) {}
+    explicit AlertQueue(std::size_t capacity, std::chrono::seconds dedup_window = std::chrono::seconds(0))
+        : capacity_(capacity), dedup_(dedup_window), dedup_window_s_(dedup_window.count()) {}
     ~AlertQueue() { stop(); }
     void add_sink(std::unique_ptr<Sink> s) {
         std::lock_guard lock(sinks_mu_);
@@ -54,19 +59,25 @@ public:
     void start();
     void stop();                             // delivers what is queued, then joins
     void publish(model::DriftEvent ev);      // never blocks; drops (and counts) when full
+    void set_dedup_window(std::chrono::seconds w);
     std::uint64_t dropped() const { return dropped_.load(); }
     std::uint64_t delivered() const { return delivered_.load(); }
+    std::uint64_t suppressed() const { return suppressed_.load(); }   // repeats counted into a summary
+    std::uint64_t summaries() const { return summaries_.load(); }
 
 private:
     void run();
+    void deliver(const model::DriftEvent& ev, bool first);   // sinks_mu_ held
     std::size_t capacity_;
+    Deduper dedup_;                     // the alert thread's alone
+    std::atomic<std::int64_t> dedup_window_s_;
     std::mutex sinks_mu_;   // held while a batch is written, and to swap sinks
     std::vector<std::unique_ptr<Sink>> sinks_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<model::DriftEvent> queue_;
     bool stopping_ = false;
-    std::atomic<std::uint64_t> dropped_{0}, delivered_{0};
+    std::atomic<std::uint64_t> dropped_{0}, delivered_{0}, suppressed_{0}, summaries_{0};
     std::thread thread_;
 };
 

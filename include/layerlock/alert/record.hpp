@@ -11,7 +11,7 @@
 //   rule and tags (the Falco rule name and MITRE ATT&CK tags of the detection),
 //   runtime, container_id, container_name, image, image_id, k8s_namespace, k8s_pod,
 //   k8s_container, path, location, mount, sha256, change, detail, package, count,
-//   quiet, pid, ppid, comm, exe, cmdline, uid, user, parent_comm, process_tree, unknown
+//   last_time (a summary of repeats), quiet, pid, ppid, comm, exe, cmdline, uid, user, parent_comm, process_tree, unknown
 // The Falco record: time, rule, priority, output, output_fields (Falco's dotted
 // names where one exists, layerlock.* for the rest), source, tags, hostname.
 #pragma once

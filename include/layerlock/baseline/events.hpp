@@ -42,6 +42,9 @@ public:
     ~EventStore();
 
     base::Result<void> append(const model::DriftEvent& ev);
+    // A summary of repeats (ev.last_ns set): the first occurrence's row takes its
+    // count and last time; appended when that row is gone.
+    base::Result<void> add_summary(const model::DriftEvent& ev);
     std::vector<StoredEvent> query(const EventFilter& f);
     // True the first time this (container, path, change, content) is seen.
     bool first_report(const std::string& container_id, const std::string& path, const std::string& change,

@@ -25,6 +25,21 @@ struct ModeOverride {
     std::optional<model::CodeGate> code_gate{};
 };
 
+// [[exec_allow]]: drift that may run (Sysdig/Defender style exceptions), narrowed
+// by image and container globs: files by path glob, and/or processes (the caller's
+// parent for an exec, the opener for a code open) by comm or executable name glob.
+struct ExecAllow {
+    std::string path, process;                     // at least one
+    std::string image, container;                  // empty: any
+    bool quiet = false;                            // alert = "none"; else a low alert
+};
+
+// [[prohibit]]: files denied even when they are the image's, by path glob or sha256.
+struct Prohibit {
+    std::string path, sha256;                      // exactly one
+    std::string image, container;
+};
+
 struct GateConfig {
     // Answer when the gate cannot decide (internal error, hash timeout, overload,
     // unknown container). "allow" is fail-open; "deny" fails closed.
@@ -46,6 +61,11 @@ struct GateConfig {
     std::vector<std::string> script_extensions = {".sh", ".bash", ".zsh", ".ksh", ".py", ".pyc", ".pyo", ".pyz",
                                                   ".pl", ".pm", ".rb", ".js", ".mjs", ".cjs", ".php", ".phar",
                                                   ".lua", ".tcl", ".r", ".R", ".ps1", ".awk", ".exp"};
+    // Severity of each kind of exec and code drift ([gate.severity]).
+    model::Severity binary = model::Severity::Critical, script = model::Severity::High,
+                    library = model::Severity::Critical;
+    std::vector<ExecAllow> allow;                  // [[exec_allow]]
+    std::vector<Prohibit> prohibit;                // [[prohibit]]
 };
 
 // [[mount_rule]]: what a container may do with code on its tmpfs and volume mounts,
@@ -78,7 +98,19 @@ struct AlertConfig {
     bool journald = true;
     std::string stderr_output = "auto";            // "auto" (when a terminal), "always", "never"
     std::string json_path;                         // JSON lines file; empty: off
+    std::string format = "layerlock";              // of the JSON lines: "layerlock" | "falco"
     std::uint32_t queue_size = 4096;
+    // The same (container, kind, path, content, action, reason) alerts once per this
+    // many seconds; the repeats are counted and summed up when the window closes.
+    // 0: every occurrence alerts.
+    std::uint32_t dedup_window_s = 300;
+};
+
+// [metrics]: Prometheus text exposition written to a file for node_exporter's
+// textfile collector (no listener: the unit has no network).
+struct MetricsConfig {
+    std::string textfile_path;                     // empty: off
+    std::uint32_t interval_s = 15;
 };
 
 struct EventConfig {                               // the event table behind `layerlock events`
@@ -107,8 +139,17 @@ struct FileDriftConfig {
 };
 
 // Behaviour drift: the process monitor (kernel process events connector).
+// [[behaviour_allow]]: shells and package managers a workload runs by design (an
+// entrypoint's `sh -c`, a plugin installer): not alerted. Fileless never is allowed.
+struct BehaviourAllow {
+    std::string kind;                              // "shell" | "package" | "" (either)
+    std::string process, parent;                   // globs on comm or executable name; at least one
+    std::string image, container;                  // empty: any
+};
+
 struct BehaviourConfig {
     bool enabled = true;
+    std::vector<BehaviourAllow> allow;             // [[behaviour_allow]]
     // fnmatch globs on a process's comm or executable name.
     std::vector<std::string> shells = {"sh", "ash", "dash", "bash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish"};
     std::vector<std::string> package_managers = {"apt", "apt-get", "aptitude", "dpkg", "apk", "yum", "dnf",
@@ -174,6 +215,7 @@ struct Config {
     BehaviourConfig behaviour;
     NetworkConfig network;
     ResponseConfig response;
+    MetricsConfig metrics;
     DaemonConfig daemon;
 };
 

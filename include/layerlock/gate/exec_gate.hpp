@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -25,6 +26,7 @@
 
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/gate/fanotify_group.hpp"
+#include "layerlock/config/config.hpp"
 #include "layerlock/model/types.hpp"
 #include "layerlock/policy/code_rules.hpp"
 #include "layerlock/policy/verdict_cache.hpp"
@@ -117,9 +119,31 @@ struct GateOptions {
     std::uint64_t large_file_bytes = 16u << 20;   // hashed in their own lane
     std::chrono::milliseconds tick{1000};
     policy::CodeRules code_rules;                 // interpreters and script extensions (code-open gate)
+    std::vector<config::ExecAllow> allow;         // [[exec_allow]]: drift that may run
+    std::vector<config::Prohibit> prohibit;       // [[prohibit]]: image files denied all the same
+    // Severity of exec and code drift by kind ([gate.severity]).
+    model::Severity binary = model::Severity::Critical, script = model::Severity::High,
+                    library = model::Severity::Critical;
     // A data file opened by a process that is not reading it as code is not looked
     // at again for that process for this long (pids are reused: kept short).
     std::chrono::milliseconds open_memory{100};
+};
+
+// Time from an event's read to its answer, for events answered off the reader's
+// tables (a warm or cached answer reads no clock: counted in allowed/denied only).
+// Buckets are not cumulative here; the last one is +Inf.
+struct AnswerLatency {
+    static constexpr std::array<std::uint64_t, 12> kBoundsNs = {
+        25'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000,
+        5'000'000, 10'000'000, 50'000'000, 250'000'000, 1'000'000'000};
+    std::array<std::atomic<std::uint64_t>, kBoundsNs.size() + 1> buckets{};
+    std::atomic<std::uint64_t> sum_ns{0};
+    void observe(std::uint64_t ns) noexcept {
+        std::size_t i = 0;
+        while (i < kBoundsNs.size() && ns > kBoundsNs[i]) ++i;
+        buckets[i].fetch_add(1, std::memory_order_relaxed);
+        sum_ns.fetch_add(ns, std::memory_order_relaxed);
+    }
 };
 
 struct GateCounters {
@@ -137,7 +161,10 @@ struct GateCounters {
         open_data{0},        // opens of files not the image's that were not code (allowed)
         code_opens{0},       // opens of code not the image's: scripts, libraries, programs via the loader
         mount_events{0},     // events on tmpfs and volume mounts
-        answer_failures{0};  // answers the kernel refused (the event was already gone)
+        answer_failures{0},  // answers the kernel refused (the event was already gone)
+        allowlisted{0},      // drift allowed by an [[exec_allow]] rule
+        prohibited{0};       // image files made drift by a [[prohibit]] rule
+    AnswerLatency latency;
     std::uint64_t allowed_total() const { return allowed.load() + warm_hits.load(); }
 };
 

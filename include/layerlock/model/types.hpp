@@ -99,6 +99,9 @@ struct DriftEvent {
     std::string change;      // file drift: added | modified | metadata | deleted | renamed
     std::string detail;      // e.g. "mode 0755 -> 4755"
     std::uint64_t count = 1; // identical events summarised into one
+    // A summary of repeats (alert deduplication, alert/dedup.hpp): the time of the
+    // last occurrence counted in `count` (the time is the first's); 0 otherwise.
+    std::int64_t last_ns = 0;
     bool quiet = false;      // expected runtime change: stored, not alerted
     std::string package;     // package drift: "name version"
     std::int64_t time_us = 0;  // CLOCK_REALTIME microseconds (the event table's precision)

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "layerlock/config/config.hpp"
 #include "layerlock/model/types.hpp"
 
 namespace layerlock::policy {
@@ -22,6 +23,7 @@ struct BehaviourRules {
     std::vector<std::string> package_managers;  // the same
     model::Severity fileless = model::Severity::Critical, shell = model::Severity::Medium,
                     package = model::Severity::Medium;
+    std::vector<config::BehaviourAllow> allow;  // [[behaviour_allow]]
 };
 
 struct NewProcess {
@@ -37,6 +39,11 @@ struct BehaviourDrift {
 };
 
 std::optional<BehaviourDrift> classify_process(const NewProcess& p, const BehaviourRules& rules);
+
+// True when a [[behaviour_allow]] rule lets this shell or package manager run
+// unalerted in a container of this image and name (never a fileless process).
+bool behaviour_allowed(const BehaviourDrift& d, const NewProcess& p, const BehaviourRules& rules,
+                       std::string_view image, std::string_view container);
 
 // True when comm or the executable's file name matches one of the globs.
 bool matches_process(std::string_view comm, std::string_view exe, const std::vector<std::string>& globs);

@@ -56,6 +56,7 @@ public:
     // hashed (not counted as a hit or miss, recency unchanged).
     std::optional<model::Sha256> digest_of(const FileKey& k) const;
     void forget_device(std::uint64_t dev);   // a container went away
+    void clear();                            // the rules changed (a reload)
     std::size_t size() const;
     std::uint64_t hits() const { return hits_; }
     std::uint64_t misses() const { return misses_; }

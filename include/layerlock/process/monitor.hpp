@@ -57,7 +57,8 @@ struct MonitorHooks {
 };
 
 struct MonitorCounters {
-    std::atomic<std::uint64_t> events{0}, execs{0}, container_execs{0}, lost{0}, rescans{0}, alerts{0}, killed{0};
+    std::atomic<std::uint64_t> events{0}, execs{0}, container_execs{0}, lost{0}, rescans{0}, alerts{0}, killed{0},
+        allowlisted{0};   // shells and package managers a [[behaviour_allow]] rule let run unalerted
 };
 
 class ProcessMonitor {

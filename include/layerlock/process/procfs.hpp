@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace layerlock::process {
@@ -46,6 +47,13 @@ std::string cmdline_text(const std::string& nul_separated);
 // (stops at the container's boundary: its init's parent is the engine's shim), at
 // most `max_depth`.
 std::vector<ProcessInfo> ancestry(pid_t pid, dev_t same_root, std::size_t max_depth = 16);
+
+// The name of `uid` in a passwd file's text ("name:x:uid:gid:..."); empty when absent.
+std::string user_in_passwd(std::string_view passwd, std::int64_t uid);
+// The name of `uid` in the /etc/passwd of the process's root (its container's),
+// opened inside that root (symlinks resolved within it, a FIFO or a file over
+// 1 MiB refused); empty when unknown.
+std::string user_name(pid_t pid, std::int64_t uid);
 
 // Every process whose root is on `root_dev` (a container's processes), pid order.
 std::vector<pid_t> processes_with_root(dev_t root_dev);
