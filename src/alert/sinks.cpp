@@ -81,6 +81,8 @@ class JsonLinesSink final : public Sink {
 public:
     JsonLinesSink(base::UniqueFd fd, JsonFormat format) : fd_(std::move(fd)), format_(format) {}
     void write(const model::DriftEvent& ev) override {
+        // Falco emits alerts only: expected changes (quiet) stay in the layerlock format.
+        if (format_ == JsonFormat::Falco && ev.quiet) return;
         const auto rec = format_ == JsonFormat::Falco ? falco_record(ev, host_name()) : record(ev, host_name());
         std::string line = boost::json::serialize(rec) + "\n";
         [[maybe_unused]] auto n = ::write(fd_.get(), line.data(), line.size());  // O_APPEND: one write per record

@@ -180,6 +180,8 @@ policy::FileRules file_rules(const config::Config& cfg) {
     policy::FileRules r;
     r.quiet = cfg.file_drift.quiet;
     for (const auto& a : cfg.file_drift.allow) r.allow.push_back({a.path, a.image, a.container});
+    for (const auto& a : cfg.gate.allow)
+        if (!a.path.empty() && a.process.empty()) r.exec_allow.push_back({a.path, a.image, a.container, a.quiet});
     const auto& f = cfg.file_drift;
     r.severity = {f.binary, f.package, f.sensitive, f.setuid, f.config, f.file};
     return r;

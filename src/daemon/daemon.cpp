@@ -125,6 +125,9 @@ void Daemon::publish(model::DriftEvent ev) {
         if (slot.until <= now) {
             if (users_.size() > 4096) users_.clear();   // bounded; they are read again
             auto name = process::user_name(ev.pid, ev.uid);
+            if (name.empty())   // the process is gone: the container's passwd through its init
+                for (const auto& c : registry_.all())
+                    if (c->info.id == ev.container_id && c->info.pid > 0) name = process::user_name(c->info.pid, ev.uid);
             auto& fresh = users_[{ev.container_id, ev.uid}];
             fresh = {std::move(name), now + std::chrono::minutes(1)};
             ev.user = fresh.name;

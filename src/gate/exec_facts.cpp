@@ -121,6 +121,7 @@ ProcessNames caller_names(pid_t pid) {
         n.comm = std::move(st->comm);
         n.ppid = st->ppid;
     }
+    n.uid = read_uid(pid);
     return n;
 }
 

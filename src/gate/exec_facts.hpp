@@ -44,9 +44,10 @@ struct ProcessNames {
     std::string comm, parent_comm;
     std::string exe;    // its executable (as the process sees it), read after the answer
     pid_t ppid = 0;
+    std::int64_t uid = -1;   // real uid, -1 unknown
 };
-// The process's comm and parent pid (one read of /proc/<pid>/stat): taken before a
-// verdict is answered, while the process still waits in execve.
+// The process's comm, parent pid and uid (/proc/<pid>/stat and status): taken
+// before a verdict is answered, while the process still waits in execve.
 ProcessNames caller_names(pid_t pid);
 // Adds the parent's comm (the parent outlives the answer to its child's exec) and
 // the process's executable, when not known yet: after the answer, off the exec's path.

@@ -263,11 +263,14 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
     std::string path = container_path(ev->fd(), *c, &deleted);
     if (!deleted && served_from_lower(*c, path, ev->st)) {
         counters.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
-        policy::Classification cls = prohibited(*c, path, std::nullopt, o)
-                                         ? policy::prohibited_file()
-                                         : policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
-        gate.cache_.put(key, cls);
-        answer_now(ev, c, cls, o, std::nullopt, path);
+        policy::Classification cls = policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
+        std::optional<model::Sha256> digest;
+        if (prohibited(*c, path, std::nullopt, o)) {
+            cls = policy::prohibited_file();
+            digest = gate.env_.image_file(*c, path).digest;   // for the alert (the baseline's)
+        }
+        gate.cache_.put(key, cls, digest);
+        answer_now(ev, c, cls, o, digest, path);
         return;
     }
     Lane& lane = static_cast<std::uint64_t>(ev->st.st_size) >= o.large_file_bytes ? large : small;
@@ -583,7 +586,6 @@ model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedCo
     d.reason = std::string(v.what.reason);
     d.path = path;
     d.pid = ev.pid();
-    d.uid = read_uid(ev.pid());   // unchanged by the exec (unless setuid: then the caller's)
     model::stamp(d, base::now_ns());
     if (digest) d.sha256 = model::to_hex(*digest);
     const bool digest_unknown = !digest && v.what.drift;   // hash failed, or the file changed after the exec
@@ -593,6 +595,7 @@ model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedCo
     d.exe = std::move(names->exe);
     d.parent_comm = std::move(names->parent_comm);
     d.ppid = names->ppid;
+    d.uid = names->uid >= 0 ? names->uid : read_uid(ev.pid());   // the caller's (an exec keeps it unless setuid)
     if (c) {
         model::describe_container(d, c->info);
         if (c->info.metadata_known && c->info.image.empty()) d.unknown = "image";

@@ -223,6 +223,7 @@ bool ExecGate::Impl::open_after_argv(Job& job, const GateOptions& o) {
 void ExecGate::Impl::caller_facts_into(ProcessNames& names, pid_t pid) {
     auto parent = caller_names(pid);   // comm may have been read already; the parent pid comes with it
     names.ppid = parent.ppid;
+    names.uid = parent.uid;
     if (names.comm.empty()) names.comm = std::move(parent.comm);
 }
 

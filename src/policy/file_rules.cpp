@@ -59,6 +59,11 @@ FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
     // a new or changed executable or setuid bit is never expected.
     if (!new_executable && !privilege_bit_added(f) && expected(f, rules))
         return {"file", Severity::Info, true, "expected-change"};
+    if (new_executable && !privilege_bit_added(f))
+        for (const auto& a : rules.exec_allow)
+            if (glob(a.path, p) && (a.image.empty() || glob(a.image, f.image)) &&
+                (a.container.empty() || glob(a.container, f.container)))
+                return {"binary", a.quiet ? Severity::Info : Severity::Low, a.quiet, "allowed-executable"};
     const auto& sev = rules.severity;
     if (package_path(p)) return {"package", sev.package, false, "package-database"};
     if (sensitive_path(p)) return {"config", sev.sensitive, false, "sensitive-file"};

@@ -202,7 +202,8 @@ std::string suggest_allowlist(const std::vector<model::DriftEvent>& learned) {
         const Scope scope = scope_of(e);
         std::string who = e.comm;
         if (!e.parent_comm.empty()) who += " <- " + e.parent_comm;
-        if (!e.change.empty()) by_path[{"allow", scope}][e.path].add(e, who);   // file drift
+        // File drift; a new executable is quieted by the [[exec_allow]] that lets it run.
+        if (!e.change.empty()) by_path[{e.kind == "binary" ? "exec_allow" : "allow", scope}][e.path].add(e, who);
         else if (e.kind == "fileless") fileless[scope].add(e, who);
         else if (e.kind == "shell" || e.kind == "package")
             behaviour[{scope, {e.kind, e.comm, e.parent_comm}}].add(e, who);
@@ -231,7 +232,7 @@ std::string suggest_allowlist(const std::vector<model::DriftEvent>& learned) {
             }
         }
         for (const auto& [glob, seen] : globs) {
-            comment(out, block == "exec_allow" ? "runs or loads of drift" : "changes", seen);
+            comment(out, block == "exec_allow" ? "drift occurrences (executables written, run or loaded)" : "changes", seen);
             out += "[[" + block + "]]\n";
             key_line(out, "path", glob);
             key_line(out, scope.key.c_str(), literal_glob(scope.value));

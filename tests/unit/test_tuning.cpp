@@ -8,6 +8,7 @@
 #include "layerlock/policy/behaviour_rules.hpp"
 #include "layerlock/policy/code_rules.hpp"
 #include "layerlock/policy/exec_rules.hpp"
+#include "layerlock/policy/file_rules.hpp"
 #include "layerlock/policy/suggest.hpp"
 
 using namespace layerlock;
@@ -163,7 +164,7 @@ TEST_CASE("suggest collapses repeated numbered paths into one glob and keeps a l
     auto text = policy::suggest_allowlist(events);
     CHECK(text.find("[[exec_allow]]\npath = \"/tmp/build-*/tool\"\nimage = \"ci:1\"\nalert = \"none\"") !=
           std::string::npos);
-    CHECK(text.find("# 50 runs or loads of drift") != std::string::npos);
+    CHECK(text.find("# 50 drift occurrences") != std::string::npos);
     CHECK(text.find("sh <- make (50)") != std::string::npos);
     CHECK(text.find("path = \"/opt/job-3.sh\"") != std::string::npos);
     CHECK(text.find("path = \"/opt/job-*.sh\"") == std::string::npos);
@@ -196,4 +197,29 @@ TEST_CASE("suggest narrows to the container's name when the image is not known, 
     auto text = policy::suggest_allowlist({e});
     CHECK(text.find("container = \"web-\\\\*\"") != std::string::npos);
     CHECK(text.find("\n[[prohibit]]") == std::string::npos);   // the name cannot open a block
+}
+
+TEST_CASE("a new executable where an exec allow rule lets it run is expected file drift, quiet or low") {
+    policy::FileRules rules;
+    rules.exec_allow.push_back({"/opt/build-*", "ci:*", "", true});
+    rules.exec_allow.push_back({"/srv/plugins/*", "", "", false});
+    auto quiet = policy::classify_file({"/opt/build-2/tool", "added", false, true, 0100755, 0, "c", "ci:1"}, rules);
+    CHECK(quiet.quiet);
+    CHECK(quiet.why == "allowed-executable");
+    auto low = policy::classify_file({"/srv/plugins/p", "added", false, true, 0100755, 0, "c", "web:1"}, rules);
+    CHECK_FALSE(low.quiet);
+    CHECK(low.severity == model::Severity::Low);
+    auto other_image = policy::classify_file({"/opt/build-2/tool", "added", false, true, 0100755, 0, "c", "web:1"}, rules);
+    CHECK(other_image.why == "executable");
+    auto setuid = policy::classify_file({"/opt/build-2/tool", "added", false, true, 0104755, 0, "c", "ci:1"}, rules);
+    CHECK(setuid.why == "setuid-executable");   // a setuid bit is never allowed this way
+}
+
+TEST_CASE("suggest puts a learned new executable under the exec allow that quiets its writing too") {
+    auto written = learned("binary", "/tmp/build-1/true", "ci:1");
+    written.change = "added";
+    auto ran = learned("binary", "/tmp/build-1/true", "ci:1");
+    auto text = policy::suggest_allowlist({written, ran});
+    CHECK(text.find("[[exec_allow]]\npath = \"/tmp/build-1/true\"") != std::string::npos);
+    CHECK(text.find("[[allow]]") == std::string::npos);
 }

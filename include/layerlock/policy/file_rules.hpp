@@ -40,6 +40,13 @@ struct FileRules {
         std::string path, image, container;        // image/container empty: any
     };
     std::vector<Allow> allow;                      // expected changes: quiet, like `quiet`
+    // [[exec_allow]] blocks with a path: a new executable there may run, so its
+    // being written is expected too (quiet, or low for alert = "low").
+    struct ExecAllow {
+        std::string path, image, container;
+        bool quiet = false;
+    };
+    std::vector<ExecAllow> exec_allow;
     struct Severities {
         model::Severity binary = model::Severity::High, package = model::Severity::High,
                         sensitive = model::Severity::Critical, setuid = model::Severity::High,
