@@ -36,10 +36,12 @@ void print(const model::DriftEvent& e, bool json) {
         std::printf("%s\n", boost::json::serialize(alert::record(e, alert::host_name())).c_str());
         return;
     }
-    std::printf("%s %-8s %-8s %-8s %-9s %-20s %s%s\n", time_text(e.time_us).c_str(), e.kind.c_str(),
+    const std::string count = e.count > 1 ? "  x" + std::to_string(e.count) : std::string();
+    std::printf("%s %-8s %-8s %-8s %-9s %-20s %s%s%s\n", time_text(e.time_us).c_str(), e.kind.c_str(),
                 std::string(model::to_string(e.severity)).c_str(), e.action.c_str(),
                 (e.change.empty() ? "exec" : e.change).c_str(), escape(e.container_name.empty() ? "unknown" : e.container_name).c_str(),
-                base::quote_if_needed(e.path).c_str(), e.detail.empty() ? "" : ("  (" + escape(e.detail) + ")").c_str());
+                base::quote_if_needed(e.path).c_str(), count.c_str(),
+                e.detail.empty() ? "" : ("  (" + escape(e.detail) + ")").c_str());
 }
 
 }  // namespace

@@ -59,9 +59,10 @@ check "k8s.io task: journald has the Kubernetes fields and the image" journal_ha
 entry=$(journalctl --no-pager -o json LAYERLOCK_CONTAINER_ID="$pod" LAYERLOCK_KIND=binary LAYERLOCK_ACTION=denied | tail -1)
 check "k8s.io task: nothing is unknown" eval '! grep -q LAYERLOCK_UNKNOWN <<<"$entry"'
 check "k8s.io task: the image digest is asked of containerd" grep -q "\"LAYERLOCK_IMAGE_ID\":\"$CTR_DIGEST\"" <<<"$entry"
-check "k8s.io task: the JSON lines carry the Kubernetes fields" grep -q \
-    "\"container_id\":\"$pod\".*\"k8s_pod\":\"web-$RUN_ID\",\"k8s_namespace\":\"shop\",\"k8s_container\":\"nginx\"" \
-    "$T/alerts.jsonl"
+check "k8s.io task: the JSON lines carry the Kubernetes fields" python3 -c 'import json, sys
+sys.exit(0 if any(r.get("container_id") == sys.argv[2] and r.get("k8s_pod") == sys.argv[3] and
+                  r.get("k8s_namespace") == "shop" and r.get("k8s_container") == "nginx"
+                  for r in map(json.loads, open(sys.argv[1]))) else 1)' "$T/alerts.jsonl" "$pod" "web-$RUN_ID"
 check "k8s.io task: the message names the pod" grep -q "k8s_namespace=\"shop\" k8s_pod=\"web-$RUN_ID\" k8s_container=\"nginx\"" \
     "$T/daemon.log"
 

@@ -50,7 +50,10 @@ check "events has the quiet log write, stored" grep -q '"path":"/var/log/app.log
 check "events has the exec gate's alert" has_event kind=binary action=alerted path=/usr-tool
 check "--kind filters" bash -c "! grep -q '\"kind\":\"config\"' <<<\"\$('${LAYERLOCK}' --config '$T/layerlock.toml' events --kind binary --json)\""
 crit=$("${LL[@]}" events --min-severity critical --container "$c")
-check "--min-severity critical keeps /etc/passwd only" bash -c "grep -q /etc/passwd <<<'$crit' && ! grep -q usr-tool <<<'$crit'"
+check "--min-severity critical keeps /etc/passwd and the exec drift (critical), not the log write" \
+    bash -c "grep -q /etc/passwd <<<'$crit' && grep -q usr-tool <<<'$crit' && ! grep -q app.log <<<'$crit'"
+high=$("${LL[@]}" events --min-severity critical --kind config --container "$c")
+check "with --kind config, /etc/passwd only" bash -c "grep -q /etc/passwd <<<'$high' && ! grep -q usr-tool <<<'$high'"
 check "--since 1h includes them" grep -q /etc/passwd <<<"$("${LL[@]}" events --since 1h --container "$c")"
 out=$("${LL[@]}" events --since yesterday 2>&1) && rc=0 || rc=$?
 check "a malformed --since is refused (rc=$rc)" [ "$rc" -eq 2 ]
