@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -160,6 +161,15 @@ std::int64_t read_uid(pid_t pid) {
     long uid = -1;
     if (at == std::string::npos || std::sscanf(status->c_str() + at + 5, "%ld", &uid) != 1) return -1;
     return uid;
+}
+
+std::string read_cmdline(pid_t pid) {
+    auto argv = base::read_file("/proc/" + std::to_string(pid) + "/cmdline", 64 * 1024);
+    if (!argv) return {};
+    std::string s = std::move(*argv);
+    while (!s.empty() && s.back() == '\0') s.pop_back();
+    std::replace(s.begin(), s.end(), '\0', ' ');
+    return s;
 }
 
 void read_argv_and_cwd(pid_t pid, OpenerFacts& f) {

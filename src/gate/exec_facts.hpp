@@ -45,6 +45,7 @@ struct ProcessNames {
     std::string exe;    // its executable (as the process sees it), read after the answer
     pid_t ppid = 0;
     std::int64_t uid = -1;   // real uid, -1 unknown
+    std::string cmdline;     // code opens: the opener's arguments joined by spaces (read on a worker)
 };
 // The process's comm, parent pid and uid (/proc/<pid>/stat and status): taken
 // before a verdict is answered, while the process still waits in execve.
@@ -66,6 +67,8 @@ std::string read_comm(pid_t pid);
 std::string read_exe(pid_t pid);
 // The process's real uid (/proc/<pid>/status); -1 when unknown.
 std::int64_t read_uid(pid_t pid);
+// Its arguments joined by spaces (reads the process's memory: never on the reader).
+std::string read_cmdline(pid_t pid);
 // argv reads the process's memory (its mmap lock): only off the reader thread.
 void read_argv_and_cwd(pid_t pid, OpenerFacts& f);
 // True when the process runs in the daemon's own mount namespace (a host process

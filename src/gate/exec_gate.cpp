@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <csignal>
@@ -409,6 +410,10 @@ bool ExecGate::Impl::judge(Job& job, const GateOptions& o) {
     auto v = verdict_for(job, cls, o);
     std::optional<ProcessNames> names = std::move(job.names);
     if (v.what.alert && !names) names = caller_names(ev.pid());  // while the process still waits in execve
+    if (v.what.alert && job.code) {   // the opener (an interpreter, the loader) may be gone right after the answer
+        if (names->exe.empty()) names->exe = read_exe(ev.pid());
+        if (names->cmdline.empty()) names->cmdline = read_cmdline(ev.pid());
+    }
     if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
     count(v);
     if (policy::cacheable(cls)) gate.cache_.put(policy::FileKey::of(job.st), cls, content);
@@ -433,6 +438,10 @@ bool ExecGate::Impl::answer_unhashed(Job& job, const policy::Classification& cls
     auto& ev = *job.ev;
     auto v = verdict_for(job, cls, o);
     auto names = job.names ? std::move(*job.names) : caller_names(ev.pid());   // while the process still waits
+    if (v.what.alert && job.code) {   // the opener may be gone right after the answer
+        if (names.exe.empty()) names.exe = read_exe(ev.pid());
+        if (names.cmdline.empty()) names.cmdline = read_cmdline(ev.pid());
+    }
     if (!ev.respond(v.action)) return false;   // too late: the deadline sweep answered (and reported)
     count(v);
     counters.drift_unhashed.fetch_add(1, std::memory_order_relaxed);
@@ -512,6 +521,7 @@ void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
         if (cls.drift) gate.cache_.put(policy::FileKey::of(job.st), cls, content);
     }
     auto d = event_for(ev, &c, job.path, v, content, std::move(job.names));
+    if (job.code && d.cmdline.empty()) d.cmdline = read_cmdline(ev.pid());   // (answered on the reader: if still there)
     if (v.what.drift && ev.fd() >= 0) gate.env_.sample(ev.fd(), d);   // before the fd goes
     ev.close_fd();   // done with the file before the alert goes out
     gate.env_.publish(std::move(d));
@@ -595,6 +605,7 @@ model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedCo
     d.exe = std::move(names->exe);
     d.parent_comm = std::move(names->parent_comm);
     d.ppid = names->ppid;
+    d.cmdline = std::move(names->cmdline);
     d.uid = names->uid >= 0 ? names->uid : read_uid(ev.pid());   // the caller's (an exec keeps it unless setuid)
     if (c) {
         model::describe_container(d, c->info);

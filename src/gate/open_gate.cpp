@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "gate_impl.hpp"
 #include "layerlock/base/clock.hpp"
 #include "layerlock/base/fs.hpp"
@@ -197,6 +199,12 @@ bool ExecGate::Impl::open_after_argv(Job& job, const GateOptions& o) {
     auto& ev = *job.ev;
     OpenerFacts f;
     read_argv_and_cwd(ev.pid(), f);
+    if (job.names && job.names->cmdline.empty()) {
+        std::string args = f.argv;
+        while (!args.empty() && args.back() == '\0') args.pop_back();
+        std::replace(args.begin(), args.end(), '\0', ' ');
+        job.names->cmdline = std::move(args);
+    }
     if (!policy::argv_names(f.argv, f.cwd, job.path)) {   // data after all
         counters.open_data.fetch_add(1, std::memory_order_relaxed);
         if (ev.respond(model::Action::Allow)) counters.allowed.fetch_add(1, std::memory_order_relaxed);

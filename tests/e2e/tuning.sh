@@ -149,6 +149,8 @@ out=$(workload 1 3) || true
 check "learn: the workload runs (nothing denied)" grep -q workload-done <<<"$out"
 check "learn: the drift is recorded as learned" wait_record "$T/falco.jsonl" container.name="$L" \
     proc.exepath=/tmp/build-1/true layerlock.action=learned
+check "learn: a script read by its interpreter names the interpreter's command line" wait_record "$T/falco.jsonl" \
+    container.name="$L" fd.name=/tmp/build-1/step.sh proc.name=sh proc.cmdline="sh /tmp/build-1/step.sh"
 learned_files() {   # the file drift of the workload reached the event table (up to 20 s)
     local deadline=$((SECONDS + 20))
     until "${LL[@]}" events --json --container "$L" | grep -q '"path":"/tmp/build-3/true".*"change":"added"'; do
