@@ -22,7 +22,8 @@ LL=("$LAYERLOCK" --config "$T/layerlock.toml")
 A=ll-tu-allow-$RUN_ID        # exec_allow and dedup
 P=ll-tu-prohibit-$RUN_ID     # prohibit
 L=ll-tu-learn-$RUN_ID        # learn -> suggest -> enforce
-app_sha=$(sha256sum "$BUILD/tests/ll_test_app" | cut -d' ' -f1)
+# The image's copy (the fixture is built once, maybe by an earlier build of the test program).
+app_sha=$(docker run --rm --network none --entrypoint /bin/cat "$DYN_IMAGE" /usr/bin/ll_test_app | sha256sum | cut -d' ' -f1)
 mkdir -p "$T/metrics"
 write_config enforce \
     '[metrics]' "textfile_path = \"$T/metrics/layerlock.prom\"" 'interval_s = 1' \
