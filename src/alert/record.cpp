@@ -67,6 +67,9 @@ std::string_view rule_of(const model::DriftEvent& ev) {
     if (k == "package") return "Launch Package Management Process in Container";
     if (k == "network" && ev.reason == "host-network") return "Container in the host network namespace";
     if (k == "network") return "Unexpected listening port in container";
+    if (k == "image" && ev.reason == "layer-tampered") return "Container image layer differs from its signed baseline";
+    if (k == "image" && ev.reason == "unsigned-baseline") return "Container image without a signed baseline";
+    if (k == "image" && ev.reason == "image-digest-changed") return "Container image reference points to another image";
     return "layerlock drift";
 }
 
@@ -100,6 +103,7 @@ std::vector<std::string> tags_of(const model::DriftEvent& ev) {
     else if (k == "package") add({"software_mgmt", "mitre_persistence", "T1072", "TA0003"});
     else if (k == "network") add({"network", "mitre_command_and_control", "T1571", "TA0011"});
     else if (k == "response") add({"response"});
+    else if (k == "image") add({"image", "mitre_persistence", "T1525", "TA0003"});
     return t;
 }
 

@@ -225,7 +225,7 @@ public:
         auto s = sql::Stmt::prepare(impl_.db.get(),
             "UPDATE layers SET state = 'complete', files = ?2, bytes = ?3, entries = ?4, built_at = ?5, "
             "seconds = ?6, digests = ?7, content = ?8, copied_from = NULL, owner_pid = NULL, owner_start = NULL, "
-            "error = NULL WHERE id = ?1");
+            "error = NULL, origin = NULL, signed_by = NULL, verified_at = NULL, tampered = NULL WHERE id = ?1");
         if (!s) return base::unexpected(s.error());
         std::sort(digests_.begin(), digests_.end());
         digests_.erase(std::unique(digests_.begin(), digests_.end()), digests_.end());
@@ -298,8 +298,11 @@ base::Result<std::optional<LayerStats>> copy_same_content(StoreDb& impl, std::in
     sqlite3* db = impl.db.get();
     Txn txn(db);
     if (auto r = txn.begin(); !r) return base::unexpected(r.error());
-    auto src = sql::Stmt::prepare(db, "SELECT id, dir, files, bytes, entries FROM layers WHERE content = ?1 "
-                                      "AND state = 'complete' AND id <> ?2 ORDER BY id LIMIT 1");
+    // Signed records first (a bundle verified at import), then records read from an
+    // image archive, then another host directory's.
+    auto src = sql::Stmt::prepare(db, "SELECT id, dir, files, bytes, entries, coalesce(signed_by, '') FROM layers "
+                                      "WHERE content = ?1 AND state = 'complete' AND id <> ?2 "
+                                      "ORDER BY signed_by IS NULL, origin IS NULL, id LIMIT 1");
     if (!src) return base::unexpected(src.error());
     src->bind_text(1, content).bind(2, id);
     if (src->step() != SQLITE_ROW) return std::optional<LayerStats>();
@@ -309,6 +312,7 @@ base::Result<std::optional<LayerStats>> copy_same_content(StoreDb& impl, std::in
     st.files = static_cast<std::uint64_t>(src->int64(2));
     st.bytes = static_cast<std::uint64_t>(src->int64(3));
     st.entries = static_cast<std::uint64_t>(src->int64(4));
+    st.signed_by = src->text(5);
     src->reset();
     if (!still_owner(db, id)) return std::optional<LayerStats>();
     for (const char* q : {"DELETE FROM entries WHERE layer_id = ?1",
@@ -316,6 +320,7 @@ base::Result<std::optional<LayerStats>> copy_same_content(StoreDb& impl, std::in
                           "SELECT ?1, path, kind, sha256, size, mode, target FROM entries WHERE layer_id = ?2",
                           "UPDATE layers SET state = 'complete', files = src.files, bytes = src.bytes, "
                           "entries = src.entries, digests = src.digests, content = src.content, copied_from = ?2, "
+                          "signed_by = src.signed_by, verified_at = NULL, tampered = NULL, "
                           "built_at = unixepoch(), seconds = 0, owner_pid = NULL, owner_start = NULL, error = NULL "
                           "FROM (SELECT * FROM layers WHERE id = ?2) AS src WHERE layers.id = ?1"}) {
         auto s = sql::Stmt::prepare(db, q);
@@ -408,6 +413,207 @@ base::Result<LayerStats> Store::import_layer(const std::string& layer_dir, unsig
     if (claimed->what == Claim::Done) return claimed->stats;
     if (claimed->what == Claim::Busy) return building_elsewhere();
     return build(*impl_, claimed->id, root.get(), threads, content, progress);
+}
+
+namespace {
+
+std::string content_key(const std::string& diff_id) { return "content:" + diff_id; }
+
+// A sink over a vector (records that are already in memory).
+class VectorSource {
+public:
+    static base::Result<LayerStats> put_all(detail::EntrySink& sink, const std::vector<Entry>& entries) {
+        LayerStats st;
+        for (const auto& e : entries) {
+            if (auto r = sink.put(e); !r) return base::unexpected(r.error());
+            ++st.entries;
+            if (e.kind == EntryKind::Regular) {
+                ++st.files;
+                st.bytes += e.size;
+            }
+        }
+        return st;
+    }
+};
+
+}  // namespace
+
+base::Result<LayerStats> Store::store_content_layer(const std::string& diff_id, const std::vector<Entry>& entries,
+                                                    const RecordOrigin& origin) {
+    if (!valid_content_id(diff_id)) return base::unexpected(base::Error::invalid("diff id is not sha256:<64 hex>"));
+    const std::string key = content_key(diff_id);
+    sqlite3* db = impl_->db.get();
+    {   // a signed baseline is never replaced by unsigned records
+        auto s = sql::Stmt::prepare(db, "SELECT coalesce(signed_by, '') FROM layers WHERE dir = ?1 AND state = 'complete'");
+        if (!s) return base::unexpected(s.error());
+        s->bind_text(1, key);
+        if (s->step() == SQLITE_ROW && !s->text(0).empty() && origin.signed_by.empty()) {
+            LayerStats kept;
+            kept.state = LayerState::Complete;
+            kept.signed_by = s->text(0);
+            return kept;
+        }
+    }
+    BuildSlot slot(key);
+    if (!slot.held()) return building_elsewhere();
+    std::int64_t id = 0;
+    {
+        Txn txn(db);
+        if (auto r = txn.begin(); !r) return base::unexpected(r.error());
+        if (auto seen = existing(*impl_, key); seen && seen->what == Claim::Busy) return building_elsewhere();
+        auto claimed = mark_building(db, key);
+        if (!claimed) return base::unexpected(claimed.error());
+        id = *claimed;
+        if (auto r = txn.commit(); !r) return base::unexpected(r.error());
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const ImportProgress no_progress;
+    BatchWriter writer(*impl_, id, diff_id, no_progress);
+    auto put = VectorSource::put_all(writer, entries);
+    if (!put) {
+        mark_failed(db, id, put.error().message());
+        return base::unexpected(put.error());
+    }
+    LayerStats st = *put;
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    auto done = writer.finish(st);
+    if (!done) {
+        mark_failed(db, id, done.error().message());
+        return base::unexpected(done.error());
+    }
+    auto mark = sql::Stmt::prepare(db, "UPDATE layers SET origin = ?2, signed_by = ?3 WHERE id = ?1");
+    if (!mark) return base::unexpected(mark.error());
+    mark->bind(1, id).bind_text(2, origin.origin);
+    if (origin.signed_by.empty()) mark->bind_null(3);
+    else mark->bind_text(3, origin.signed_by);
+    if (auto r = mark->run(); !r) return base::unexpected(r.error());
+    st.state = *done ? LayerState::Complete : LayerState::Building;
+    st.built_now = *done;
+    st.signed_by = origin.signed_by;
+    return st;
+}
+
+std::optional<std::vector<Entry>> Store::content_records(const std::string& diff_id, RecordOrigin* origin) {
+    sqlite3* db = impl_->db.get();
+    auto s = sql::Stmt::prepare(db, "SELECT id, dir, coalesce(origin, ''), coalesce(signed_by, '') FROM layers "
+                                    "WHERE content = ?1 AND state = 'complete' "
+                                    "ORDER BY dir <> ?2, signed_by IS NULL, origin IS NULL, id LIMIT 1");
+    if (!s) return std::nullopt;
+    const std::string key = content_key(diff_id);   // bound, not copied: alive until the step
+    s->bind_text(1, diff_id).bind_text(2, key);
+    if (s->step() != SQLITE_ROW) return std::nullopt;
+    const std::int64_t id = s->int64(0);
+    const std::string dir = s->text(1);
+    if (origin) *origin = {s->text(2), s->text(3)};
+    s->reset();
+    std::vector<Entry> out;
+    sql::Stmt& all = impl_->layer_entries;
+    all.reset().bind(1, id);
+    while (all.step() == SQLITE_ROW) out.push_back(StoreDb::entry_from_row(all, dir));
+    all.reset();
+    std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
+    return out;
+}
+
+base::Result<bool> Store::adopt_signed(const std::string& layer_dir, const std::string& diff_id) {
+    if (diff_id.empty() || !valid_content_id(diff_id)) return false;
+    const std::string key = layer_key(layer_dir);
+    sqlite3* db = impl_->db.get();
+    {
+        auto s = sql::Stmt::prepare(db, "SELECT 1 FROM layers AS l WHERE l.dir = ?1 AND l.state = 'complete' "
+                                        "AND l.signed_by IS NULL AND EXISTS (SELECT 1 FROM layers AS s WHERE "
+                                        "s.content = ?2 AND s.state = 'complete' AND s.signed_by IS NOT NULL)");
+        if (!s) return base::unexpected(s.error());
+        s->bind_text(1, key).bind_text(2, diff_id);
+        if (s->step() != SQLITE_ROW) return false;
+    }
+    BuildSlot slot(key);
+    if (!slot.held()) return false;
+    std::int64_t id = 0;
+    {
+        Txn txn(db);
+        if (auto r = txn.begin(); !r) return base::unexpected(r.error());
+        auto claimed = mark_building(db, key);
+        if (!claimed) return base::unexpected(claimed.error());
+        id = *claimed;
+        if (auto r = txn.commit(); !r) return base::unexpected(r.error());
+    }
+    auto copied = copy_same_content(*impl_, id, diff_id);
+    if (!copied) {
+        mark_failed(db, id, copied.error().message());
+        return base::unexpected(copied.error());
+    }
+    return copied->has_value();
+}
+
+base::Result<void> Store::store_image(const ImageRecord& img) {
+    auto s = sql::Stmt::prepare(impl_->db.get(),
+        "INSERT INTO images(ref, config_digest, manifest_digest, diff_ids, origin, signed_by, added_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, unixepoch()) ON CONFLICT(ref, config_digest) DO UPDATE SET "
+        "manifest_digest = ?3, diff_ids = ?4, origin = ?5, "
+        "signed_by = CASE WHEN ?6 IS NULL THEN signed_by ELSE ?6 END, added_at = unixepoch()");
+    if (!s) return base::unexpected(s.error());
+    std::string ids;
+    for (const auto& d : img.diff_ids) ids += (ids.empty() ? "" : " ") + d;
+    s->bind_text(1, img.ref).bind_text(2, img.config_digest).bind_text(3, img.manifest_digest).bind_text(4, ids);
+    s->bind_text(5, img.origin);
+    if (img.signed_by.empty()) s->bind_null(6);
+    else s->bind_text(6, img.signed_by);
+    return s->run();
+}
+
+std::vector<ImageRecord> Store::images() {
+    std::vector<ImageRecord> out;
+    auto s = sql::Stmt::prepare(impl_->db.get(), "SELECT ref, config_digest, manifest_digest, diff_ids, origin, "
+                                                 "coalesce(signed_by, ''), added_at FROM images ORDER BY ref, added_at");
+    if (!s) return out;
+    while (s->step() == SQLITE_ROW) {
+        ImageRecord r;
+        r.ref = s->text(0);
+        r.config_digest = s->text(1);
+        r.manifest_digest = s->text(2);
+        std::string ids = s->text(3);
+        for (std::size_t at = 0; at < ids.size();) {
+            auto sp = ids.find(' ', at);
+            r.diff_ids.push_back(ids.substr(at, sp - at));
+            at = sp == std::string::npos ? ids.size() : sp + 1;
+        }
+        r.origin = s->text(4);
+        r.signed_by = s->text(5);
+        r.added_at = s->int64(6);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+LayerProvenance Store::provenance(const std::string& layer_dir) {
+    LayerProvenance p;
+    auto s = sql::Stmt::prepare(impl_->db.get(), "SELECT coalesce(content, ''), coalesce(origin, ''), "
+                                                 "coalesce(signed_by, ''), coalesce(verified_at, 0), "
+                                                 "coalesce(tampered, '') FROM layers WHERE dir = ?1 "
+                                                 "AND state = 'complete'");
+    if (!s) return p;
+    const std::string key = layer_key(layer_dir);   // bound, not copied: alive until the step
+    s->bind_text(1, key);
+    if (s->step() != SQLITE_ROW) return p;
+    p.known = true;
+    p.content = s->text(0);
+    p.origin = s->text(1);
+    p.signed_by = s->text(2);
+    p.verified_at = s->int64(3);
+    p.tampered = s->text(4);
+    return p;
+}
+
+void Store::record_verification(const std::string& layer_dir, const std::string& tampered) {
+    auto s = sql::Stmt::prepare(impl_->db.get(), "UPDATE layers SET verified_at = unixepoch(), tampered = ?2 "
+                                                 "WHERE dir = ?1");
+    if (!s) return;
+    const std::string key = layer_key(layer_dir);   // bound, not copied: alive until the step
+    s->bind_text(1, key);
+    if (tampered.empty()) s->bind_null(2);
+    else s->bind_text(2, tampered);
+    (void)s->run();
 }
 
 }  // namespace layerlock::baseline

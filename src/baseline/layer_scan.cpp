@@ -98,6 +98,7 @@ struct WalkShared {
     std::vector<Pending> stack;
     int active = 0;                    // threads visiting a directory now
     std::optional<base::Error> error;  // the first failure; every thread stops
+    const HashFilter* hash = nullptr;  // which regular files to hash (all when null)
 };
 
 // One walking thread's view: a directory at a time, its results kept here until
@@ -268,6 +269,12 @@ base::Result<bool> Walker::add_small_regular(int dirfd, const std::string& dir_p
         entries_.push_back(std::move(e));
         return true;
     }
+    if (s_.hash && !(*s_.hash)(e.path, st)) {
+        e.size = static_cast<std::uint64_t>(st.st_size);
+        e.hashed = false;
+        entries_.push_back(std::move(e));
+        return true;
+    }
     if (static_cast<std::uint64_t>(st.st_size) >= kInlineBytes) {
         add_regular(dirfd, name, std::move(e), st);
         return true;
@@ -299,6 +306,12 @@ void Walker::add_regular(int dirfd, const char* name, Entry e, const struct stat
         entries_.push_back(std::move(e));
         return;
     }
+    if (s_.hash && !(*s_.hash)(e.path, st)) {
+        e.size = static_cast<std::uint64_t>(st.st_size);
+        e.hashed = false;
+        entries_.push_back(std::move(e));
+        return;
+    }
     jobs_.emplace_back(entries_.size(), st);
     entries_.push_back(std::move(e));
 }
@@ -327,7 +340,8 @@ void order_jobs(const ScanResult& out, std::deque<FileJob>& jobs) {
 // the remaining jobs and closes the queue; walked() returns from then on.
 class Walk {
 public:
-    Walk(int root_fd, unsigned threads) : shared_(root_fd, out_, jobs_, queue_) {
+    Walk(int root_fd, unsigned threads, const HashFilter* hash) : shared_(root_fd, out_, jobs_, queue_) {
+        shared_.hash = hash;
         struct stat root {};
         if (::fstat(root_fd, &root) != 0) {
             finish(base::Error::from_errno("fstat /"));
@@ -458,10 +472,10 @@ base::Error first_error(const std::deque<FileJob>& jobs, base::Error fallback) {
 
 }  // namespace
 
-base::Result<LayerStats> scan_layer(int root_fd, unsigned threads, EntrySink& sink) {
+base::Result<LayerStats> scan_layer(int root_fd, unsigned threads, EntrySink& sink, const HashFilter* hash) {
     auto start = std::chrono::steady_clock::now();
     LayerStats stats;
-    Walk walk(root_fd, threads < 1 ? 1 : threads);
+    Walk walk(root_fd, threads < 1 ? 1 : threads, hash);
     auto walked = walk.walked();
     if (!walked) return base::unexpected(walked.error());
     const ScanResult& out = **walked;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,7 +41,10 @@ public:
 // the layer; Entry::layer is left empty. Fails, and stops the other threads, on the
 // first error of the walk, of a hash (an inode swapped between lstat and open, an
 // I/O error) or of the sink. Returns files, bytes, entries and the wall time.
-base::Result<LayerStats> scan_layer(int root_fd, unsigned threads, EntrySink& sink);
+// `hash`: when given, only the regular files it says yes to are hashed (path inside
+// the layer, lstat); the others are handed over with Entry::hashed false.
+using HashFilter = std::function<bool(const std::string& path, const struct stat& st)>;
+base::Result<LayerStats> scan_layer(int root_fd, unsigned threads, EntrySink& sink, const HashFilter* hash = nullptr);
 
 // One regular file to hash: what the walk saw, and what the hasher read. The
 // hasher sets `done` last (release); the fields are the sink's to read after.

@@ -136,13 +136,37 @@ constexpr const char* kSchemaV7 = R"sql(
 ALTER TABLE events ADD COLUMN last_ns INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 8: baselines made before deploy. Records of a layer known by its content
+// alone (read from an image archive, or imported from a signed bundle) are stored
+// under dir "content:sha256:<hex>"; `origin` says where a layer's records came from
+// (NULL: hashed from a host directory), `signed_by` the key that signed them (copied
+// to a host directory's row with them), `verified_at` and `tampered` the last check
+// of a host directory against its signed records. `images`: the references, config
+// and manifest digests and layers of the images whose baselines were made this way.
+constexpr const char* kSchemaV8 = R"sql(
+ALTER TABLE layers ADD COLUMN origin TEXT;
+ALTER TABLE layers ADD COLUMN signed_by TEXT;
+ALTER TABLE layers ADD COLUMN verified_at INTEGER;
+ALTER TABLE layers ADD COLUMN tampered TEXT;
+CREATE TABLE images(
+    ref             TEXT NOT NULL,
+    config_digest   TEXT NOT NULL,
+    manifest_digest TEXT NOT NULL DEFAULT '',
+    diff_ids        TEXT NOT NULL,             -- space-separated, bottom first
+    origin          TEXT NOT NULL,             -- 'archive' | 'bundle'
+    signed_by       TEXT,
+    added_at        INTEGER NOT NULL,
+    PRIMARY KEY (ref, config_digest)
+) WITHOUT ROWID;
+)sql";
+
 struct Migration {
     int to;
     const char* sql;
 };
 constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6},
-                                   {7, kSchemaV7}};
-constexpr int kCurrentVersion = 7;
+                                   {7, kSchemaV7}, {8, kSchemaV8}};
+constexpr int kCurrentVersion = 8;
 
 base::Result<int> user_version(sqlite3* db) {
     auto s = sql::Stmt::prepare(db, "PRAGMA user_version");

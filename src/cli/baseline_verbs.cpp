@@ -138,8 +138,15 @@ boost::json::object layer_json(const LayerOutcome& l) {
 }  // namespace
 
 int baseline_build(const Options& o) {
+    if (!o.image_archive.empty() || !o.image_name.empty()) {
+        if (o.all || !o.containers.empty() || (!o.image_archive.empty() && !o.image_name.empty())) {
+            error("baseline build takes one of --image-archive FILE, --image NAME, --all or container names");
+            return kFailure;
+        }
+        return baseline_build_image(o);
+    }
     if (!o.all && o.containers.empty()) {
-        error("baseline build needs --all or container names");
+        error("baseline build needs --all, container names, --image-archive FILE or --image NAME");
         return kFailure;
     }
     auto cfg = load_config(o);

@@ -51,11 +51,37 @@ int main(int argc, char** argv) {
 
     auto* base = app.add_subcommand("baseline", "image layer baseline");
     base->require_subcommand(1);
-    auto* build = base->add_subcommand("build", "hash the layers of running containers");
+    auto* build = base->add_subcommand("build", "hash the layers of running containers, or of an image");
     build->add_flag("--all", opt.all, "every running container");
     build->add_option("containers", opt.containers, "container names or ids");
+    build->add_option("--image-archive", opt.image_archive,
+                      "a docker save tarball or an OCI image layout (directory or tar), read without an engine");
+    build->add_option("--image", opt.image_name, "an image the local Docker engine holds (exported, not run)");
     add_json(build, opt);
     verbs.push_back({build, baseline_build});
+    auto* imgs = base->add_subcommand("images", "images whose baselines were made from the image or a bundle");
+    add_json(imgs, opt);
+    verbs.push_back({imgs, baseline_images});
+    auto* exp = base->add_subcommand("export", "write a bundle of images' baselines, to sign and ship");
+    exp->add_option("images", opt.containers, "image references or globs (see baseline images)");
+    exp->add_flag("--all", opt.all, "every image");
+    exp->add_option("-o,--output", opt.output, "the bundle file to create")->required();
+    add_json(exp, opt);
+    verbs.push_back({exp, baseline_export});
+    auto* kg = base->add_subcommand("keygen", "create an Ed25519 key pair: PREFIX.key and PREFIX.pub");
+    kg->add_option("-o,--output", opt.output, "PREFIX")->required();
+    verbs.push_back({kg, baseline_keygen});
+    auto* sg = base->add_subcommand("sign", "sign a bundle (writes BUNDLE.sig)");
+    sg->add_option("bundle", opt.bundle, "the bundle")->required();
+    sg->add_option("--key", opt.key, "the private key (PEM)")->required();
+    sg->add_option("--signature", opt.signature, "where to write the signature (default BUNDLE.sig)");
+    verbs.push_back({sg, baseline_sign});
+    auto* im = base->add_subcommand("import", "verify a signed bundle and load its baselines");
+    im->add_option("bundle", opt.bundle, "the bundle")->required();
+    im->add_option("--trust", opt.trust, "a trusted public key (PEM); repeatable")->required();
+    im->add_option("--signature", opt.signature, "its signature (default BUNDLE.sig)");
+    add_json(im, opt);
+    verbs.push_back({im, baseline_import});
     auto* show = base->add_subcommand("show", "the image's files as the baseline holds them");
     show->add_option("container", opt.container, "container name or id")->required();
     show->add_option("path", opt.path, "one path inside the container");

@@ -35,6 +35,9 @@ struct Options {
     std::string since, kind, container_filter, image_filter;
     bool follow = false;
     std::string sha256, dest;
+    // Baselines before deploy.
+    std::string image_archive, image_name, output, key, signature, bundle;
+    std::vector<std::string> trust;
 };
 
 // Shared by the verbs: each prints its failure once and returns nullopt. Without
@@ -66,5 +69,11 @@ int quarantine_list(const Options& o);
 int quarantine_export(const Options& o);
 int forensics_list(const Options& o);
 int allowlist_suggest(const Options& o);
+int baseline_build_image(const Options& o);
+int baseline_images(const Options& o);
+int baseline_export(const Options& o);
+int baseline_keygen(const Options& o);
+int baseline_sign(const Options& o);
+int baseline_import(const Options& o);
 
 }  // namespace layerlock::cli

@@ -228,9 +228,15 @@ void read_gate(Reader& r, const Scope& s, GateConfig& g) {
 }
 
 void read_baseline(Reader& r, const Scope& s, BaselineConfig& b) {
-    r.only_keys(s, {"database", "threads"});
+    r.only_keys(s, {"database", "threads", "require_signed", "unsigned", "verify", "verify_interval_s",
+                    "verify_sample"});
     if (auto p = r.path(s, "database", PathRule::Required)) b.database = *p;
     assign(b.threads, r.number(s, "threads", {0, 256}));
+    if (auto f = r.flag(s, "require_signed")) b.require_signed = *f;
+    if (auto w = r.word(s, "unsigned", {"on_error", "host"})) b.unsigned_policy = *w;
+    if (auto w = r.word(s, "verify", {"sample", "full", "off"})) b.verify = *w;
+    assign(b.verify_interval_s, r.number(s, "verify_interval_s", {0, 604800}));
+    assign(b.verify_sample, r.number(s, "verify_sample", {0, 1000000}));
 }
 
 void read_discovery(Reader& r, const Scope& s, DiscoveryConfig& d) {

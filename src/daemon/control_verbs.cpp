@@ -112,6 +112,7 @@ MetricsSnapshot Daemon::metrics_snapshot() {
     m.queue_overflows = k.queue_overflows.load();
     m.allowlisted = k.allowlisted.load();
     m.prohibited = k.prohibited.load();
+    m.untrusted_image = k.untrusted_image.load();
     m.hashed_files = k.hashed.load();
     m.hashed_bytes = k.hashed_bytes.load();
     m.cache_hits = gate_->cache().hits() + k.warm_hits.load();

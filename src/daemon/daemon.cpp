@@ -353,6 +353,7 @@ void Daemon::remove_container(std::uint64_t mount_id, std::map<std::uint64_t, de
     if (it == from.end()) return;
     unwatch_container(it->second);
     container_mounts_->forget(it->second);
+    image_gone(it->second);
     if (auto c = registry_.remove(it->second)) {
         gate_->forget_container(it->second);
         logger()->info("released container id={} name=\"{}\"", c->info.id, base::escape(c->info.name));
@@ -475,6 +476,7 @@ void Daemon::republish(const gate::GatedContainer& old, const model::Container& 
     gc->mode = mode_of(info);
     gc->code_gate = code_gate_of(info);
     gc->mark_path = old.mark_path;
+    gc->image_untrusted.store(old.image_untrusted.load());
     if (!registry_.find(info.dev)) return;
     const bool gate_changed = gc->code_gate != old.code_gate;
     registry_.put(gc);
@@ -530,6 +532,7 @@ bool Daemon::learn_metadata(dev_t dev, std::size_t attempt) {
     republish(*c, info);
     watch_container(dev);
     container_mounts_->track(dev, info.pid);
+    if (auto named = registry_.find(dev)) image_named(*named);
     logger()->info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
                    base::escape(info.name), base::escape(info.image), info.pid,
                    model::to_string(registry_.find(dev) ? registry_.find(dev)->mode : model::Mode::Monitor));
@@ -647,11 +650,19 @@ int Daemon::run() {
     }
     host_devs_ = host_devices(cfg_);
     step_alerts();
-    builder_ = std::make_unique<BaselineBuilder>(database_, cfg_.baseline.threads,
+    BuilderOptions bo;
+    bo.database = database_;
+    bo.threads = cfg_.baseline.threads;
+    bo.verify = cfg_.baseline.verify;
+    bo.verify_interval = std::chrono::seconds(cfg_.baseline.verify_interval_s);
+    bo.verify_sample = cfg_.baseline.verify_sample;
+    builder_ = std::make_unique<BaselineBuilder>(
+        std::move(bo),
         [](const std::string& layer, bool ok, const std::string& detail) {
             if (ok) logger()->info("baseline layer=\"{}\" {}", base::escape(layer), detail);
             else logger()->error("baseline layer=\"{}\": {}", base::escape(layer), detail);
-        });
+        },
+        [this](const LayerReport& r) { on_layer_report(r); });
     builder_->start();
     metadata_ = std::make_unique<Metadata>(cfg_.discovery);
     gate_ = std::make_unique<gate::ExecGate>(*group_, *this, gate_options(cfg_));

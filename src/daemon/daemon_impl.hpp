@@ -142,6 +142,19 @@ private:
                                 const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
                                 baseline::EventStore& events);
     int wait_for_signals();
+    // Image trust (image_trust.cpp).
+    void on_layer_report(const LayerReport& r);       // builder thread
+    void judge_image_trust(const gate::GatedContainer& c);
+    void check_image_ref(const model::Container& info);
+    void image_named(const gate::GatedContainer& c);  // metadata thread, once the container is named
+    void image_gone(dev_t dev);
+    struct ImageTrust {
+        bool named = false;                 // metadata learned: alerts can name it
+        bool unsigned_reported = false;
+        std::set<std::string> tamper_reported;   // layer + what differed, alerted once each
+    };
+    std::mutex trust_mu_;
+    std::map<dev_t, ImageTrust> trust_;
 
     // uid names by (container id, uid), read from the container's /etc/passwd; kept
     // a minute (an image's users rarely change; a container's may).

@@ -56,6 +56,9 @@ std::string metrics_text(const MetricsSnapshot& m) {
             d(m.allowlisted));
     counter("layerlock_prohibited_total", "Image files made drift by a [[prohibit]] rule (first judgement of each).",
             d(m.prohibited));
+    counter("layerlock_untrusted_image_execs_total",
+            "Execs of image files of an image not trusted (tampered layer, or no signed baseline when required).",
+            d(m.untrusted_image));
     counter("layerlock_hashed_files_total", "Files hashed by the gate (SHA-256 of the event's fd).", d(m.hashed_files));
     counter("layerlock_hashed_bytes_total", "Bytes hashed by the gate.", d(m.hashed_bytes));
     counter("layerlock_verdict_cache_hits_total", "Events answered from a verdict cached for the file's version.",

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <new>
 #include <vector>
 
 namespace layerlock::digest {
@@ -111,6 +112,32 @@ void prepare_thread() {
     ThreadState& st = thread_state();
     std::fill(st.buf.begin(), st.buf.end(), 0);   // fault the pages in now, not during an exec
     if (st.ctx) (void)EVP_DigestInit_ex(st.ctx.get(), sha256_md(), nullptr);
+}
+
+struct Sha256Stream::Ctx {
+    CtxPtr ctx{EVP_MD_CTX_new()};
+};
+
+Sha256Stream::Sha256Stream() : ctx_(std::make_unique<Ctx>()) {
+    if (!ctx_->ctx || EVP_DigestInit_ex(ctx_->ctx.get(), sha256_md(), nullptr) != 1) throw std::bad_alloc();
+}
+Sha256Stream::~Sha256Stream() = default;
+Sha256Stream::Sha256Stream(Sha256Stream&&) noexcept = default;
+Sha256Stream& Sha256Stream::operator=(Sha256Stream&&) noexcept = default;
+
+void Sha256Stream::update(const void* data, std::size_t size) {
+    if (size == 0) return;
+    EVP_DigestUpdate(ctx_->ctx.get(), data, size);
+    bytes_ += size;
+}
+
+model::Sha256 Sha256Stream::final() {
+    model::Sha256 out{};
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_->ctx.get(), out.data(), &len);
+    EVP_DigestInit_ex(ctx_->ctx.get(), sha256_md(), nullptr);
+    bytes_ = 0;
+    return out;
 }
 
 }  // namespace layerlock::digest

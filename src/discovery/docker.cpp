@@ -186,6 +186,20 @@ base::Result<void> DockerClient::stop(const std::string& id, int grace_seconds) 
     return {};
 }
 
+base::Result<void> DockerClient::save_image(const std::string& name,
+                                            const std::function<bool(const char*, std::size_t)>& on_data) {
+    const std::string target = "/images/" + name + "/get";
+    if (name.empty() || name.find('?') != std::string::npos || name.find('#') != std::string::npos ||
+        name.find("..") != std::string::npos || !is_safe_target(target))
+        return base::unexpected(base::Error::invalid("docker image export: bad image name"));
+    std::string error_body;
+    auto status = detail::http_get_stream_unix(socket_path_, target, std::max(timeout_, std::chrono::milliseconds(30000)),
+                                               on_data, &error_body);
+    if (!status) return base::unexpected(status.error());
+    if (*status != 200) return base::unexpected(status_error(target, detail::HttpResponse{*status, error_body}));
+    return {};
+}
+
 base::Result<std::vector<std::string>> DockerClient::list_running() {
     auto body = get("/containers/json");
     if (!body) return base::unexpected(body.error());

@@ -20,9 +20,11 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #pragma GCC diagnostic pop
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #include <exception>
@@ -128,6 +130,58 @@ base::Result<HttpResponse> http_post_unix(const std::string& socket_path, const 
     } catch (const std::exception& e) {
         return base::unexpected(base::Error::plain("POST " + target + " on " + socket_path + ": " +
                                                    e.what()));
+    }
+}
+
+base::Result<unsigned> http_get_stream_unix(const std::string& socket_path, const std::string& target,
+                                            std::chrono::milliseconds idle,
+                                            const std::function<bool(const char*, std::size_t)>& on_data,
+                                            std::string* error_body) noexcept {
+    const std::string context = "GET " + target + " on " + socket_path;
+    try {
+        if (socket_path.empty() || socket_path.size() >= sizeof(sockaddr_un::sun_path))
+            return base::unexpected(base::Error::from_errno(context, ENAMETOOLONG));
+        asio::io_context ioc(1);
+        asio::local::stream_protocol::socket sock(ioc);
+        beast::error_code ec;
+        sock.connect(asio::local::stream_protocol::endpoint(socket_path), ec);
+        if (ec) return base::unexpected(base::Error::from_errno(context + ": connect", ec.value()));
+        // Plain blocking I/O, each wait bounded by the socket's own timeouts.
+        timeval tv{static_cast<time_t>(idle.count() / 1000), static_cast<suseconds_t>((idle.count() % 1000) * 1000)};
+        ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        http::request<http::empty_body> req{http::verb::get, target, 11};
+        req.set(http::field::host, "docker");
+        req.set(http::field::user_agent, "layerlock");
+        req.keep_alive(false);
+        http::write(sock, req, ec);
+        if (ec) return base::unexpected(base::Error::from_errno(context + ": write", ec.value()));
+        beast::flat_buffer buffer;
+        http::response_parser<http::buffer_body> parser;
+        parser.body_limit(boost::none);
+        parser.header_limit(kMaxHeader);
+        http::read_header(sock, buffer, parser, ec);
+        if (ec) return base::unexpected(base::Error::plain(context + ": read: " + ec.message()));
+        const unsigned status = parser.get().result_int();
+        std::vector<char> chunk(std::size_t{1} << 20);
+        std::size_t kept = 0;
+        while (!parser.is_done()) {
+            parser.get().body().data = chunk.data();
+            parser.get().body().size = chunk.size();
+            http::read(sock, buffer, parser, ec);
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) return base::unexpected(base::Error::plain(context + ": read: " + ec.message()));
+            const std::size_t n = chunk.size() - parser.get().body().size;
+            if (status != 200) {
+                if (error_body && kept < (64u << 10)) error_body->append(chunk.data(), std::min(n, (64u << 10) - kept));
+                kept += n;
+                continue;
+            }
+            if (n > 0 && !on_data(chunk.data(), n)) return base::unexpected(base::Error::plain(context + ": stopped"));
+        }
+        return status;
+    } catch (const std::exception& e) {
+        return base::unexpected(base::Error::plain(context + ": " + e.what()));
     }
 }
 

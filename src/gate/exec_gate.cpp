@@ -56,6 +56,11 @@ void ExecGate::set_options(const GateOptions& opts) {
     impl_->opts_version.fetch_add(1, std::memory_order_release);
 }
 
+void ExecGate::forget_verdicts() {
+    cache_.clear();
+    impl_->opts_version.fetch_add(1, std::memory_order_release);   // the reader drops its warm table and ignore marks
+}
+
 void ExecGate::start() {
     auto o = impl_->options();
     // Normal priority, all of them: an exec waits on each (base/thread.hpp).
@@ -234,7 +239,8 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
         }
     }
     const auto key = policy::FileKey::of(st);
-    if (c) hit = gate.cache_.get(key, &hit_digest);
+    // An untrusted image (gate/exec_gate.hpp) is judged afresh: no cached verdict.
+    if (c && !c->image_untrusted.load(std::memory_order_relaxed)) hit = gate.cache_.get(key, &hit_digest);
     // A file judged before and unchanged since, nothing to report: answered here
     // without allocating or reading the clock, and remembered in the warm table.
     if (hit && !hit->alert) {
@@ -263,6 +269,11 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
     bool deleted = false;
     std::string path = container_path(ev->fd(), *c, &deleted);
     if (!deleted && served_from_lower(*c, path, ev->st)) {
+        if (c->image_untrusted.load(std::memory_order_relaxed)) {   // an image file, of an image not trusted
+            counters.untrusted_image.fetch_add(1, std::memory_order_relaxed);
+            answer_now(ev, c, policy::undecided(), o, std::nullopt, path);
+            return;
+        }
         counters.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
         policy::Classification cls = policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
         std::optional<model::Sha256> digest;

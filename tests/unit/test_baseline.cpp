@@ -297,7 +297,7 @@ TEST_SUITE("store") {
         struct stat st {};
         REQUIRE(::stat((t.path() / "db").c_str(), &st) == 0);
         CHECK((st.st_mode & 0777) == 0700);
-        CHECK(sql_int(db_path(t), "PRAGMA user_version") == 7);
+        CHECK(sql_int(db_path(t), "PRAGMA user_version") == 8);
         // Version 3 dropped the per-file digest index for the per-layer sorted array.
         CHECK(sql_int(db_path(t), "SELECT count(*) FROM sqlite_master WHERE name = 'entries_by_sha256'") == 0);
         CHECK(fs::exists(db_path(t) + "-wal"));

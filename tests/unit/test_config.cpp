@@ -108,6 +108,7 @@ void check_same_settings(const cfg::Config& a, const cfg::Config& b) {
 const char* const kAllKeys[] = {
     "mode",          "on_error",     "hash_timeout_ms", "workers",   "max_pending",
     "cache_entries", "ignore_marks", "ignore_marks_max", "database", "threads",
+    "require_signed", "unsigned", "verify", "verify_interval_s", "verify_sample",
     "docker_socket", "docker_root",  "journald",        "stderr",    "json_path",
     "queue_size",    "lock_file",    "control_socket", "log_level", "max_age_days", "max_rows", "max_watches_per_container", "reconcile_interval_s", "quiet", "binary", "package", "sensitive", "setuid", "file",
     "script", "library", "format", "dedup_window_s", "textfile_path", "interval_s",
@@ -340,6 +341,7 @@ TEST_CASE("every integer key accepts its bounds and rejects one past them") {
         {"gate", "hash_timeout_ms", 1, 600000}, {"gate", "workers", 1, 64},
         {"gate", "max_pending", 1, 65536},      {"gate", "cache_entries", 16, 16777216},
         {"gate", "ignore_marks_max", 0, 1048576}, {"baseline", "threads", 0, 256},
+        {"baseline", "verify_interval_s", 0, 604800}, {"baseline", "verify_sample", 0, 1000000},
         {"alerts", "queue_size", 16, 1048576},
     };
     for (const auto& c : cases) {
@@ -384,11 +386,30 @@ TEST_CASE("every enum key rejects a value outside its list") {
         {"[gate]\non_error = \"maybe\"\n", "test.toml:2: gate.on_error: "},
         {"[alerts]\nstderr = \"AUTO\"\n", "test.toml:2: alerts.stderr: "},
         {"[daemon]\nlog_level = \"verbose\"\n", "test.toml:2: daemon.log_level: "},
+        {"[baseline]\nunsigned = \"allow\"\n", "test.toml:2: baseline.unsigned: "},
+        {"[baseline]\nverify = \"some\"\n", "test.toml:2: baseline.verify: "},
     };
     for (const auto& t : texts) {
         CAPTURE(t[0]);
         CHECK(contains(parse_error(t[0]), std::string(t[1]) + "\""));
     }
+}
+
+TEST_CASE("signed baselines: defaults and every key read") {
+    const cfg::BaselineConfig d;
+    CHECK_FALSE(d.require_signed);
+    CHECK(d.unsigned_policy == "on_error");
+    CHECK(d.verify == "sample");
+    auto c = cfg::parse("[baseline]\nrequire_signed = true\nunsigned = \"host\"\nverify = \"full\"\n"
+                        "verify_interval_s = 60\nverify_sample = 5\n", "t.toml");
+    REQUIRE(c.has_value());
+    CHECK(c->baseline.require_signed);
+    CHECK(c->baseline.unsigned_policy == "host");
+    CHECK(c->baseline.verify == "full");
+    CHECK(c->baseline.verify_interval_s == 60);
+    CHECK(c->baseline.verify_sample == 5);
+    CHECK(parse_error("[baseline]\nrequire_signed = 1\n") ==
+          "test.toml:2: baseline.require_signed: expected a boolean, got an integer");
 }
 
 TEST_CASE("a boolean key rejects a string") {

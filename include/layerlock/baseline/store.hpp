@@ -38,6 +38,7 @@ struct Entry {
     std::uint32_t mode = 0;  // st_mode (type and permission bits)
     std::string layer;       // layer directory it came from
     std::string target;      // symlinks only: the link's target, raw bytes
+    bool hashed = true;      // regular files: false when a scan was told to leave it unhashed (sha256 unset)
 };
 
 enum class LayerState { Absent, Building, Complete, Failed };
@@ -53,6 +54,32 @@ struct LayerStats {
     double scan_seconds = 0;     // of `seconds`, walking and hashing (built now only; the rest is SQLite)
     std::string copied_from;     // built now from this directory's entries (same content), not hashed
     bool built_now = false;      // this call built the layer (hashed, or copied_from); false: it was done before
+    std::string signed_by;       // the records are a signed bundle's: the key's id (hex)
+};
+
+// Where the records of a layer known by its content alone came from.
+struct RecordOrigin {
+    std::string origin;          // "archive" (read from an image archive) | "bundle" (imported)
+    std::string signed_by;       // hex id of the key whose signature was verified; empty: unsigned
+};
+
+// An image whose baseline was made before deploy (from its archive, or a bundle).
+struct ImageRecord {
+    std::string ref, config_digest, manifest_digest;
+    std::vector<std::string> diff_ids;   // bottom first
+    std::string origin, signed_by;
+    std::int64_t added_at = 0;
+};
+
+// Where a host layer directory's records came from, and its last check against
+// signed records.
+struct LayerProvenance {
+    bool known = false;
+    std::string content;         // diff id, when known
+    std::string origin;          // "" (hashed from the directory), "archive", "bundle"
+    std::string signed_by;       // the records are a signed bundle's (copied from it)
+    std::int64_t verified_at = 0;
+    std::string tampered;        // what differed at the last check; empty: nothing
 };
 
 // Progress of a layer build, called from the storing thread after each regular
@@ -115,6 +142,23 @@ public:
     private:
         struct StoreDb* db_;
     };
+
+    // Stores the records of a layer known by its content alone, under
+    // "content:<diff id>", replacing earlier records of that content — unless those
+    // are signed and these are not (a signed baseline is never downgraded).
+    base::Result<LayerStats> store_content_layer(const std::string& diff_id, const std::vector<Entry>& entries,
+                                                 const RecordOrigin& origin);
+    // The records of a layer content (its "content:" row, else any complete row of
+    // that content, signed first), sorted by path; nullopt when there are none.
+    std::optional<std::vector<Entry>> content_records(const std::string& diff_id, RecordOrigin* origin = nullptr);
+    // A Complete host layer whose records were hashed on the host while signed
+    // records of its content exist now: takes the signed ones (true when it did).
+    base::Result<bool> adopt_signed(const std::string& layer_dir, const std::string& diff_id);
+    base::Result<void> store_image(const ImageRecord& img);
+    std::vector<ImageRecord> images();
+    LayerProvenance provenance(const std::string& layer_dir);
+    // The result of checking a host layer directory against its signed records.
+    void record_verification(const std::string& layer_dir, const std::string& tampered);
 
     // Number of layers and files stored, for status output.
     std::uint64_t layer_count();

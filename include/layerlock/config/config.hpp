@@ -86,6 +86,19 @@ struct MountsConfig {
 struct BaselineConfig {
     std::string database = "/var/lib/layerlock/baseline.db";
     std::uint32_t threads = 0;                     // 0: one per online CPU
+    // Baselines made before deploy (layerlock baseline import): a container whose
+    // layers have no trusted (signed, verified) baseline is reported; with
+    // unsigned = "on_error", its image files are also not trusted by the gate
+    // (unknown: gate.on_error decides in enforce mode); "host" trusts the host's
+    // own hashing of such layers (report only).
+    bool require_signed = false;
+    std::string unsigned_policy = "on_error";      // key "unsigned": "on_error" | "host"
+    // A host layer whose records came from a signed baseline is checked against
+    // them when first used and every verify_interval_s: "sample" hashes every
+    // executable and verify_sample other files at random, "full" every file.
+    std::string verify = "sample";                 // "sample" | "full" | "off"
+    std::uint32_t verify_interval_s = 3600;        // 0: only when first used
+    std::uint32_t verify_sample = 64;
 };
 
 struct DiscoveryConfig {

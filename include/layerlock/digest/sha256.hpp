@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 
 #include "layerlock/base/result.hpp"
 #include "layerlock/model/types.hpp"
@@ -29,6 +30,23 @@ base::Result<model::Sha256> sha256_fd(int fd, const HashLimits& limits = {},
                                       std::uint64_t* bytes = nullptr);
 
 model::Sha256 sha256_bytes(const void* data, std::size_t size);
+
+// SHA-256 of a stream fed piece by piece (an archive's entries as they are read).
+class Sha256Stream {
+public:
+    Sha256Stream();
+    ~Sha256Stream();
+    Sha256Stream(Sha256Stream&&) noexcept;
+    Sha256Stream& operator=(Sha256Stream&&) noexcept;
+    void update(const void* data, std::size_t size);
+    model::Sha256 final();   // then starts over
+    std::uint64_t bytes() const { return bytes_; }
+
+private:
+    struct Ctx;
+    std::unique_ptr<Ctx> ctx_;
+    std::uint64_t bytes_ = 0;
+};
 
 // Allocates and touches this thread's hashing state (buffer, EVP context) so the
 // first hash on a gate worker does not pay for page faults and provider lookups.

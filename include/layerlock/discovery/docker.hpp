@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,9 @@ public:
     // POST /containers/{id}/stop?t=SECONDS: the engine stops the container (SIGTERM,
     // then SIGKILL after the grace period). Done also when it was already stopped.
     base::Result<void> stop(const std::string& id, int grace_seconds);
+    // GET /images/{name}/get: the image as `docker save` writes it, streamed to
+    // `on_data` (false stops). No container is started.
+    base::Result<void> save_image(const std::string& name, const std::function<bool(const char*, std::size_t)>& on_data);
 
 private:
     std::string socket_path_;

@@ -41,6 +41,11 @@ struct GatedContainer {
     std::string mark_path;                   // the path its filesystem mark was placed through
     std::vector<base::UniqueFd> lower_fds;   // O_PATH dir fds, top-most first
     base::UniqueFd upper_fd;                 // O_PATH dir fd of the writable layer
+    // Its image layers are not trusted: a layer differs from its signed baseline, or
+    // has none while baseline.require_signed and unsigned = "on_error" ask for one.
+    // Execs of image files are then undecided (gate.on_error answers, in enforce
+    // mode), never answered by the lower-layer fast path or the verdict cache.
+    mutable std::atomic<bool> image_untrusted{false};
 };
 
 // The image's regular file at one path, as the exec of an upper-layer file there
@@ -163,7 +168,8 @@ struct GateCounters {
         mount_events{0},     // events on tmpfs and volume mounts
         answer_failures{0},  // answers the kernel refused (the event was already gone)
         allowlisted{0},      // drift allowed by an [[exec_allow]] rule
-        prohibited{0};       // image files made drift by a [[prohibit]] rule
+        prohibited{0},       // image files made drift by a [[prohibit]] rule
+        untrusted_image{0};  // execs of image files of an untrusted image (answered as undecided)
     AnswerLatency latency;
     std::uint64_t allowed_total() const { return allowed.load() + warm_hits.load(); }
 };
@@ -179,6 +185,9 @@ public:
     // Removes every mark, answers every pending event, joins the threads.
     void stop() noexcept;
     void set_options(const GateOptions& opts);   // on reload (not thread counts)
+    // Drops every cached verdict, the warm table and the ignore marks: after a
+    // container's image stops being trusted (GatedContainer::image_untrusted).
+    void forget_verdicts();
 
     const GateCounters& counters() const;
     policy::VerdictCache& cache() { return cache_; }
