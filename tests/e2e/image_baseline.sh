@@ -21,12 +21,16 @@ ensure_dyn_image
 
 TAG=layerlock-test/layered:run-$RUN_ID
 PODMAN_IMAGES=()
+PODMAN_CONTAINERS=()
+# Podman on hybrid cgroups needs runc and cgroupfs, and rlimits below the host's (engines.sh).
+PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
 IMAGE_IDS=()   # every image built under the tag (a rebuild leaves the first untagged)
 image_cleanup() {
     set +e
     for c in "${CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1; done
     CONTAINERS=()
     docker rmi -f "$TAG" "${IMAGE_IDS[@]}" >/dev/null 2>&1
+    for c in "${PODMAN_CONTAINERS[@]}"; do "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null 2>&1; done
     for i in "${PODMAN_IMAGES[@]}"; do podman rmi -f "$i" >/dev/null 2>&1; done
     cleanup
 }
@@ -127,6 +131,22 @@ out=$(docker exec "$C" sh -c 'cp /bin/busybox /tmp/dropped && /tmp/dropped true'
 check "drift is denied (rc=$rc)" grep -q "Operation not permitted" <<<"$out"
 sleep 1
 check "no unsigned-baseline report for the signed image" bash -c "! grep '\"container_name\":\"$C\"' '$T/alerts.jsonl' | grep -q unsigned-baseline"
+
+# --- Podman's unpacked copy of the same layers takes the same signed records.
+PC=ll-signed-podman-$RUN_ID
+PODMAN_CONTAINERS+=("$PC")
+"${PODMAN[@]}" run -d --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name "$PC" \
+    "localhost/$TAG" sleep 100000 >/dev/null
+mapfile -t plowers < <(podman inspect -f '{{.GraphDriver.Data.LowerDir}}' "$PC" | tr ':' '\n' | xargs -n1 readlink -f)
+check "Podman unpacked four layers (${#plowers[@]})" [ "${#plowers[@]}" -eq 4 ]
+for l in "${plowers[@]}"; do
+    check "Podman layer ${l:40:12} takes the signed records" \
+        wait_for_log "baseline layer=\"$l\" .* copied_from=\"content:sha256:[0-9a-f]*\" (same layer content, not hashed) signed_by=" 30
+done
+out=$("${PODMAN[@]}" exec "$PC" sh -c 'cp /bin/busybox /tmp/dropped && /tmp/dropped true' 2>&1) && rc=0 || rc=$?
+check "Podman container: drift is denied (rc=$rc)" grep -q "Operation not permitted" <<<"$out"
+out=$("${PODMAN[@]}" exec "$PC" /opt/app/tool echo podman-tool 2>&1) || true
+check "Podman container: an image binary runs ($out)" grep -q "tool: applet not found\|podman-tool" <<<"$out"
 
 # --- An image with no signed baseline: reported, its files not trusted.
 U=ll-unsigned-$RUN_ID

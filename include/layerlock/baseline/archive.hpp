@@ -50,7 +50,10 @@ struct ArchiveStats {
 using LayerCallback = std::function<base::Result<void>(ArchiveLayer&&)>;
 
 // Reads the archive at `path` (a tar file, possibly compressed, or an OCI layout
-// directory). `threads` hashing threads besides the reading one (0: one). Every
+// directory) on two threads whatever `threads` says (kept for the callers' sake):
+// the calling thread reads, decompresses, parses and hashes each file; a second one
+// hashes the whole decompressed layer (its diff id). On two cores that is the
+// split that keeps both busy (docs/benchmarks.md, bench/archive_bench.py). Every
 // layer goes to `on_layer`; the images are returned once the archive is read, after
 // their diff ids were checked against the layers read (an image whose layer is
 // missing from the archive, or whose diff id differs, is an error naming it).
