@@ -42,11 +42,11 @@ struct ArchiveDeleter {
 using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
 
 base::Unexpected<base::Error> fail(const std::string& what) {
-    return base::unexpected(base::Error::invalid(what));
+    return base::unexpected(base::Error::plain(what));
 }
 base::Unexpected<base::Error> fail_archive(archive* a, const std::string& what) {
     const char* why = a ? archive_error_string(a) : nullptr;
-    return base::unexpected(base::Error::invalid(what + ": " + (why ? why : "unreadable")));
+    return base::unexpected(base::Error::plain(what + ": " + (why ? why : "unreadable")));
 }
 
 std::string digest_text(const model::Sha256& d) { return "sha256:" + model::to_hex(d); }
@@ -655,7 +655,7 @@ base::Result<std::vector<ArchiveImage>> read_image_archive(const std::string& pa
         out = read_tar(a.get(), on_layer, st);
     }
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!out) return base::unexpected(base::Error::invalid(path + ": " + out.error().message()));
+    if (!out) return base::unexpected(base::Error::plain(path + ": " + out.error().message()));
     return out;
 }
 

@@ -34,7 +34,7 @@ constexpr std::string_view kSignedPrefix = "layerlock-baseline-bundle-v1\n";
 constexpr std::string_view kRecordsMagic = "LLREC1\n";
 constexpr std::size_t kBundleLimit = std::size_t{4} << 30;
 
-base::Unexpected<base::Error> fail(const std::string& what) { return base::unexpected(base::Error::invalid(what)); }
+base::Unexpected<base::Error> fail(const std::string& what) { return base::unexpected(base::Error::plain(what)); }
 
 struct PkeyDeleter {
     void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
