@@ -575,6 +575,67 @@ std::string first_line(std::string_view what) {
     return std::string(what);
 }
 
+// Bounds checked before the TOML parser sees the text: it recurses once per nesting
+// level (10,000 '[' overflow the stack: a crash on SIGHUP released every container
+// ungated) and its cost grows with the square of a line's length (a 50,000-item
+// array on one line took minutes).
+constexpr std::size_t kMaxDepth = 16;         // arrays and inline tables inside each other
+constexpr std::size_t kMaxLineBytes = 8192;
+
+std::optional<Error> check_shape(std::string_view text, const std::string& name) {
+    std::size_t line = 1, start = 0;
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+        if (i < text.size() && text[i] != '\n') continue;
+        if (i - start > kMaxLineBytes)
+            return Error::plain(name + ":" + std::to_string(line) + ": line longer than " + std::to_string(kMaxLineBytes) +
+                                " bytes (split long arrays over several lines)");
+        ++line;
+        start = i + 1;
+    }
+    // Nesting, outside strings and comments.
+    enum class In { Code, Basic, Literal, MultiBasic, MultiLiteral, Comment } in = In::Code;
+    std::size_t depth = 0;
+    line = 1;
+    auto at = [&](std::size_t i, std::string_view s) { return text.substr(i, s.size()) == s; };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\n') {
+            ++line;
+            if (in == In::Comment || in == In::Basic || in == In::Literal) in = In::Code;
+            continue;
+        }
+        switch (in) {
+            case In::Comment: break;
+            case In::Basic:
+                if (c == '\\') ++i;
+                else if (c == '"') in = In::Code;
+                break;
+            case In::Literal:
+                if (c == '\'') in = In::Code;
+                break;
+            case In::MultiBasic:
+                if (c == '\\') ++i;
+                else if (at(i, "\"\"\"")) in = In::Code, i += 2;
+                break;
+            case In::MultiLiteral:
+                if (at(i, "\'\'\'")) in = In::Code, i += 2;
+                break;
+            case In::Code:
+                if (c == '#') in = In::Comment;
+                else if (at(i, "\"\"\"")) in = In::MultiBasic, i += 2;
+                else if (at(i, "\'\'\'")) in = In::MultiLiteral, i += 2;
+                else if (c == '"') in = In::Basic;
+                else if (c == '\'') in = In::Literal;
+                else if ((c == '[' || c == '{') && ++depth > kMaxDepth)
+                    return Error::plain(name + ":" + std::to_string(line) + ": arrays and inline tables nested deeper than " +
+                                        std::to_string(kMaxDepth) + " levels");
+                else if ((c == ']' || c == '}') && depth > 0) --depth;
+                break;
+        }
+    }
+    return std::nullopt;
+}
+
 Result<toml::value> parse_toml(std::string_view text, const std::string& name) {
     try {
         std::istringstream in{std::string(text)};
@@ -603,6 +664,7 @@ bool glob_match(const std::string& pattern, std::string_view subject) {
 }  // namespace
 
 Result<Config> parse(std::string_view text, const std::string& name) {
+    if (auto bad = check_shape(text, name)) return unexpected(*bad);
     auto doc = parse_toml(text, name);
     if (!doc) return unexpected(doc.error());
     Config c;

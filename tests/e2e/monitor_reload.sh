@@ -25,6 +25,17 @@ check "an invalid reload is refused with file, line and key" \
     wait_for_log "reload refused.*layerlock.toml:3: gate.workers" 10
 check "after a refused reload the old mode stays" docker exec "$mon" /tmp/m/true
 
+# A hostile configuration (10,000 nested arrays: the TOML parser's recursion
+# overflowed the stack and the crash released every container) is refused on
+# SIGHUP too, and the daemon keeps gating.
+python3 -c "print('a = ' + '[\n' * 10000 + ']\n' * 10000)" > "$T/layerlock.toml"
+kill -HUP "$DAEMON_PID"
+check "a deeply nested configuration is refused on SIGHUP" wait_for_log "reload refused.*nested deeper than 16" 10
+check "and the daemon is still running" kill -0 "$DAEMON_PID"
+check "still gating in the old mode" docker exec "$mon" /tmp/m/true
+out=$("$LAYERLOCK" config check "$T/layerlock.toml" 2>&1) && rc=0 || rc=$?
+check "config check refuses it too, without crashing (rc=$rc)" [ "$rc" -eq 1 ]
+
 # A valid configuration switches the mode live.
 sed 's/^mode = "monitor"/mode = "enforce"/' "$T/good.toml" > "$T/layerlock.toml"
 kill -HUP "$DAEMON_PID"

@@ -412,6 +412,34 @@ TEST_CASE("signed baselines: defaults and every key read") {
           "test.toml:2: baseline.require_signed: expected a boolean, got an integer");
 }
 
+TEST_CASE("nesting and line length are bounded before the TOML parser runs") {
+    // 10,000 levels over short lines: the parser would recurse once per level.
+    std::string deep = "a = ";
+    for (int i = 0; i < 10000; ++i) deep += (i % 64 == 63) ? "[\n" : "[";
+    for (int i = 0; i < 10000; ++i) deep += (i % 64 == 63) ? "]\n" : "]";
+    CHECK(contains(parse_error(deep), "test.toml:1: arrays and inline tables nested deeper than 16 levels"));
+    CHECK(contains(parse_error("[gate]\nx = " + std::string(17, '[') + std::string(17, ']') + "\n"),
+                   "test.toml:2: arrays and inline tables nested deeper than 16"));
+    CHECK(contains(parse_error("[gate]\nx = {a = {b = {c = {d = {e = {f = {g = {h = {i = {j = {k = {l = {m = {n = {o = "
+                               "{p = {q = 1}}}}}}}}}}}}}}}}}\n"),
+                   "nested deeper than 16"));
+    // Brackets in strings and comments are not nesting.
+    CHECK(cfg::parse("# " + std::string(100, '[') + "\n[gate]\ninterpreters = [\"" + std::string(100, '[') +
+                         "\", '" + std::string(50, '{') + "', \"\"\"" + std::string(30, '[') + "\"\"\"]\n",
+                     "t.toml")
+              .has_value());
+    // One line of 50,000 array items: minutes in the parser; refused at once.
+    std::string items = "[gate]\ninterpreters = [";
+    for (int i = 0; i < 50000; ++i) items += "\"x" + std::to_string(i) + "\", ";
+    items += "]\n";
+    CHECK(contains(parse_error(items), "test.toml:2: line longer than 8192 bytes"));
+    // The same items over several lines are fine.
+    std::string lines = "[gate]\ninterpreters = [\n";
+    for (int i = 0; i < 2000; ++i) lines += "\"x" + std::to_string(i) + "\",\n";
+    lines += "]\n";
+    CHECK(cfg::parse(lines, "t.toml").has_value());
+}
+
 TEST_CASE("a boolean key rejects a string") {
     CHECK(parse_error("[alerts]\njournald = \"yes\"\n") ==
           "test.toml:2: alerts.journald: expected a boolean, got a string");
