@@ -18,6 +18,7 @@ namespace {
 
 constexpr std::size_t kMaxRequest = 64 * 1024;
 constexpr int kIoTimeoutMs = 2000;
+constexpr int kMaxConnections = 32;
 
 base::Result<sockaddr_un> address(const std::string& path) {
     sockaddr_un addr{};
@@ -72,7 +73,10 @@ base::Result<void> ControlServer::start(const std::string& path, ControlHandler 
         std::filesystem::create_directories(dir, ec);
         ::chmod(dir.c_str(), 0700);
     }
-    ::unlink(path.c_str());   // stale socket of a previous run; the lock says it is ours
+    if (control_socket_answers(path))
+        return base::unexpected(base::Error::plain(
+            "another process answers on " + path + " (a layerlockd with another lock file?): not taking its socket"));
+    ::unlink(path.c_str());   // stale socket of a previous run: nobody answers on it
     listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!listen_fd_) return base::unexpected(base::Error::from_errno("socket"));
     mode_t old = ::umask(0177);   // the socket file is created 0600
@@ -80,6 +84,8 @@ base::Result<void> ControlServer::start(const std::string& path, ControlHandler 
     ::umask(old);
     if (r != 0) return base::unexpected(base::Error::from_errno("bind " + path));
     ::chmod(path.c_str(), 0600);
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0) bound_ino_ = st.st_ino;
     if (::listen(listen_fd_.get(), 16) != 0) return base::unexpected(base::Error::from_errno("listen " + path));
     stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     thread_ = std::thread([this] {
@@ -94,7 +100,20 @@ void ControlServer::stop() noexcept {
     std::uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(stop_fd_.get(), &one, sizeof one);
     thread_.join();
-    ::unlink(path_.c_str());
+    {
+        std::unique_lock lock(active_->mu);
+        active_->cv.wait(lock, [&] { return active_->count == 0; });
+    }
+    // Only our own socket: another daemon's, bound at the path since, stays.
+    struct stat st{};
+    if (::stat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == bound_ino_) ::unlink(path_.c_str());
+}
+
+bool control_socket_answers(const std::string& path) {
+    auto addr = address(path);
+    if (!addr) return false;
+    base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    return fd && ::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) == 0;
 }
 
 void ControlServer::run() {
@@ -104,7 +123,22 @@ void ControlServer::run() {
         if (fds[1].revents) return;
         if (!(fds[0].revents & POLLIN)) continue;
         base::UniqueFd conn(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (conn) serve(std::move(conn));
+        if (!conn) continue;
+        {
+            std::lock_guard lock(active_->mu);
+            if (active_->count >= kMaxConnections) {   // answered at once, not queued behind idle peers
+                write_all(conn.get(), "{\"ok\":false,\"error\":\"busy: too many control connections\"}\n");
+                continue;
+            }
+            ++active_->count;
+        }
+        std::thread([this, active = active_, c = std::move(conn)]() mutable {
+            base::name_this_thread("ll-control-c");
+            serve(std::move(c));
+            std::lock_guard lock(active->mu);
+            --active->count;
+            active->cv.notify_all();
+        }).detach();
     }
 }
 
@@ -118,7 +152,12 @@ void ControlServer::serve(base::UniqueFd conn) {
         write_all(conn.get(), "{\"ok\":false,\"error\":\"permission denied: the control socket serves root only\"}\n");
         return;
     }
-    write_all(conn.get(), handler_(*request) + "\n");
+    std::string answer;
+    {
+        std::lock_guard lock(handler_mu_);
+        answer = handler_(*request);
+    }
+    write_all(conn.get(), answer + "\n");
 }
 
 base::Result<std::string> control_request(const std::string& path, const std::string& request,

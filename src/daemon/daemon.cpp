@@ -642,6 +642,13 @@ int Daemon::run() {
     ::signal(SIGPIPE, SIG_IGN);
 
     if (auto r = step_lock(); !r) { logger()->critical("start: lock: {}", r.error().message()); return 1; }
+    // The lock file is ours, but a daemon with another lock file may answer on the
+    // same control socket: two daemons must not share (and delete) one socket.
+    if (control_socket_answers(cfg_.daemon.control_socket)) {
+        logger()->critical("start: another process answers on the control socket {} (a layerlockd with another "
+                           "lock file?); refusing to start", cfg_.daemon.control_socket);
+        return 1;
+    }
     if (auto r = step_group(); !r) { logger()->critical("start: fanotify: {}", r.error().message()); return 1; }
     std::filesystem::create_directories(std::filesystem::path(database_).parent_path());
     if (auto s = baseline::Store::open(database_); !s) {

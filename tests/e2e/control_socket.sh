@@ -54,6 +54,32 @@ print(s.recv(4096).decode())' "$T/control.sock" 2>&1) || true
 chmod 0600 "$T/control.sock"; chmod 0700 "$T"
 check "the daemon refuses a non-root peer ($reply)" grep -q '"ok":false.*root only' <<<"$reply"
 
+# Ten idle connections (they never send a request) do not keep status waiting:
+# each connection is served on its own.
+python3 - "$T/control.sock" > "$T/idle.out" <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(10):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+print("connected", flush=True)
+time.sleep(4)
+PY
+idle=$!
+until grep -q connected "$T/idle.out" 2>/dev/null; do sleep 0.05; done
+start=$(date +%s%N)
+out=$("${LL[@]}" status 2>&1) && rc=0 || rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+check "status answers while ten idle connections are open (rc=$rc, ${ms} ms)" bash -c "[ $rc -eq 0 ] && [ $ms -lt 1500 ]"
+wait "$idle"
+
+# A second daemon with another lock file refuses to start instead of taking (and,
+# on exit, deleting) the first one's control socket.
+sed "s|^lock_file = .*|lock_file = \"$T/other.lock\"|" "$T/layerlock.toml" > "$T/second.toml"
+out=$(timeout 20 "$LAYERLOCKD" --config "$T/second.toml" 2>&1) && rc=0 || rc=$?
+check "a second daemon on the same control socket refuses to start (rc=$rc)" [ "$rc" -ne 0 ]
+check "saying why" grep -q "another process answers on the control socket" <<<"$out"
+check "the first daemon's socket is still there and answers" "${LL[@]}" status
+
 stop_daemon
 out=$("${LL[@]}" status 2>&1) && rc=0 || rc=$?
 check "status without a daemon exits 2 (rc=$rc)" [ "$rc" -eq 2 ]

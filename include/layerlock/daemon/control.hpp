@@ -6,7 +6,12 @@
 // The client half is here too so that the CLI and the daemon share the framing.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <functional>
 #include <string>
 #include <thread>
@@ -28,7 +33,11 @@ public:
 
     // Binds `path` (an existing stale socket file is replaced: the caller holds
     // the single-instance lock) and starts serving on its own thread.
+    // Refused when another process answers on `path` (a second daemon with another
+    // lock file must not take the first one's socket).
     base::Result<void> start(const std::string& path, ControlHandler handler);
+    // Stops accepting, waits for the connections being served (each bounded by the
+    // I/O timeout), and removes the socket file if it is still the one bound here.
     void stop() noexcept;
 
 private:
@@ -36,9 +45,22 @@ private:
     void serve(base::UniqueFd conn);
     std::string path_;
     ControlHandler handler_;
+    std::mutex handler_mu_;   // requests are read concurrently, answered one at a time
     base::UniqueFd listen_fd_, stop_fd_;
     std::thread thread_;
+    ino_t bound_ino_ = 0;
+    // Connections served on threads of their own (an idle client must not keep
+    // others waiting), at most kMaxConnections at once.
+    struct Active {
+        std::mutex mu;
+        std::condition_variable cv;
+        int count = 0;
+    };
+    std::shared_ptr<Active> active_ = std::make_shared<Active>();
 };
+
+// True when a process accepts connections on the Unix socket at `path`.
+bool control_socket_answers(const std::string& path);
 
 // Client: sends one request, returns the response line. Errors name the cause
 // plainly: the daemon is not running, or the caller is not allowed.
