@@ -61,6 +61,7 @@ std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const
 // other numbering the look-up simply misses and the file is hashed.
 watch::ScanLimits Daemon::drift_limits(dev_t dev) {
     watch::ScanLimits limits;
+    limits.cancel = &stopping_;   // a stop does not wait for a scan of millions of files
     if (gate_)
         limits.known_digest = [this, dev](const struct stat& upper_st) {
             auto key = policy::FileKey::of(upper_st);
@@ -84,6 +85,7 @@ void Daemon::reconcile_container(const gate::GatedContainer& c, baseline::Store&
     std::size_t fresh = 0;
     const auto rules = current_file_rules();
     for (const auto& ch : *changes) {
+        if (stopping_) return;   // the rest is reported by the next start's reconcile
         auto v = classify_change(ch, c.info, rules);
         if (ch.type == 'd' && ch.change == watch::Change::Metadata && ch.detail.rfind("mode", 0) != 0) continue;
         std::string digest = ch.sha256 ? model::to_hex(*ch.sha256) : std::string();

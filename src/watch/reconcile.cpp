@@ -78,6 +78,7 @@ private:
     const ScanLimits& limits_;
     std::vector<FileChange> out_;
     std::uint64_t seen_ = 0;
+    bool stopped_ = false;   // max_entries reached: nothing more is walked
 };
 
 // How one upper entry differs from the image's file at the same path.
@@ -142,10 +143,20 @@ base::Result<void> Walker::walk(int dirfd, const std::string& dir_path, unsigned
     std::vector<std::string> subdirs;
     while (dirent* de = ::readdir(dir)) {
         if (!std::strcmp(de->d_name, ".") || !std::strcmp(de->d_name, "..")) continue;
-        if (++seen_ > limits_.max_entries) {
+        if (limits_.cancel && limits_.cancel->load(std::memory_order_relaxed)) {
             ::closedir(dir);
-            return base::unexpected(base::Error::plain("more than " + std::to_string(limits_.max_entries) +
-                                                       " entries in the writable layer"));
+            return base::unexpected(base::Error::plain("cancelled"));
+        }
+        if (++seen_ > limits_.max_entries) {
+            FileChange fc;
+            fc.path = dir_path.empty() ? "/" : dir_path;
+            fc.type = 'd';
+            fc.change = Change::Modified;
+            fc.detail = "not scanned from here on: more than " + std::to_string(limits_.max_entries) +
+                        " entries in the writable layer (what was scanned is reported; the live watch continues)";
+            out_.push_back(std::move(fc));
+            stopped_ = true;
+            break;
         }
         struct stat st{};
         if (::fstatat(::dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;   // gone meanwhile
@@ -155,6 +166,7 @@ base::Result<void> Walker::walk(int dirfd, const std::string& dir_path, unsigned
     }
     int fd = ::dirfd(dir);
     for (const auto& name : subdirs) {
+        if (stopped_) break;
         auto sub = base::open_beneath(fd, name, O_RDONLY | O_DIRECTORY);
         if (!sub) continue;   // removed or replaced since listed
         if (auto r = walk(sub->get(), dir_path + "/" + name, depth + 1); !r) {

@@ -159,14 +159,35 @@ TEST_CASE("a very deep tree is cut at the depth bound and said so") {
     CHECK(r.size() < 300);
 }
 
-TEST_CASE("the scan refuses a writable layer with more entries than the limit") {
+TEST_CASE("past the entry limit the scan reports what it compared and where it stopped, never nothing") {
     Scan s;
+    s.write("bin/dropped", "#!/bin/sh\n");
     for (int i = 0; i < 20; ++i) s.write("tmp/f" + std::to_string(i), "x");
-    base::UniqueFd upper(::open(s.fx.upper().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     watch::ScanLimits limits;
     limits.max_entries = 10;
+    auto by_path = s.run(limits);   // a success, not an error
+    std::size_t marker = 0, files = 0;
+    for (const auto& [path, c] : by_path) {
+        if (c.detail.find("not scanned from here on: more than 10 entries") != std::string::npos) ++marker;
+        else ++files;
+    }
+    CHECK(marker == 1);
+    CHECK(files >= 1);
+    CHECK(files <= 10);
+}
+
+TEST_CASE("a scan is cancelled at the next entry once the stop flag is set") {
+    Scan s;
+    for (int i = 0; i < 50; ++i) s.write("tmp/f" + std::to_string(i), "x");
+    base::UniqueFd upper(::open(s.fx.upper().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::atomic<bool> stop{true};
+    watch::ScanLimits limits;
+    limits.cancel = &stop;
     auto r = watch::reconcile(upper.get(), [](std::string_view) { return std::optional<baseline::Entry>(); }, limits);
-    CHECK_FALSE(r);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message() == "cancelled");
+    stop = false;
+    CHECK(watch::reconcile(upper.get(), [](std::string_view) { return std::optional<baseline::Entry>(); }, limits));
 }
 
 TEST_CASE("a file that keeps changing while it is hashed neither crashes nor stalls the scan") {

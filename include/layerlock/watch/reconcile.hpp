@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -41,11 +42,16 @@ struct FileChange {
 using ImageLookup = std::function<std::optional<baseline::Entry>(std::string_view path)>;
 
 struct ScanLimits {
-    std::uint64_t max_entries = 1'000'000;      // stop (error) past this many upper entries
+    // Past this many upper entries the walk stops and reports what it compared, plus
+    // one change at the directory where it stopped ("not scanned: ..."): a layer with
+    // millions of files degrades the scan, it never blinds it.
+    std::uint64_t max_entries = 1'000'000;
     std::uint64_t max_hash_bytes = 1ull << 32;  // larger files are reported without a hash
     // The SHA-256 of a file version already hashed elsewhere (the exec gate), given
     // the fstat of the fd opened beneath the upper directory; nullopt: hash it here.
     std::function<std::optional<model::Sha256>(const struct stat&)> known_digest;
+    // Set by the daemon's stop: the walk ends at the next entry (an error, "cancelled").
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 // All changes in the upper directory `upper_fd` (an O_RDONLY|O_DIRECTORY fd),
