@@ -617,7 +617,24 @@ int Daemon::wait_for_signals() {
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     base::UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
+    struct stat db{};
+    const bool have_db = ::stat(database_.c_str(), &db) == 0;
     for (;;) {
+        // Every 2 s: is the baseline database still the file opened at start? Deleted
+        // or replaced, the daemon would go on with records nobody can query and
+        // recreate an empty file (every container "building", all drift reported
+        // again): it stops with a failure instead, and systemd's restart rebuilds.
+        pollfd p{sfd.get(), POLLIN, 0};
+        if (::poll(&p, 1, 2000) == 0) {
+            struct stat now{};
+            if (have_db && (::stat(database_.c_str(), &now) != 0 || now.st_ino != db.st_ino || now.st_dev != db.st_dev)) {
+                logger()->critical("baseline database {} was deleted or replaced while running: stopping so that a "
+                                   "restart rebuilds it (its baselines and file-drift history are gone)",
+                                   base::escape(database_));
+                return 3;
+            }
+            continue;
+        }
         signalfd_siginfo si{};
         if (::read(sfd.get(), &si, sizeof si) != sizeof si) continue;
         if (si.ssi_signo == SIGHUP) {

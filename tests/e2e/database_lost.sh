@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The baseline database deleted while the daemon runs (issue 18) used to go
+# unnoticed: the daemon kept records nobody could query, a new empty file appeared,
+# every container stayed "building". Now the daemon notices within seconds, says
+# so, and stops with a failure (systemd's Restart=on-failure restarts it); the next
+# start rebuilds the baseline and gates as before.
+source "$(dirname "$0")/lib.sh"
+
+LL=("$LAYERLOCK" --config "$T/layerlock.toml")
+c=ll-dblost-$RUN_ID
+write_config enforce
+start_daemon
+run_container "$c"
+check "the container is gated" wait_for_log "name=\"$c\"" 15
+check "drift is denied" bash -c "! docker exec $c sh -c 'cp /bin/busybox /tmp/x && /tmp/x true' 2>/dev/null"
+
+rm -f "$T/baseline.db" "$T/baseline.db-wal" "$T/baseline.db-shm"
+t0=$SECONDS
+wait "$DAEMON_PID" && rc=0 || rc=$?
+DAEMON_PID=
+check "the daemon stops by itself with a failure status (rc=$rc, $((SECONDS - t0)) s)" \
+    bash -c "[ $rc -ne 0 ] && [ $((SECONDS - t0)) -le 10 ]"
+check "saying the database was deleted" grep -q "baseline database .* was deleted or replaced while running" "$T/daemon.log"
+
+start_daemon   # what systemd's restart does
+check "after the restart the container is gated again" wait_for_log "name=\"$c\"" 15
+baseline_complete() {
+    local deadline=$((SECONDS + 30))
+    until "${LL[@]}" status --json | python3 -c 'import json, sys
+s = json.load(sys.stdin); sys.exit(0 if s["containers"] and all(c["baseline"] == "complete" for c in s["containers"]) else 1)'; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.5
+    done
+}
+check "its baseline is rebuilt" baseline_complete
+check "an image binary runs" docker exec "$c" /bin/busybox true
+check "drift is still denied" bash -c "! docker exec $c sh -c 'cp /bin/busybox /tmp/y && /tmp/y true' 2>/dev/null"
+
+finish
