@@ -18,6 +18,7 @@ void AlertQueue::stop() {
         stopping_ = true;
     }
     cv_.notify_all();
+    space_.notify_all();
     if (thread_.joinable()) thread_.join();
 }
 
@@ -42,6 +43,20 @@ void AlertQueue::publish(model::DriftEvent ev) {
     cv_.notify_one();
 }
 
+bool AlertQueue::publish_wait(model::DriftEvent ev, const std::atomic<bool>* cancel) {
+    {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            if (stopping_ || (cancel && cancel->load(std::memory_order_relaxed))) return false;
+            if (queue_.size() < capacity_) break;
+            space_.wait_for(lock, std::chrono::milliseconds(100));   // `cancel` is not under mu_: looked at again
+        }
+        queue_.push_back(std::move(ev));
+    }
+    cv_.notify_one();
+    return true;
+}
+
 // `first`: the first of its window (or not deduplicated, or a summary): every
 // sink; otherwise a repeat, for the sinks that act on every occurrence only.
 void AlertQueue::deliver(const model::DriftEvent& ev, bool first) {
@@ -64,6 +79,7 @@ void AlertQueue::run() {
             last = queue_.empty() && stopping_;
             batch.swap(queue_);
         }
+        space_.notify_all();
         dedup_.set_window(std::chrono::seconds(dedup_window_s_.load(std::memory_order_relaxed)));
         // Windows closed by now are summed up before this batch opens new ones; on
         // stop, every open window.

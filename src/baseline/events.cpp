@@ -147,6 +147,13 @@ bool EventStore::first_report(const std::string& container_id, const std::string
     return sqlite3_changes(impl_->db.get()) > 0;
 }
 
+void EventStore::forget_report(const std::string& container_id, const std::string& path, const std::string& change,
+                               const std::string& sha256) {
+    auto s = sql::Stmt::prepare(impl_->db.get(), "DELETE FROM file_drift_seen WHERE container_id = ?1 AND path = ?2 "
+                                                 "AND change = ?3 AND sha256 = ?4");
+    if (s) (void)s->bind_text(1, container_id).bind_blob(2, path).bind_text(3, change).bind_text(4, sha256).run();
+}
+
 std::vector<std::string> EventStore::learned_listeners(const std::string& container_id) {
     std::vector<std::string> out;
     auto s = sql::Stmt::prepare(impl_->db.get(), "SELECT proto, port FROM learned_listeners WHERE container_id = ?1");

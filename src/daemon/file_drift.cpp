@@ -89,8 +89,14 @@ void Daemon::reconcile_container(const gate::GatedContainer& c, baseline::Store&
         auto v = classify_change(ch, c.info, rules);
         if (ch.type == 'd' && ch.change == watch::Change::Metadata && ch.detail.rfind("mode", 0) != 0) continue;
         std::string digest = ch.sha256 ? model::to_hex(*ch.sha256) : std::string();
-        if (!events.first_report(c.info.id, ch.path, std::string(watch::to_string(ch.change)), digest)) continue;
-        alerts_->publish(file_event(c, ch, v));
+        const std::string change(watch::to_string(ch.change));
+        if (!events.first_report(c.info.id, ch.path, change, digest)) continue;
+        // Recorded as reported only once handed on: waits for room in the alert queue
+        // rather than dropping (200,000 new files used to lose tens of thousands for good).
+        if (!alerts_->publish_wait(file_event(c, ch, v), &stopping_)) {
+            events.forget_report(c.info.id, ch.path, change, digest);
+            return;
+        }
         ++fresh;
         if (v.kind == "package") fresh += report_packages(c, ch, v, upper.get(), store, events);
     }
@@ -110,7 +116,10 @@ std::size_t Daemon::report_packages(const gate::GatedContainer& c, const watch::
         d.change = p.change();
         d.package = p.name + " " + (p.new_version.empty() ? p.old_version : p.new_version);
         d.detail = p.text();
-        alerts_->publish(std::move(d));
+        if (!alerts_->publish_wait(std::move(d), &stopping_)) {
+            events.forget_report(c.info.id, ch.path, "package:" + p.text(), "");
+            break;
+        }
         ++n;
     }
     return n;

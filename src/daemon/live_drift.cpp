@@ -88,7 +88,10 @@ void Daemon::judge_touched(const watch::TouchedPath& t, baseline::Store& store, 
     ev.change = change;
     ev.count = t.events;
     if (change == "renamed") ev.detail = "from " + t.renamed_from;
-    alerts_->publish(std::move(ev));
+    if (!alerts_->publish_wait(std::move(ev), &stopping_)) {   // never dropped: recorded only once handed on
+        events.forget_report(c->info.id, ch->path, change, digest);
+        return;
+    }
     if (v.kind == "package") report_packages(*c, *ch, v, upper.get(), store, events);
 }
 

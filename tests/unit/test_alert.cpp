@@ -3,6 +3,9 @@
 // deduplication (alert/dedup.hpp) and the metrics exposition (daemon/metrics.hpp).
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+
 #include <boost/json.hpp>
 #include <set>
 
@@ -207,6 +210,34 @@ TEST_CASE("the alert queue gives response sinks every occurrence and the others 
     CHECK(outputs[1].count == 50);
     CHECK(outputs[1].last_ns != 0);
     CHECK(responses.size() == 51);   // every occurrence, and the summary (the responder skips summaries)
+}
+
+TEST_CASE("publish drops when the queue is full, publish_wait waits for room and loses nothing") {
+    std::vector<model::DriftEvent> out;
+    alert::AlertQueue q(16);   // no deduplication: every event is delivered
+    q.add_sink(std::make_unique<Collect>(out, false));
+    auto event = [](int i) {
+        auto e = exec_drift();
+        e.path = "/tmp/f" + std::to_string(i);
+        return e;
+    };
+    for (int i = 0; i < 16; ++i) q.publish(event(i));
+    q.publish(event(99));   // full, not started: dropped
+    CHECK(q.dropped() == 1);
+    std::atomic<bool> cancel{true};
+    CHECK_FALSE(q.publish_wait(event(98), &cancel));   // cancelled: not queued
+    std::atomic<int> queued{0};
+    std::thread producer([&] {
+        for (int i = 16; i < 200; ++i) queued += q.publish_wait(event(i)) ? 1 : 0;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(queued.load() == 0);   // waiting for room
+    q.start();
+    producer.join();
+    q.stop();
+    CHECK(queued.load() == 184);
+    CHECK(out.size() == 200);
+    CHECK(q.dropped() == 1);
 }
 
 TEST_CASE("the metrics exposition names every family layerlock_ with HELP and TYPE, and sums histogram buckets") {

@@ -59,6 +59,10 @@ public:
     void start();
     void stop();                             // delivers what is queued, then joins
     void publish(model::DriftEvent ev);      // never blocks; drops (and counts) when full
+    // Waits for room instead of dropping: for producers off the exec path (file
+    // drift), which must lose nothing and may be slowed to the sinks' pace. False
+    // (nothing queued) once the queue stops or `cancel` is set.
+    bool publish_wait(model::DriftEvent ev, const std::atomic<bool>* cancel = nullptr);
     void set_dedup_window(std::chrono::seconds w);
     std::uint64_t dropped() const { return dropped_.load(); }
     std::uint64_t delivered() const { return delivered_.load(); }
@@ -74,7 +78,7 @@ private:
     std::mutex sinks_mu_;   // held while a batch is written, and to swap sinks
     std::vector<std::unique_ptr<Sink>> sinks_;
     std::mutex mu_;
-    std::condition_variable cv_;
+    std::condition_variable cv_, space_;
     std::deque<model::DriftEvent> queue_;
     bool stopping_ = false;
     std::atomic<std::uint64_t> dropped_{0}, delivered_{0}, suppressed_{0}, summaries_{0};

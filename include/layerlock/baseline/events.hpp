@@ -49,6 +49,10 @@ public:
     // True the first time this (container, path, change, content) is seen.
     bool first_report(const std::string& container_id, const std::string& path, const std::string& change,
                       const std::string& sha256);
+    // Undoes a first_report whose alert could not be handed on (the daemon stops):
+    // the next scan reports the change again instead of never.
+    void forget_report(const std::string& container_id, const std::string& path, const std::string& change,
+                       const std::string& sha256);
     // The network baseline of a container (by engine id): the listeners learned in
     // its learning window ("tcp/8080"), and the window's end (set to `if_new`, in
     // CLOCK_REALTIME microseconds, the first time a container is asked about).
