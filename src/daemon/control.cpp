@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cerrno>
 #include <filesystem>
 
@@ -107,6 +108,22 @@ void ControlServer::stop() noexcept {
     // Only our own socket: another daemon's, bound at the path since, stays.
     struct stat st{};
     if (::stat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == bound_ino_) ::unlink(path_.c_str());
+}
+
+base::Result<ControlRequest> parse_control_request(std::string_view line) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(line, ec);
+    if (ec || !value.is_object()) return base::unexpected(base::Error::plain("request is not a JSON object"));
+    const auto& obj = value.as_object();
+    auto str = [&](const char* key) -> std::string {
+        auto it = obj.find(key);
+        return it != obj.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+    };
+    return ControlRequest{str("verb"), str("container"), str("mode")};
+}
+
+std::string control_error_reply(const std::string& why, const char* code) {
+    return boost::json::serialize(boost::json::object{{"ok", false}, {"error", why}, {"code", code}});
 }
 
 bool control_socket_answers(const std::string& path) {

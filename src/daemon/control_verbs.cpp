@@ -18,9 +18,7 @@ namespace json = boost::json;
 namespace {
 
 // `code`: "refused" (exit 1 in the CLI) or "not-found" (exit 2: nothing of that name).
-std::string error_reply(const std::string& why, const char* code = "refused") {
-    return json::serialize(json::object{{"ok", false}, {"error", why}, {"code", code}});
-}
+std::string error_reply(const std::string& why, const char* code = "refused") { return control_error_reply(why, code); }
 
 json::object counters_json(const gate::GateCounters& k, const policy::VerdictCache& cache,
                            const alert::AlertQueue& alerts) {
@@ -204,15 +202,9 @@ std::string Daemon::thaw(const std::string& container) {
 }
 
 std::string Daemon::handle_control(const std::string& request) {
-    boost::system::error_code ec;
-    auto value = json::parse(request, ec);
-    if (ec || !value.is_object()) return error_reply("request is not a JSON object");
-    const auto& obj = value.as_object();
-    auto str = [&](const char* key) -> std::string {
-        auto it = obj.find(key);
-        return it != obj.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
-    };
-    const std::string verb = str("verb");
+    auto parsed = parse_control_request(request);
+    if (!parsed) return error_reply(parsed.error().message());
+    const std::string& verb = parsed->verb;
     try {
         if (verb == "status") return status_json();
         if (verb == "reload") {
@@ -221,8 +213,8 @@ std::string Daemon::handle_control(const std::string& request) {
             std::lock_guard lock(cfg_mu_);
             return json::serialize(json::object{{"ok", true}, {"config", base::escape(cfg_.source)}});
         }
-        if (verb == "mode") return set_live_mode(str("container"), str("mode"));
-        if (verb == "thaw") return thaw(str("container"));
+        if (verb == "mode") return set_live_mode(parsed->container, parsed->mode);
+        if (verb == "thaw") return thaw(parsed->container);
     } catch (const std::exception& e) {
         return error_reply(std::string("internal error: ") + e.what());
     }

@@ -142,6 +142,9 @@ private:
                                 const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
                                 baseline::EventStore& events);
     int wait_for_signals();
+    // Live file drift: when each (container, path) was last hashed (watch thread).
+    static constexpr std::chrono::seconds kRehashAfter{30};
+    std::map<std::pair<dev_t, std::string>, std::chrono::steady_clock::time_point> recently_hashed_;
     // Image trust (image_trust.cpp).
     void on_layer_report(const LayerReport& r);       // builder thread
     void judge_image_trust(const gate::GatedContainer& c);

@@ -62,6 +62,9 @@ std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const
 watch::ScanLimits Daemon::drift_limits(dev_t dev) {
     watch::ScanLimits limits;
     limits.cancel = &stopping_;   // a stop does not wait for a scan of millions of files
+    // Larger files are reported without a digest (and not read): file drift names
+    // them by path and size; an exec of one is hashed by the gate all the same.
+    limits.max_hash_bytes = 256ull << 20;
     if (gate_)
         limits.known_digest = [this, dev](const struct stat& upper_st) {
             auto key = policy::FileKey::of(upper_st);

@@ -76,8 +76,19 @@ void Daemon::judge_touched(const watch::TouchedPath& t, baseline::Store& store, 
     }
     base::UniqueFd upper(::open(c->info.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!upper) return;
+    // A file that keeps changing (a log, a download, a file grown on purpose) is
+    // hashed at most once per kRehashAfter: changes in between are reported once,
+    // without a digest, instead of one full hash and one alert per write. (The exec
+    // gate hashes what is executed, whatever this says.)
+    const auto now = std::chrono::steady_clock::now();
+    auto limits = drift_limits(dev);
+    auto& last = recently_hashed_[{dev, t.path}];
+    const bool rehash = last == std::chrono::steady_clock::time_point{} || now - last >= kRehashAfter;
+    if (!rehash) limits.max_hash_bytes = 0;
+    if (recently_hashed_.size() > 65536) recently_hashed_.clear();   // bounded; at worst a file is hashed again
     auto ch = watch::examine(upper.get(), t.path, [&](std::string_view p) { return store.lookup(c->info.lowers, p); },
-                             drift_limits(dev));
+                             limits);
+    if (ch && ch->sha256 && rehash) recently_hashed_[{dev, t.path}] = now;
     if (!ch || (ch->type == 'd' && ch->change == watch::Change::Metadata && ch->detail.rfind("mode", 0) != 0)) return;
     auto v = classify_change(*ch, c->info, current_file_rules());
     std::string change(watch::to_string(ch->change));

@@ -61,6 +61,9 @@ void hash_regular(int dirfd, const char* name, const struct stat& st, const Scan
             fc.sha256 = *known;
             return;
         }
+    // Larger than the bound: reported without a digest, and not read at all (a
+    // 10 GiB sparse file used to be read up to the bound on every pass).
+    if (static_cast<std::uint64_t>(now.st_size) > limits.max_hash_bytes) return;
     digest::HashLimits hl;
     hl.max_bytes = limits.max_hash_bytes;
     if (auto d = digest::sha256_fd(fd->get(), hl)) fc.sha256 = *d;

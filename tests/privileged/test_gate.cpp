@@ -41,8 +41,12 @@ public:
 
     std::atomic<std::uint64_t> generation{0};   // bump after changing `container`
     std::atomic<std::uint64_t> lookups{0};
+    std::function<void()> in_lookup;              // runs on the reader thread (a wedge, in a test)
+    std::atomic<std::uint64_t> ticks{0};
+    void tick() override { ++ticks; }
     std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override {
         ++lookups;
+        if (in_lookup) in_lookup();
         auto c = std::atomic_load(&container);
         return c && c->info.dev == dev ? c : nullptr;
     }
@@ -485,6 +489,37 @@ TEST_CASE("overload answers at once with the fallback instead of queueing withou
     CHECK(settled(h.gate->counters().overload, 1) == 1);
     release = true;
     first.join();
+}
+
+TEST_CASE("the watchdog keep-alive stops while the reader is wedged, and only the reader") {
+    // The daemon sends WATCHDOG=1 from tick(), which only the reader thread calls:
+    // a reader stuck anywhere (here: in the container look-up) starves systemd's
+    // watchdog, which kills the daemon (WatchdogSec=10s) and so releases every
+    // waiting exec, while the other threads, running on, cannot keep it alive.
+    gate::GateOptions opts;
+    opts.tick = milliseconds(50);
+    std::atomic<bool> wedged{false}, release{false};   // outlive the gate (its reader reads them)
+    Harness h(model::Mode::Monitor, opts);
+    auto ticks_over = [&](milliseconds d) {
+        auto before = h.env.ticks.load();
+        std::this_thread::sleep_for(d);
+        return h.env.ticks.load() - before;
+    };
+    CHECK(ticks_over(milliseconds(400)) >= 3);   // alive: a tick every 50 ms
+    h.env.in_lookup = [&] {
+        wedged = true;
+        while (!release) std::this_thread::sleep_for(milliseconds(5));
+    };
+    h.env.replace(gated(h.fx, model::Mode::Monitor));   // the next exec looks the container up
+    std::atomic<int> result{-2};
+    std::thread exec([&] { result = test::run(h.fx.at("bin/busybox")); });
+    while (!wedged) std::this_thread::sleep_for(milliseconds(2));
+    CHECK(ticks_over(milliseconds(600)) == 0);   // wedged: no keep-alive at all
+    CHECK(result == -2);                         // (the exec waits meanwhile)
+    release = true;
+    exec.join();
+    CHECK(result == 0);
+    CHECK(ticks_over(milliseconds(400)) >= 3);   // and alive again
 }
 
 TEST_CASE("stopping the gate answers an exec that is still waiting") {

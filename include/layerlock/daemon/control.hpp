@@ -14,6 +14,7 @@
 #include <mutex>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "layerlock/base/result.hpp"
@@ -58,6 +59,15 @@ private:
     };
     std::shared_ptr<Active> active_ = std::make_shared<Active>();
 };
+
+// One request line: a JSON object with a "verb" and, for some verbs, "container"
+// and "mode" (strings; other members are ignored).
+struct ControlRequest {
+    std::string verb, container, mode;
+};
+base::Result<ControlRequest> parse_control_request(std::string_view line);
+// The reply refusing a request: one JSON line, `why` escaped by the serializer.
+std::string control_error_reply(const std::string& why, const char* code = "refused");
 
 // True when a process accepts connections on the Unix socket at `path`.
 bool control_socket_answers(const std::string& path);
