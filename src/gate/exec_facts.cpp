@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -184,7 +185,18 @@ bool in_host_mount_namespace(pid_t pid) {
 }
 
 bool opened_write_only(pid_t pid) {
-    auto line = base::read_file("/proc/" + std::to_string(pid) + "/syscall", 256);
+    // The kernel says "running" while the task has not gone to sleep yet (the event
+    // is queued, and read here, before its opener waits: it runs on another CPU) or
+    // was woken (each answer wakes every waiter of the group, and each sleeps again).
+    // Seen for 1 open in 40 with four concurrent writers: look again, yielding, then
+    // sleeping 20 us, for at most about 1 ms (this is only asked of a code open).
+    const std::string where = "/proc/" + std::to_string(pid) + "/syscall";
+    auto line = base::read_file(where, 256);
+    for (int attempt = 1; attempt < 64 && line && line->starts_with("running"); ++attempt) {
+        if (attempt < 8) ::sched_yield();
+        else ::usleep(20);
+        line = base::read_file(where, 256);
+    }
     if (!line) return false;
     // "NR arg1 arg2 arg3 ... sp pc" while the task is blocked in a system call.
     long nr = -1;

@@ -81,7 +81,8 @@ bool in_host_mount_namespace(pid_t pid);
 // file). False for a read (O_RDONLY or O_RDWR) and when the open flags cannot be
 // told (/proc/<pid>/syscall needs CAP_SYS_PTRACE; openat2 keeps them in the caller's
 // memory, which is not read here; io_uring opens): a read is what could run code,
-// so unknown counts as one. Takes no lock of the process but its exec lock, which
+// so unknown counts as one. A task woken while the kernel looks (every waiter of the
+// group is woken by each answer) is looked at again, up to 16 times. Takes no lock of the process but its exec lock, which
 // an exec never holds while an open of it waits (safe on the reader).
 bool opened_write_only(pid_t pid);
 
