@@ -125,9 +125,11 @@ std::string message(const model::DriftEvent& ev) {
     quoted(m, "id", or_unknown(ev.container_id.substr(0, 12)));
     quoted(m, "image", or_unknown(ev.image));
     quoted(m, "path", ev.path);
-    bare(m, "pid", std::to_string(ev.pid));
-    quoted(m, "comm", ev.comm);
-    quoted(m, "parent", ev.parent_comm);
+    if (ev.pid > 0) {   // file drift has no process: nothing printed rather than pid=0 comm=""
+        bare(m, "pid", std::to_string(ev.pid));
+        quoted(m, "comm", ev.comm);
+        if (!ev.parent_comm.empty()) quoted(m, "parent", ev.parent_comm);
+    }
     if (!ev.exe.empty()) quoted(m, "exe", ev.exe);
     if (!ev.location.empty()) quoted(m, "location", ev.location);
     if (!ev.mount.empty()) quoted(m, "mount", ev.mount);

@@ -113,7 +113,12 @@ std::vector<std::string> actions_for(const std::vector<config::ResponseRule>& ru
         if (!glob(r.kind, ev.kind) || ev.severity < r.min_severity) continue;
         if (!r.mode.empty() && r.mode != model::to_string(mode)) continue;
         if (!glob(r.image, ev.image) || !glob(r.container, ev.container_name)) continue;
-        return r.actions;
+        auto actions = r.actions;
+        // Learn mode denies nothing: a block that does not name the mode keeps only
+        // what disrupts nothing (the sample, the bundle) for a container learning.
+        if (mode == model::Mode::Learn && r.mode.empty())
+            std::erase_if(actions, [](const std::string& a) { return a == "kill" || a == "freeze" || a == "stop"; });
+        return actions;
     }
     return {};
 }

@@ -76,6 +76,11 @@ TEST_CASE("file drift names what is unknown instead of empty process fields") {
     CHECK_FALSE(r.contains("pid"));
     CHECK_FALSE(r.contains("comm"));
     CHECK(r["rule"].as_string() == "Write below etc");
+    const auto line = alert::message(f);   // the text line (journald MESSAGE, stderr) too
+    CHECK(line.find("pid=") == std::string::npos);
+    CHECK(line.find("comm=") == std::string::npos);
+    CHECK(line.find("parent=") == std::string::npos);
+    CHECK(line.find("path=\"/etc/passwd\"") != std::string::npos);
     auto ex = exec_drift();
     ex.pid = 0;
     ex.sha256.clear();

@@ -48,3 +48,14 @@ TEST_CASE("a response block can be limited to a mode, and responses never trigge
     CHECK(response::actions_for(rules, an_alert("shell", model::Severity::Medium), model::Mode::Enforce).size() == 1);
     CHECK(response::actions_for(rules, an_alert("response", model::Severity::Critical), model::Mode::Enforce).empty());
 }
+
+TEST_CASE("learn mode disrupts nothing unless a block names it: no kill, freeze or stop, samples still kept") {
+    const std::vector<config::ResponseRule> any_mode = {rule("*", {"kill", "freeze", "stop", "quarantine", "forensics"})};
+    CHECK(response::actions_for(any_mode, an_alert("binary", model::Severity::Critical), model::Mode::Learn) ==
+          std::vector<std::string>{"quarantine", "forensics"});
+    CHECK(response::actions_for(any_mode, an_alert("binary", model::Severity::Critical), model::Mode::Enforce).size() == 5);
+    auto learning = rule("*", {"kill"});
+    learning.mode = "learn";
+    CHECK(response::actions_for({learning}, an_alert("binary", model::Severity::Critical), model::Mode::Learn) ==
+          std::vector<std::string>{"kill"});
+}
