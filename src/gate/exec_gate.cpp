@@ -343,10 +343,11 @@ void ExecGate::Impl::worker_loop(Lane& lane) {
         // Unanswered: judge it (else the deadline sweep answered). The fd stays open
         // when the job went on to the after lane, which closes it. An open whose
         // opener's argv decides whether it is code reads that first, here.
+        // Decided once: open_after_argv clears check_argv and may judge the job itself
+        // (a second judge here closed the fd under the after lane's hash of it).
         const auto o = options();
-        if (job->ev->answered()) job->ev->close_fd();
-        else if (job->check_argv && !open_after_argv(*job, o)) job->ev->close_fd();
-        else if (!job->check_argv && !judge(*job, o)) job->ev->close_fd();
+        const bool handed_on = !job->ev->answered() && (job->check_argv ? open_after_argv(*job, o) : judge(*job, o));
+        if (!handed_on) job->ev->close_fd();
     }
 }
 

@@ -56,7 +56,9 @@ public:
         auto it = mounts.find(id);
         return it == mounts.end() ? gate::MountRef{} : it->second;
     }
+    std::atomic<int> image_lookups{0};   // how often an open or exec was judged against the image
     gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path) override {
+        ++image_lookups;
         gate::ImageFile f;
         f.known = true;
         struct stat st{};
@@ -211,6 +213,8 @@ TEST_CASE("a script without extension is code when the interpreter was started w
     auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
     CHECK(events[0].reason == "script-argument");
+    CHECK(events[0].sha256.size() == 64);   // hashed on the after lane, from the fd still open
+    CHECK(h.env.image_lookups.load() == 1);  // judged once (the worker used to judge it again after its argv)
     // The same file read by a shell as data is not code.
     CHECK(h.sh({"-c", "read l < /tmp/payload"}) == 0);
     CHECK(h.env.take(0).empty());

@@ -39,6 +39,18 @@ public:
     std::mutex mu;
     std::vector<model::DriftEvent> events;
 
+    // The hooks and the database are set by a test while the gate runs, and read
+    // by its threads: under hooks_mu (the kernel's event is an order TSan cannot see).
+    std::mutex hooks_mu;
+    template <class T, class V> void set(T& member, V&& value) {
+        std::lock_guard lock(hooks_mu);
+        member = std::forward<V>(value);
+    }
+    template <class T> T get(const T& member) {
+        std::lock_guard lock(hooks_mu);
+        return member;
+    }
+
     std::atomic<std::uint64_t> generation{0};   // bump after changing `container`
     std::atomic<std::uint64_t> lookups{0};
     std::function<void()> in_lookup;              // runs on the reader thread (a wedge, in a test)
@@ -46,7 +58,7 @@ public:
     void tick() override { ++ticks; }
     std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override {
         ++lookups;
-        if (in_lookup) in_lookup();
+        if (auto f = get(in_lookup)) f();
         auto c = std::atomic_load(&container);
         return c && c->info.dev == dev ? c : nullptr;
     }
@@ -57,18 +69,18 @@ public:
     }
     std::function<void(gate::ImageFile&)> adjust_image_file;   // stands in for a failure to read a layer
     gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path) override {
-        if (before_facts) before_facts(path);
-        auto f = daemon::image_file(database, c, path);
-        if (adjust_image_file) adjust_image_file(f);
+        if (auto hook = get(before_facts)) hook(path);
+        auto f = daemon::image_file(get(database), c, path);
+        if (auto adjust = get(adjust_image_file)) adjust(f);
         return f;
     }
     std::function<void()> before_content_search;   // runs on the thread that searches
     bool content_in_image(const gate::GatedContainer& c, const model::Sha256& content) override {
-        if (before_content_search) before_content_search();
-        return daemon::content_in_image(database, c, content);
+        if (auto hook = get(before_content_search)) hook();
+        return daemon::content_in_image(get(database), c, content);
     }
     bool image_has_size(const gate::GatedContainer& c, std::uint64_t size) override {
-        return daemon::image_has_size(database, c, size);
+        return daemon::image_has_size(get(database), c, size);
     }
     void publish(model::DriftEvent ev) override {
         std::lock_guard lock(mu);
@@ -139,8 +151,8 @@ struct Harness {
     ~Harness() { gate->stop(); }
     // Hashes the lower layer into a baseline database the gate then uses.
     void build_baseline() {
-        env.database = db.str() + "/baseline.db";
-        auto store = baseline::Store::open(env.database);
+        env.set(env.database, db.str() + "/baseline.db");
+        auto store = baseline::Store::open(env.get(env.database));
         REQUIRE(store);
         REQUIRE(store->import_layer(fx.lower(), 2));
         REQUIRE(store->all_complete({fx.lower()}));
@@ -218,10 +230,10 @@ TEST_CASE("an upper file that no content could make the image's is denied before
     // before its answer: the only hash so far is the first file's.
     std::atomic<bool> release{false};
     std::atomic<std::uint64_t> searches{0};
-    h.env.before_content_search = [&] {
+    h.env.set(h.env.before_content_search, [&] {
         ++searches;
         while (!release) std::this_thread::sleep_for(milliseconds(2));
-    };
+    });
     CHECK(test::run(h.fx.at("tmp/first")) == EPERM);
     CHECK(test::run(h.fx.at("tmp/second")) == EPERM);
     CHECK(settled(searches, 1) == 1);
@@ -250,7 +262,7 @@ TEST_CASE("a file changed after its unhashed denial is alerted without a digest 
     h.build_baseline();
     h.copy(test::kBusybox, h.fx.at("tmp/evil"));
     std::atomic<bool> release{false};
-    h.env.before_content_search = [&] { while (!release) std::this_thread::sleep_for(milliseconds(2)); };
+    h.env.set(h.env.before_content_search, [&] { while (!release) std::this_thread::sleep_for(milliseconds(2)); });
     // A first drifted exec holds the after lane, so the second file's hash comes
     // after the file has been rewritten.
     h.copy(test::kBusybox, h.fx.at("tmp/hold"));
@@ -345,12 +357,12 @@ TEST_CASE("a possible copy-up that can be neither compared nor checked by digest
     opts.on_error = model::Action::Deny;
     Harness h(model::Mode::Enforce, opts);                          // no baseline: no digest at the path
     REQUIRE(::chmod(h.fx.at("bin/busybox").c_str(), 0755) == 0);   // a real copy-up
-    h.env.adjust_image_file = [](gate::ImageFile& f) { f.layer = -1; };   // its layer file cannot be read
+    h.env.set(h.env.adjust_image_file, [](gate::ImageFile& f) { f.layer = -1; });   // its layer file cannot be read
     CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);              // on_error
     auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
     CHECK(events[0].reason == "undecided");
-    h.env.adjust_image_file = nullptr;
+    h.env.set(h.env.adjust_image_file, nullptr);
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);                  // not cached: compared now, allowed
     CHECK(h.gate->counters().compared == 1);
 }
@@ -369,7 +381,7 @@ TEST_CASE("a file that keeps changing while it is judged is drift, even if its b
         char c = 0;
         if (f && ::pread(f.get(), &c, 1, 0) == 1) (void)!::pwrite(f.get(), &c, 1, 0);
     };
-    h.env.before_facts = rewrite;
+    h.env.set(h.env.before_facts, rewrite);
     CHECK(test::run(h.fx.at("bin/busybox")) == EPERM);
     auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
@@ -408,11 +420,11 @@ TEST_CASE("the file the kernel handed over is judged even if its path is swapped
     // While the exec waits for its answer, move the evil file away and put an exact
     // image copy (a kernel copy-up) at the path that was executed.
     bool swapped = false;   // once (the gate looks again at a file that changed)
-    h.env.before_facts = [&](const std::string&) {
+    h.env.set(h.env.before_facts, [&](const std::string&) {
         if (std::exchange(swapped, true)) return;
         fs::rename(h.fx.at("tmp/evil"), h.fx.at("tmp/elsewhere"));
         fs::rename(h.fx.at("bin/busybox"), h.fx.at("tmp/evil"));
-    };
+    });
     CHECK(test::run(h.fx.at("tmp/evil")) == EPERM);
     auto events = h.env.take(1);
     REQUIRE(events.size() == 1);
@@ -459,7 +471,7 @@ TEST_CASE("a hash that misses its deadline gets the configured fallback answer")
         opts.hash_timeout = milliseconds(300);
         Harness h(model::Mode::Enforce, opts);
         h.copy(test::kBusybox, h.fx.at("tmp/slow"));
-        h.env.before_facts = [](const std::string&) { std::this_thread::sleep_for(milliseconds(1500)); };
+        h.env.set(h.env.before_facts, [](const std::string&) { std::this_thread::sleep_for(milliseconds(1500)); });
         int r = test::run(h.fx.at("tmp/slow"));
         CHECK(r == (fallback == model::Action::Deny ? EPERM : 0));
         CHECK(settled(h.gate->counters().timeouts, 1) == 1);      // answered by the deadline sweep, not the worker
@@ -479,9 +491,9 @@ TEST_CASE("overload answers at once with the fallback instead of queueing withou
     h.copy(test::kBusybox, h.fx.at("tmp/a"));
     h.copy(test::kBusybox, h.fx.at("tmp/b"));
     std::atomic<bool> release{false};
-    h.env.before_facts = [&](const std::string& p) {
+    h.env.set(h.env.before_facts, [&](const std::string& p) {
         if (p == "/tmp/a") while (!release) std::this_thread::sleep_for(milliseconds(5));
-    };
+    });
     std::thread first([&] { CHECK(test::run(h.fx.at("tmp/a")) == 0); });   // monitor: allowed once judged
     while (h.gate->counters().events < 1) std::this_thread::sleep_for(milliseconds(5));
     std::this_thread::sleep_for(milliseconds(50));
@@ -506,10 +518,10 @@ TEST_CASE("the watchdog keep-alive stops while the reader is wedged, and only th
         return h.env.ticks.load() - before;
     };
     CHECK(ticks_over(milliseconds(400)) >= 3);   // alive: a tick every 50 ms
-    h.env.in_lookup = [&] {
+    h.env.set(h.env.in_lookup, [&] {
         wedged = true;
         while (!release) std::this_thread::sleep_for(milliseconds(5));
-    };
+    });
     h.env.replace(gated(h.fx, model::Mode::Monitor));   // the next exec looks the container up
     std::atomic<int> result{-2};
     std::thread exec([&] { result = test::run(h.fx.at("bin/busybox")); });
@@ -528,10 +540,10 @@ TEST_CASE("stopping the gate answers an exec that is still waiting") {
     auto h = std::make_unique<Harness>(model::Mode::Enforce, opts);
     h->copy(test::kBusybox, h->fx.at("tmp/pending"));
     std::atomic<bool> in_facts{false}, release{false};
-    h->env.before_facts = [&](const std::string&) {
+    h->env.set(h->env.before_facts, [&](const std::string&) {
         in_facts = true;
         while (!release) std::this_thread::sleep_for(milliseconds(5));
-    };
+    });
     std::atomic<int> result{-2};
     std::thread exec([&] { result = test::run(h->fx.at("tmp/pending")); });
     while (!in_facts) std::this_thread::sleep_for(milliseconds(5));

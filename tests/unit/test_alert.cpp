@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -184,10 +185,19 @@ TEST_CASE("deduplication keys on the action and content, is off at 0 and flushes
 }
 
 namespace {
+// Written by the queue's thread, read by the test's: `collected` guards both.
+std::mutex collected;
+std::size_t size_of(const std::vector<model::DriftEvent>& v) {
+    std::lock_guard lock(collected);
+    return v.size();
+}
 class Collect final : public alert::Sink {
 public:
     Collect(std::vector<model::DriftEvent>& into, bool every) : into_(into), every_(every) {}
-    void write(const model::DriftEvent& ev) override { into_.push_back(ev); }
+    void write(const model::DriftEvent& ev) override {
+        std::lock_guard lock(collected);
+        into_.push_back(ev);
+    }
     bool sees_repeats() const override { return every_; }
 
 private:
@@ -204,7 +214,7 @@ TEST_CASE("the alert queue gives response sinks every occurrence and the others 
         q.add_sink(std::make_unique<Collect>(responses, true));
         q.start();
         for (int i = 0; i < 50; ++i) q.publish(exec_drift());
-        for (int i = 0; i < 200 && outputs.size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        for (int i = 0; i < 200 && size_of(outputs) < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
         q.stop();
         CHECK(q.suppressed() == 49);
         CHECK(q.summaries() == 1);
