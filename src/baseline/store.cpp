@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <ctime>
 #include <climits>
 #include <cstdlib>
 #include <algorithm>
@@ -74,6 +75,35 @@ base::Result<sql::DbPtr> open_db(const std::string& path, Access access) {
     if (auto r = sql::exec(db.get(), kPragmas); !r) return base::unexpected(r.error());
     if (auto r = detail::migrate(db.get()); !r) return base::unexpected(r.error());
     return db;
+}
+
+bool damaged(const std::string& path) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    sql::DbPtr db(raw);
+    if (rc != SQLITE_OK) return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
+    sqlite3_stmt* raw_stmt = nullptr;
+    rc = sqlite3_prepare_v2(db.get(), "PRAGMA quick_check(1)", -1, &raw_stmt, nullptr);
+    if (rc != SQLITE_OK) return (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT;
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw_stmt, sqlite3_finalize);
+    rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_ROW) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+        return !text || std::string_view(text) != "ok";
+    }
+    return (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT;
+}
+
+base::Result<std::string> set_aside(const std::string& path) {
+    const std::string to = path + ".damaged-" + std::to_string(::time(nullptr));
+    if (::rename(path.c_str(), to.c_str()) != 0)
+        return base::unexpected(base::Error::from_errno("rename " + path + " to " + to));
+    ::chmod(to.c_str(), 0600);
+    for (const char* suffix : {"-wal", "-shm"}) {
+        const std::string from = path + suffix, aside = to + suffix;
+        if (::rename(from.c_str(), aside.c_str()) == 0) ::chmod(aside.c_str(), 0600);
+    }
+    return to;
 }
 
 std::string_view kind_name(EntryKind k) {

@@ -669,8 +669,26 @@ int Daemon::run() {
     if (auto r = step_group(); !r) { logger()->critical("start: fanotify: {}", r.error().message()); return 1; }
     std::filesystem::create_directories(std::filesystem::path(database_).parent_path());
     if (auto s = baseline::Store::open(database_); !s) {
-        logger()->critical("start: baseline database: {}", s.error().message());
-        return 1;
+        // A damaged file (truncated, overwritten, not a database) is set aside and a
+        // new one made: the layers are hashed again, the old events stay readable in
+        // the file set aside. Anything else (permissions, a full disk) stops here.
+        if (!baseline::damaged(database_)) {
+            logger()->critical("start: baseline database: {}", s.error().message());
+            return 1;
+        }
+        auto aside = baseline::set_aside(database_);
+        if (!aside) {
+            logger()->critical("start: baseline database {} is damaged ({}); {}", database_, s.error().message(),
+                               aside.error().message());
+            return 1;
+        }
+        logger()->error("start: baseline database {} is damaged ({}): kept as {}, starting with a new one "
+                        "(image layers are hashed again; earlier events are in the file kept)",
+                        database_, s.error().message(), *aside);
+        if (auto again = baseline::Store::open(database_); !again) {
+            logger()->critical("start: baseline database: {}", again.error().message());
+            return 1;
+        }
     }
     host_devs_ = host_devices(cfg_);
     step_alerts();

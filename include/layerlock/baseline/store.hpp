@@ -86,6 +86,16 @@ struct LayerProvenance {
 // file stored: files and bytes so far. Must be cheap (it is called per file).
 using ImportProgress = std::function<void(std::uint64_t files, std::uint64_t bytes)>;
 
+// True when the file at `path` is damaged: not an SQLite database, or one whose
+// pages fail SQLite's quick_check (truncated, overwritten). False for a file that
+// cannot be opened for another reason (missing, permissions): not damage.
+bool damaged(const std::string& path);
+
+// Moves a damaged database aside as PATH.damaged-UNIXTIME (with its -wal and -shm
+// files), root-only, so that a new one can be created and the old one examined.
+// Returns the new name.
+base::Result<std::string> set_aside(const std::string& path);
+
 class Store {
 public:
     // Opens (creating and migrating the schema when needed) the database at `path`;
