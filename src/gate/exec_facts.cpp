@@ -184,38 +184,35 @@ bool in_host_mount_namespace(pid_t pid) {
     return !own.empty() && read_link("/proc/" + std::to_string(pid) + "/ns/mnt") == own;
 }
 
-bool opened_write_only(pid_t pid) {
-    // The kernel says "running" while the task has not gone to sleep yet (the event
-    // is queued, and read here, before its opener waits: it runs on another CPU) or
-    // was woken (each answer wakes every waiter of the group, and each sleeps again).
-    // Seen for 1 open in 40 with four concurrent writers: look again, yielding, then
-    // sleeping 20 us, for at most about 1 ms (this is only asked of a code open).
+OpenAccess open_access(pid_t pid, std::chrono::microseconds patience) {
     const std::string where = "/proc/" + std::to_string(pid) + "/syscall";
+    const auto until = std::chrono::steady_clock::now() + patience;
     auto line = base::read_file(where, 256);
-    for (int attempt = 1; attempt < 64 && line && line->starts_with("running"); ++attempt) {
+    for (int attempt = 1; line && line->starts_with("running"); ++attempt) {
+        if (std::chrono::steady_clock::now() >= until) return OpenAccess::NotAsleep;
         if (attempt < 8) ::sched_yield();
-        else ::usleep(20);
+        else ::usleep(50);
         line = base::read_file(where, 256);
     }
-    if (!line) return false;
+    if (!line) return OpenAccess::Read;
     // "NR arg1 arg2 arg3 ... sp pc" while the task is blocked in a system call.
     long nr = -1;
     unsigned long long a[6] = {};
     if (std::sscanf(line->c_str(), "%ld %llx %llx %llx %llx %llx %llx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
                     &a[5]) < 4)
-        return false;
+        return OpenAccess::Read;
     unsigned long long flags;
     switch (nr) {
 #ifdef SYS_open
         case SYS_open: flags = a[1]; break;
 #endif
 #ifdef SYS_creat
-        case SYS_creat: return true;
+        case SYS_creat: return OpenAccess::WriteOnly;
 #endif
         case SYS_openat: flags = a[2]; break;
-        default: return false;
+        default: return OpenAccess::Read;
     }
-    return (flags & O_ACCMODE) == O_WRONLY;
+    return (flags & O_ACCMODE) == O_WRONLY ? OpenAccess::WriteOnly : OpenAccess::Read;
 }
 
 std::string read_head(int fd, std::size_t n) {

@@ -75,16 +75,19 @@ void read_argv_and_cwd(pid_t pid, OpenerFacts& f);
 // reading a container's files through the host's path to them).
 bool in_host_mount_namespace(pid_t pid);
 
-// True when the process, blocked in the open the event is about, opened the file
-// for writing only (open/openat with O_WRONLY, or creat): it writes the file and
-// does not read it, so the open is never code (a shell redirect that writes a .sh
-// file). False for a read (O_RDONLY or O_RDWR) and when the open flags cannot be
-// told (/proc/<pid>/syscall needs CAP_SYS_PTRACE; openat2 keeps them in the caller's
-// memory, which is not read here; io_uring opens): a read is what could run code,
-// so unknown counts as one. A task woken while the kernel looks (every waiter of the
-// group is woken by each answer) is looked at again, up to 16 times. Takes no lock of the process but its exec lock, which
-// an exec never holds while an open of it waits (safe on the reader).
-bool opened_write_only(pid_t pid);
+// How the process blocked in the open the event is about opened the file: write
+// only (open/openat with O_WRONLY, or creat: it writes the file and does not read
+// it, so the open is never code: a shell redirect that writes a .sh file), Read
+// (O_RDONLY or O_RDWR, and whenever the flags cannot be told: /proc/<pid>/syscall
+// needs CAP_SYS_PTRACE; openat2 keeps them in the caller's memory, which is not read
+// here; io_uring opens: a read is what could run code, so unknown counts as one),
+// or NotAsleep: the kernel says "running" while the opener has not gone to sleep yet
+// (the event is queued, and read, before its opener waits) or was woken (each answer
+// wakes every waiter of the group). Looked at again, yielding then sleeping, for up
+// to `patience`. Takes no lock of the process but its exec lock, which an exec never
+// holds while an open of it waits (safe on the reader).
+enum class OpenAccess { WriteOnly, Read, NotAsleep };
+OpenAccess open_access(pid_t pid, std::chrono::microseconds patience);
 
 // The first bytes of the event's file (pread at 0, offset untouched); empty on error.
 std::string read_head(int fd, std::size_t n);

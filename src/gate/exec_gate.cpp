@@ -346,7 +346,9 @@ void ExecGate::Impl::worker_loop(Lane& lane) {
         // Decided once: open_after_argv clears check_argv and may judge the job itself
         // (a second judge here closed the fd under the after lane's hash of it).
         const auto o = options();
-        const bool handed_on = !job->ev->answered() && (job->check_argv ? open_after_argv(*job, o) : judge(*job, o));
+        const bool handed_on = !job->ev->answered() && (job->check_access ? open_after_access(*job, o)
+                                                        : job->check_argv ? open_after_argv(*job, o)
+                                                                          : judge(*job, o));
         if (!handed_on) job->ev->close_fd();
     }
 }

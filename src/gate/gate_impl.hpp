@@ -52,6 +52,12 @@ struct Job {
     // started with it: its argv is read on a worker (reading another process's
     // memory takes its mmap lock, which the reader must never wait for).
     bool check_argv = false;
+    // A code open whose opener was not asleep yet when the reader looked at its open
+    // flags: a worker looks again (longer) before anything else. `answer_code`: once
+    // known to be a read, answered as the reader would have (a tmpfs or volume, or a
+    // file already judged drift) rather than judged.
+    bool check_access = false;
+    bool answer_code = false;
 };
 
 // A bounded FIFO served by its own threads.
@@ -271,6 +277,7 @@ struct alignas(4096) ExecGate::Impl {
     // code on a mount) or judges it like any code open. True when the job went on to
     // the after lane (which then owns the fd).
     bool open_after_argv(Job& job, const GateOptions& o);
+    bool open_after_access(Job& job, const GateOptions& o);
     // The verdict for a job once the file is known to be drift or not, tuned by
     // [[exec_allow]] (which may read the process's names into job.names).
     policy::Verdict verdict_for(Job& job, const policy::Classification& cls, const GateOptions& o);

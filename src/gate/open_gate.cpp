@@ -27,6 +27,11 @@
 namespace layerlock::gate {
 namespace {
 
+// How long the reader waits for an opener to go to sleep before it hands the open to
+// a worker (the reader's time is every container's), and how long a worker waits.
+constexpr std::chrono::microseconds kReaderPatience{200};
+constexpr std::chrono::microseconds kWorkerPatience{100'000};
+
 std::string_view file_name(std::string_view path) {
     auto slash = path.rfind('/');
     return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -155,8 +160,10 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
     if (argv_decides) who.names_file = true;   // provisionally: the worker reads argv
     auto code = policy::classify_open(type, extension, who);
     // Writing a file (a shell redirect that writes a .sh file) is not running it:
-    // allowed, but not remembered (the next open may read).
-    if (code && opened_write_only(pid)) {
+    // allowed, but not remembered (the next open may read). An opener not asleep yet
+    // after a short look is looked at again by a worker.
+    const auto access = code ? open_access(pid, kReaderPatience) : OpenAccess::Read;
+    if (access == OpenAccess::WriteOnly) {
         counters.open_data.fetch_add(1, std::memory_order_relaxed);
         return allow();
     }
@@ -175,7 +182,8 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
     ev->mount = t.mount;
     caller_facts_into(names, pid);
     // 4. Code on a tmpfs or volume, or a file already judged drift: answered here.
-    if (!argv_decides && (t.mount || (known && known->drift)))
+    const bool answer_here = !argv_decides && (t.mount || (known && known->drift));
+    if (answer_here && access != OpenAccess::NotAsleep)
         return answer_code_open(std::move(ev), t, *code, path, o, std::move(names));
     // 5. Code in the writable layer: is it the image's (a copy-up)? A worker judges.
     Lane& lane = static_cast<std::uint64_t>(st.st_size) >= o.large_file_bytes ? large : small;
@@ -184,6 +192,8 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
     job.names = std::move(names);
     job.mount = t.mount;
     job.check_argv = argv_decides;
+    job.check_access = access == OpenAccess::NotAsleep;
+    job.answer_code = answer_here;
     if (in_flight.size() >= o.max_pending || !lane.push(std::move(job), o.max_pending)) {
         counters.overload.fetch_add(1, std::memory_order_relaxed);
         auto v = policy::decide(policy::undecided(), t.c->mode, o.on_error);
@@ -193,6 +203,25 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
         return;
     }
     in_flight.push_back(std::move(ev));
+}
+
+// The open flags of an opener that was not asleep when the reader looked: a
+// write-only open is allowed (not remembered); a read goes on as the reader would
+// have sent it. Still not asleep after kWorkerPatience: a read (what could run code).
+bool ExecGate::Impl::open_after_access(Job& job, const GateOptions& o) {
+    auto& ev = *job.ev;
+    job.check_access = false;
+    if (open_access(ev.pid(), kWorkerPatience) == OpenAccess::WriteOnly) {
+        counters.open_data.fetch_add(1, std::memory_order_relaxed);
+        if (ev.respond(model::Action::Allow)) counters.allowed.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    if (job.answer_code) {   // answered here; the after lane (or the PendingExec) owns the fd from now on
+        answer_code_open(job.ev, Target{job.container, job.mount, policy::FileKey::of(ev.st)}, *job.code, job.path, o,
+                         job.names ? std::move(*job.names) : ProcessNames{});
+        return true;
+    }
+    return job.check_argv ? open_after_argv(job, o) : judge(job, o);
 }
 
 bool ExecGate::Impl::open_after_argv(Job& job, const GateOptions& o) {
