@@ -44,18 +44,12 @@ for t in json.load(sys.stdin):
         print(t["cmd"][0][len(sys.argv[1]) + 1:])' "$(cd "$1" && pwd)"
 }
 
-# sanitized DIR MESON-OPTIONS...: the unit and privileged suites in a build of their
-# own; with STORM=1 also a short storm against that build's daemon.
+# sanitized DIR MESON-OPTIONS...: the unit and privileged suites in a build of their own.
 sanitized() {
     local dir=$1; shift
     [ -d "$dir" ] || meson setup "$dir" "$@" >/dev/null
-    local targets; targets=$(suite_targets "$dir")
-    [ "${STORM:-0}" = 1 ] && targets+=" src/daemon/layerlockd src/cli/layerlock tests/ll_test_app tests/libll_test_dep.so tests/libll_test_hook.so"
-    ninja -C "$dir" $targets >/dev/null
-    local suites=(--suite unit --suite privileged)
-    [ "${STORM:-0}" = 1 ] && suites+=(--suite stress)
-    STORM_SECONDS=20 STORM_PER_ENGINE=3 STORM_FILES=20000 \
-        meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 1 "${suites[@]}" || true
+    ninja -C "$dir" $(suite_targets "$dir") >/dev/null
+    meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 1 --suite unit --suite privileged || true
 }
 
 summarize() {  # reads meson's testlog.json files, prints "N passed, N failed"
@@ -92,7 +86,7 @@ case "${1:-}" in
         logs=(build/meson-logs/testlog.json)
         if [ "${LAYERLOCK_QUICK:-0}" != 1 ] && [ $# -le 1 ]; then
             # Sanitizers report to stderr and fail the test (halt on the first report).
-            STORM=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
                 sanitized build-asan -Db_sanitize=address,undefined -Db_lundef=false
             TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 sanitized build-tsan -Db_sanitize=thread
             [ -d build-fuzz ] || CXX=clang++ meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
