@@ -43,6 +43,16 @@ int hex_value(char c) {
 
 }  // namespace
 
+std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
+    for (std::size_t i = 0; i < text.size();) {
+        if (static_cast<unsigned char>(text[i]) < 0x80) { ++i; continue; }
+        const auto n = utf8_length(text, i);
+        if (n == 0) return i;
+        i += n;
+    }
+    return std::nullopt;
+}
+
 std::string escape(std::string_view raw) {
     std::string out;
     out.reserve(raw.size());

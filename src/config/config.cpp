@@ -24,6 +24,7 @@
 
 #include <toml.hpp>
 
+#include "layerlock/base/escape.hpp"
 #include "layerlock/base/fs.hpp"
 
 namespace layerlock::config {
@@ -583,6 +584,13 @@ constexpr std::size_t kMaxDepth = 16;         // arrays and inline tables inside
 constexpr std::size_t kMaxLineBytes = 8192;
 
 std::optional<Error> check_shape(std::string_view text, const std::string& name) {
+    // TOML is UTF-8. toml11 3.7 reads past its buffer when reporting invalid UTF-8
+    // in a literal string (found by tests/fuzz/fuzz_config): it never sees any.
+    if (auto bad = base::first_invalid_utf8(text)) {
+        const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n');
+        return Error::plain(name + ":" + std::to_string(line) + ": not UTF-8 (byte " + std::to_string(*bad + 1) +
+                            " of the file)");
+    }
     std::size_t line = 1, start = 0;
     for (std::size_t i = 0; i <= text.size(); ++i) {
         if (i < text.size() && text[i] != '\n') continue;

@@ -31,6 +31,7 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
         {"image_inode_fast_path", k.lower_fast_path.load()}, {"drift_unhashed", k.drift_unhashed.load()},
         {"compared", k.compared.load()}, {"changed_while_judged", k.changed_while_judged.load()},
         {"opens", k.opens.load()}, {"open_data", k.open_data.load()}, {"code_opens", k.code_opens.load()},
+        {"open_access_late", k.open_access_late.load()}, {"open_access_unknown", k.open_access_unknown.load()},
         {"mount_events", k.mount_events.load()},
         {"hashed", k.hashed.load()},
         {"hashed_bytes", k.hashed_bytes.load()}, {"ignore_marks", k.ignore_marks.load()},

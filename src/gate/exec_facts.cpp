@@ -190,8 +190,10 @@ OpenAccess open_access(pid_t pid, std::chrono::microseconds patience) {
     auto line = base::read_file(where, 256);
     for (int attempt = 1; line && line->starts_with("running"); ++attempt) {
         if (std::chrono::steady_clock::now() >= until) return OpenAccess::NotAsleep;
+        // A runnable opener waits its turn behind every other task of its cgroup:
+        // on a loaded host that is tens of milliseconds. Yield, then sleep longer.
         if (attempt < 8) ::sched_yield();
-        else ::usleep(50);
+        else ::usleep(attempt < 200 ? 50 : 1000);
         line = base::read_file(where, 256);
     }
     if (!line) return OpenAccess::Read;

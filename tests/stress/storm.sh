@@ -177,6 +177,7 @@ r = {
     "gate_events": k["events"], "gate_denied": k["denied"], "opens": k["opens"],
     "fallback": {"timeout": k["timeouts"], "overload": k["overload"], "unknown_container": k["unknown_container"],
                  "total": k["fallback"]},
+    "open_access": {"late": k["open_access_late"], "unknown": k["open_access_unknown"]},
     "queue_overflows": k["queue_overflows"], "alerts_dropped": k["alerts_dropped"],
     "alerts_delivered": k["alerts_delivered"], "process_events_lost": b.get("process_events_lost"),
     "rss_kib_before": int(rss0), "rss_kib_after": int(rss1),
@@ -196,6 +197,7 @@ print(r)' "$report" "$1"; }
 check "every container's loop reported ($loops_reported of $((PER_ENGINE * 3)))" [ "$loops_reported" -eq $((PER_ENGINE * 3)) ]
 check "the loops ran ($rounds rounds)" [ "$rounds" -gt 0 ]
 check "no exec or script open hung ($hung)" [ "$hung" -eq 0 ]
+check "every write-only open was told from a read (openers still runnable after the worker's patience: $(field open_access.unknown) of $(field open_access.late))" [ "$(field open_access.unknown)" -eq 0 ]
 check "every image binary ran ($image_ok of $rounds)" [ "$image_ok" -eq "$rounds" ]
 check "every dropped binary was denied ($denied of $rounds)" [ "$denied" -eq "$rounds" ]
 check "every dropped script was denied ($script_denied of $rounds)" [ "$script_denied" -eq "$rounds" ]

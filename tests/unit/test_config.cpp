@@ -412,6 +412,16 @@ TEST_CASE("signed baselines: defaults and every key read") {
           "test.toml:2: baseline.require_signed: expected a boolean, got an integer");
 }
 
+TEST_CASE("text that is not UTF-8 is refused before the TOML parser runs") {
+    // Found by tests/fuzz/fuzz_config: toml11 read past its buffer reporting invalid
+    // UTF-8 in a literal string (an ASan report in build-asan before this check).
+    const std::string fuzzed = "mode = 'm[gat\xe9ignore_mars''\xe9onitor\"\n\n[gat\xe9\xe9\xff\xff" "00\"\nG3\n";
+    CHECK(parse_error(fuzzed) == "test.toml:1: not UTF-8 (byte 14 of the file)");
+    CHECK(parse_error("[gate]\n# caf\xc3\xa9\non_error = 'x\xc0\xaf'\n") == "test.toml:3: not UTF-8 (byte 29 of the file)");
+    // Valid multi-byte UTF-8 (in comments and strings) is TOML.
+    CHECK(cfg::parse("# caf\xc3\xa9 \xf0\x9f\x94\x92\n[gate]\ninterpreters = ['\xc3\xa9x']\n", "t.toml").has_value());
+}
+
 TEST_CASE("nesting and line length are bounded before the TOML parser runs") {
     // 10,000 levels over short lines: the parser would recurse once per level.
     std::string deep = "a = ";

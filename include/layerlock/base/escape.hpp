@@ -25,6 +25,10 @@ std::string json_escape(std::string_view raw);
 // no space, no quote, no backslash, not empty), else escape(raw) in double quotes.
 std::string quote_if_needed(std::string_view raw);
 
+// The offset of the first byte of `text` that does not begin a valid UTF-8 sequence
+// (ASCII included), or nullopt when all of it is valid UTF-8.
+std::optional<std::size_t> first_invalid_utf8(std::string_view text);
+
 // The inverse of escape(); nullopt when `text` is not a well-formed escaped string.
 std::optional<std::string> unescape(std::string_view text);
 

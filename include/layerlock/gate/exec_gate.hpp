@@ -165,6 +165,8 @@ struct GateCounters {
         opens{0},            // open events (code-open gate), of `events`
         open_data{0},        // opens of files not the image's that were not code (allowed)
         code_opens{0},       // opens of code not the image's: scripts, libraries, programs via the loader
+        open_access_late{0},     // code opens whose opener was not asleep when the reader looked (a worker looked again)
+        open_access_unknown{0},  // ... and still not asleep after the worker's patience: judged as a read
         mount_events{0},     // events on tmpfs and volume mounts
         answer_failures{0},  // answers the kernel refused (the event was already gone)
         allowlisted{0},      // drift allowed by an [[exec_allow]] rule
