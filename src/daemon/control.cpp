@@ -89,6 +89,7 @@ base::Result<void> ControlServer::start(const std::string& path, ControlHandler 
     if (::stat(path.c_str(), &st) == 0) bound_ino_ = st.st_ino;
     if (::listen(listen_fd_.get(), 16) != 0) return base::unexpected(base::Error::from_errno("listen " + path));
     stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!stop_fd_) return base::unexpected(base::Error::from_errno("eventfd"));   // stop() could not end the thread
     thread_ = std::thread([this] {
         base::name_this_thread("ll-control");
         run();

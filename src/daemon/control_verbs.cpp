@@ -28,6 +28,7 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
         {"events", k.events.load()}, {"allowed", k.allowed_total()}, {"denied", k.denied.load()},
         {"fallback", k.fallback.load()}, {"timeouts", k.timeouts.load()}, {"overload", k.overload.load()},
         {"unknown_container", k.unknown_container.load()}, {"queue_overflows", k.queue_overflows.load()},
+        {"answer_failures", k.answer_failures.load()},
         {"image_inode_fast_path", k.lower_fast_path.load()}, {"drift_unhashed", k.drift_unhashed.load()},
         {"compared", k.compared.load()}, {"changed_while_judged", k.changed_while_judged.load()},
         {"opens", k.opens.load()}, {"open_data", k.open_data.load()}, {"code_opens", k.code_opens.load()},
@@ -109,6 +110,7 @@ MetricsSnapshot Daemon::metrics_snapshot() {
     m.fallback = {{"timeout", timeouts}, {"overload", overload}, {"unknown_container", unknown},
                   {"error", fallback > timeouts + overload + unknown ? fallback - timeouts - overload - unknown : 0}};
     m.queue_overflows = k.queue_overflows.load();
+    m.answer_failures = k.answer_failures.load();
     m.allowlisted = k.allowlisted.load();
     m.prohibited = k.prohibited.load();
     m.untrusted_image = k.untrusted_image.load();

@@ -421,7 +421,9 @@ void Daemon::sync_other_namespaces() {
 void Daemon::discovery_loop() {
     auto watcher = discovery::MountWatcher::open();
     if (!watcher) {
+        // run() waits for the first sync: it stops instead of waiting for ever.
         logger()->critical("discovery: {}", watcher.error().message());
+        discovery_failed_ = true;
         return;
     }
     using Clock = std::chrono::steady_clock;
@@ -617,6 +619,10 @@ int Daemon::wait_for_signals() {
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     base::UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
+    if (!sfd) {   // the stop signals are blocked: without it nothing could stop the daemon but SIGKILL
+        logger()->critical("signalfd: {}: stopping", std::strerror(errno));
+        return 1;
+    }
     struct stat db{};
     const bool have_db = ::stat(database_.c_str(), &db) == 0;
     for (;;) {
@@ -732,7 +738,15 @@ int Daemon::run() {
         background_thread("ll-file-drift");
         watch_loop(std::move(w));
     });
-    while (!initial_sync_done_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (!initial_sync_done_ && !discovery_failed_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const int status = discovery_failed_ ? 1 : serve();
+    shut_down();
+    return status;
+}
+
+// After the first discovery: behaviour, control socket, metrics, READY=1, then
+// the signals until a stop.
+int Daemon::serve() {
     step_behaviour();
     if (process_monitor_) {
         process_monitor_->request_scan();   // processes that started before the daemon
@@ -751,7 +765,10 @@ int Daemon::run() {
                    model::to_string(cfg_.mode), registry_.all().size(), model::to_string(cfg_.gate.on_error));
     sd_notify(0, "READY=1");
 
-    int status = wait_for_signals();
+    return wait_for_signals();
+}
+
+void Daemon::shut_down() {
     sd_notify(0, "STOPPING=1");
     stopping_ = true;
     std::uint64_t one = 1;
@@ -782,7 +799,6 @@ int Daemon::run() {
     builder_->stop();
     alerts_->stop();
     responder_->stop();
-    return status;
 }
 
 int run(config::Config cfg, const std::string& log_level_override) {

@@ -142,6 +142,8 @@ private:
                                 const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
                                 baseline::EventStore& events);
     int wait_for_signals();
+    int serve();        // after the first discovery, until a stop signal: the exit status
+    void shut_down();   // the mirror of run()'s start-up
     // Live file drift: when each (container, path) was last hashed (watch thread).
     static constexpr std::chrono::seconds kRehashAfter{30};
     std::map<std::pair<dev_t, std::string>, std::chrono::steady_clock::time_point> recently_hashed_;
@@ -203,6 +205,7 @@ private:
     std::thread discovery_thread_, metadata_thread_;
     DevQueue metadata_queue_;
     std::atomic<bool> initial_sync_done_{false};
+    std::atomic<bool> discovery_failed_{false};   // the mount table could not be watched: run() stops
     std::chrono::steady_clock::time_point last_watchdog_{};
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::int64_t started_ns_ = 0;   // CLOCK_REALTIME at start

@@ -52,6 +52,9 @@ std::string metrics_text(const MetricsSnapshot& m) {
         fallback.Add({{"reason", reason}}).Increment(it == m.fallback.end() ? 0.0 : d(it->second));
     }
     counter("layerlock_fanotify_queue_overflows_total", "fanotify queue overflow notices.", d(m.queue_overflows));
+    counter("layerlock_gate_answer_failures_total",
+            "Answers the kernel refused (the event was gone: its group closed, or it was answered already).",
+            d(m.answer_failures));
     counter("layerlock_drift_allowlisted_total", "Exec and code drift allowed by an [[exec_allow]] rule.",
             d(m.allowlisted));
     counter("layerlock_prohibited_total", "Image files made drift by a [[prohibit]] rule (first judgement of each).",

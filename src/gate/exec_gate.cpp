@@ -164,7 +164,7 @@ void ExecGate::Impl::read_batch() {
     auto* m = reinterpret_cast<fanotify_event_metadata*>(events_buf);
     for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
         if (m->vers != FANOTIFY_METADATA_VERSION) [[unlikely]] {
-            if (m->fd >= 0) FanotifyGroup::respond(group_fd, m->fd, o.on_error), direct::close(m->fd);
+            if (m->fd >= 0) answer(m->fd, o.on_error), direct::close(m->fd);
             continue;
         }
         if (m->mask & FAN_Q_OVERFLOW) [[unlikely]]
@@ -173,7 +173,7 @@ void ExecGate::Impl::read_batch() {
             continue;
         bump(counters.events);
         if (m->pid == self) [[unlikely]] {   // the daemon itself never waits on its own gate
-            FanotifyGroup::respond(group_fd, m->fd, model::Action::Allow);
+            answer(m->fd, model::Action::Allow);
             direct::close(m->fd);
             continue;
         }
@@ -211,7 +211,7 @@ inline bool ExecGate::Impl::answer_warm(int event_fd, const struct stat& st, con
     const auto key = policy::FileKey::of(st);
     const auto& w = warm[policy::FileKeyHash{}(key) % warm.size()];
     if (!w.used || !(w.key == key)) return false;
-    FanotifyGroup::respond(group_fd, event_fd, model::Action::Allow);
+    answer(event_fd, model::Action::Allow);
     bump(counters.warm_hits);   // allowed in all = allowed + warm_hits
     if (w.image_layer && o.ignore_marks) [[unlikely]] maybe_ignore(event_fd, o);
     direct::close(event_fd);
@@ -245,7 +245,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
     // without allocating or reading the clock, and remembered in the warm table.
     if (hit && !hit->alert) {
         auto v = policy::decide(*hit, c->mode, o.on_error);
-        FanotifyGroup::respond(group_fd, event_fd, v.action);
+        answer(event_fd, v.action);
         count(v);
         const bool image_layer = !hit->drift && hit->reason == "image-layer";
         if (v.action == model::Action::Allow) remember_warm(st, image_layer);
@@ -578,7 +578,7 @@ void ExecGate::Impl::drain_on_stop() {
         auto* m = reinterpret_cast<fanotify_event_metadata*>(buf);
         for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
             if (m->fd < 0) continue;
-            FanotifyGroup::respond(gate.group_.fd(), m->fd, o.on_error);
+            answer(m->fd, o.on_error);
             ::close(m->fd);
         }
     }

@@ -294,12 +294,19 @@ struct alignas(4096) ExecGate::Impl {
                     const GateOptions& o);
     // [gate.severity]: the severity of drift of this kind ("binary", "script", "library").
     static model::Severity severity_of(std::string_view kind, const GateOptions& o);
+    // Writes one answer; an answer the kernel refuses (the event is gone: its group
+    // closed, or it was answered already) is counted, never silent.
+    void answer(int event_fd, model::Action a) noexcept {
+        if (!FanotifyGroup::respond(group_fd, event_fd, a)) [[unlikely]]
+            counters.answer_failures.fetch_add(1, std::memory_order_relaxed);
+    }
     // A permission event still to be answered (answers counted in the latency histogram).
     PendingPtr pending(int event_fd, pid_t pid, const struct stat& st, const GateOptions& o) {
         auto ev = std::make_shared<PendingExec>(group_fd, event_fd, pid, o.on_error, Clock::now() + o.hash_timeout);
         ev->st = st;
         ev->recent = &recent;
         ev->latency = &counters.latency;
+        ev->answer_failures = &counters.answer_failures;
         return ev;
     }
     void count(const policy::Verdict& v) {

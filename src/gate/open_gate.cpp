@@ -107,7 +107,7 @@ policy::Verdict ExecGate::Impl::verdict_for(Job& job, const policy::Classificati
 void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st, const GateOptions& o) {
     bump(counters.opens);
     auto allow = [&] {
-        FanotifyGroup::respond(group_fd, event_fd, model::Action::Allow);
+        answer(event_fd, model::Action::Allow);
         counters.allowed.fetch_add(1, std::memory_order_relaxed);
         ::close(event_fd);
     };

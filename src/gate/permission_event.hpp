@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <mutex>
@@ -87,6 +88,8 @@ public:
     std::shared_ptr<const struct GatedMount> mount;
     // Where the time to the answer is counted (none: not counted).
     struct AnswerLatency* latency = nullptr;
+    // Where an answer the kernel refused is counted (none: not counted).
+    std::atomic<std::uint64_t>* answer_failures = nullptr;
 
 private:
     int group_fd_;

@@ -6,8 +6,8 @@ namespace layerlock::policy {
 std::optional<Classification> VerdictCache::get(const FileKey& k, std::optional<model::Sha256>* digest) {
     std::lock_guard lock(mu_);
     auto it = map_.find(k);
-    if (it == map_.end()) { ++misses_; return std::nullopt; }
-    ++hits_;
+    if (it == map_.end()) { misses_.fetch_add(1, std::memory_order_relaxed); return std::nullopt; }
+    hits_.fetch_add(1, std::memory_order_relaxed);
     order_.splice(order_.begin(), order_, it->second.pos);
     if (digest) *digest = it->second.digest;
     return it->second.c;

@@ -2,6 +2,10 @@
 // Unit tests of the exec verdict rules and the verdict cache (pure logic, no root).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include "layerlock/policy/verdict.hpp"
 #include "layerlock/policy/verdict_cache.hpp"
 #include "test_support.hpp"
@@ -215,6 +219,25 @@ TEST_CASE("the verdict cache evicts the least recently used entry at capacity") 
     CHECK_FALSE(cache.get(key(2)));
     CHECK(cache.get(key(3)));
     CHECK(cache.size() == 2);
+}
+
+TEST_CASE("the verdict cache's counters can be read while the gate's threads count") {
+    // `layerlock status` reads hits()/misses() on the control thread while workers
+    // look up: a data race before the counters were atomic (a report under build-tsan).
+    policy::VerdictCache cache(8);
+    policy::FileKey k; k.ino = 7;
+    cache.put(k, policy::classify(upper(digest(1), digest(1))));
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+        for (int i = 0; i < 2000; ++i) cache.get(k), cache.get(policy::FileKey{});
+        done = true;
+    });
+    std::uint64_t seen = 0;
+    while (!done) seen = std::max(seen, cache.hits() + cache.misses());
+    reader.join();
+    CHECK(cache.hits() == 2000);
+    CHECK(cache.misses() == 2000);
+    CHECK(seen <= 4000);
 }
 
 TEST_CASE("forgetting a container's device drops only its entries") {

@@ -22,7 +22,7 @@ struct MetricsSnapshot {
     std::uint64_t exec_events = 0, open_events = 0;
     std::uint64_t allowed = 0, denied = 0;
     std::map<std::string, std::uint64_t> fallback;   // by reason: timeout, overload, unknown_container, error
-    std::uint64_t queue_overflows = 0, allowlisted = 0, prohibited = 0, untrusted_image = 0;
+    std::uint64_t queue_overflows = 0, answer_failures = 0, allowlisted = 0, prohibited = 0, untrusted_image = 0;
     std::uint64_t hashed_files = 0, hashed_bytes = 0;
     std::uint64_t cache_hits = 0, cache_misses = 0, cache_entries = 0;
     std::vector<double> latency_bounds_seconds;  // upper bounds

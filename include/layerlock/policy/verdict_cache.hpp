@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -58,8 +59,9 @@ public:
     void forget_device(std::uint64_t dev);   // a container went away
     void clear();                            // the rules changed (a reload)
     std::size_t size() const;
-    std::uint64_t hits() const { return hits_; }
-    std::uint64_t misses() const { return misses_; }
+    // Read by `layerlock status` while the gate's threads count under mu_.
+    std::uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+    std::uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
 private:
     using Order = std::list<FileKey>;
@@ -68,7 +70,7 @@ private:
     std::size_t capacity_;
     Order order_;                                   // front: most recently used
     std::unordered_map<FileKey, Slot, FileKeyHash> map_;
-    std::uint64_t hits_ = 0, misses_ = 0;
+    std::atomic<std::uint64_t> hits_{0}, misses_{0};
 };
 
 }  // namespace layerlock::policy
