@@ -257,8 +257,14 @@ int baseline_keygen(const Options& o) {
         error(id.error().message());
         return kFailure;
     }
-    std::printf("%s.key (private, keep it in CI), %s.pub (give it to the hosts): key id %s\n",
-                escape(o.output).c_str(), escape(o.output).c_str(), id->c_str());
+    if (o.json)
+        std::printf("%s\n", json::serialize(json::object{{"private_key", escape(o.output + ".key")},
+                                                         {"public_key", escape(o.output + ".pub")},
+                                                         {"key_id", *id}})
+                                .c_str());
+    else
+        std::printf("%s.key (private, keep it in CI), %s.pub (give it to the hosts): key id %s\n",
+                    escape(o.output).c_str(), escape(o.output).c_str(), id->c_str());
     return kOk;
 }
 
@@ -273,7 +279,12 @@ int baseline_sign(const Options& o) {
         error(id.error().message());
         return kFailure;
     }
-    std::printf("%s: signed by key %s\n", escape(sig).c_str(), id->c_str());
+    if (o.json)
+        std::printf("%s\n", json::serialize(json::object{{"bundle", escape(o.bundle)}, {"signature", escape(sig)},
+                                                         {"key_id", *id}})
+                                .c_str());
+    else
+        std::printf("%s: signed by key %s\n", escape(sig).c_str(), id->c_str());
     return kOk;
 }
 

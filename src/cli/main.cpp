@@ -70,11 +70,13 @@ int main(int argc, char** argv) {
     verbs.push_back({exp, baseline_export});
     auto* kg = base->add_subcommand("keygen", "create an Ed25519 key pair: PREFIX.key and PREFIX.pub");
     kg->add_option("-o,--output", opt.output, "PREFIX")->required();
+    add_json(kg, opt);
     verbs.push_back({kg, baseline_keygen});
     auto* sg = base->add_subcommand("sign", "sign a bundle (writes BUNDLE.sig)");
     sg->add_option("bundle", opt.bundle, "the bundle")->required();
     sg->add_option("--key", opt.key, "the private key (PEM)")->required();
     sg->add_option("--signature", opt.signature, "where to write the signature (default BUNDLE.sig)");
+    add_json(sg, opt);
     verbs.push_back({sg, baseline_sign});
     auto* im = base->add_subcommand("import", "verify a signed bundle and load its baselines");
     im->add_option("bundle", opt.bundle, "the bundle")->required();
@@ -134,6 +136,7 @@ int main(int argc, char** argv) {
     auto* qe = qr->add_subcommand("export", "copy a sample out (never overwrites)");
     qe->add_option("sha256", opt.sha256, "the sample's SHA-256")->required();
     qe->add_option("dest", opt.dest, "file to create")->required();
+    add_json(qe, opt);
     verbs.push_back({qe, quarantine_export});
 
     auto* fo = app.add_subcommand("forensics", "forensics bundles written by a response");

@@ -60,7 +60,10 @@ int quarantine_export(const Options& o) {
         error(r.error().message());
         return kFailure;
     }
-    std::printf("%s -> %s\n", o.sha256.c_str(), base::escape(o.dest).c_str());
+    if (o.json)
+        std::printf("%s\n", json::serialize(json::object{{"sha256", o.sha256}, {"dest", base::escape(o.dest)}}).c_str());
+    else
+        std::printf("%s -> %s\n", base::escape(o.sha256).c_str(), base::escape(o.dest).c_str());
     return kOk;
 }
 

@@ -127,6 +127,10 @@ check "quarantine: the response is reported" alert_of response quarantine "$E" d
 sha=$(sha256sum /bin/busybox | cut -d' ' -f1)
 check "quarantine: list has the sample" grep -q "$sha" <("${LL[@]}" quarantine list --json)
 check "quarantine: export gives the same bytes" "${LL[@]}" quarantine export "$sha" "$T/sample"
+check "quarantine: export --json names the sample and the file" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1]); assert r == {"sha256": sys.argv[2], "dest": sys.argv[3]}, r
+' "$("${LL[@]}" quarantine export "$sha" "$T/sample-json" --json)" "$sha" "$T/sample-json"
 check "quarantine: sha256 of the export is the file's" [ "$(sha256sum "$T/sample" | cut -d' ' -f1)" = "$sha" ]
 # forensics: written for the fileless payloads above.
 check "forensics: the response is reported" alert_of response forensics "$E" detail=wrote

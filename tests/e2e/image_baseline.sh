@@ -59,8 +59,19 @@ check "the image is listed with its config digest" grep -q "$image_id" <<<"$("${
 check "export the image's baseline" "${CI[@]}" baseline export "$TAG" -o "$T/image.llb"
 check "keygen" "${CI[@]}" baseline keygen -o "$T/ci"
 check "the private key is root-only" [ "$(stat -c %a "$T/ci.key")" = 600 ]
-check "sign" "${CI[@]}" baseline sign "$T/image.llb" --key "$T/ci.key"
+sign_json=$("${CI[@]}" baseline sign "$T/image.llb" --key "$T/ci.key" --json) && rc=0 || rc=$?
+check "sign (rc=$rc)" [ "$rc" -eq 0 ]
 check "the signature is written beside the bundle" [ -s "$T/image.llb.sig" ]
+# --json on keygen and sign: one object naming the files and the same key id.
+kg_json=$("${CI[@]}" baseline keygen -o "$T/json" --json)
+check "keygen --json and sign --json name their files and key ids" python3 -c '
+import json, sys
+k, s = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert k["private_key"] == sys.argv[3] + "/json.key" and k["public_key"] == sys.argv[3] + "/json.pub", k
+assert len(k["key_id"]) > 8, k
+assert s["signature"] == sys.argv[3] + "/image.llb.sig" and s["bundle"] == sys.argv[3] + "/image.llb", s
+assert s["key_id"] and s["key_id"] != k["key_id"], (s, k)
+' "$kg_json" "$sign_json" "$T"
 
 # records PREFIX BUNDLE: the bundle's layer records, one digest per layer file.
 records() {
