@@ -74,8 +74,9 @@ void ReaderWakeup::disarm_deadline() {
 }
 
 void ReaderWakeup::request_stop() {
-    // The signal can land just before the reader enters read(); repeat until the
-    // reader has acknowledged by leaving its loop (stop_ is then cleared below).
+    // One signal; it can land just before the reader enters read(), so
+    // ExecGate::stop() calls this again every 2 ms until the reader has left its
+    // loop (reader_done). stop_ stays set: the reader never clears it.
     sigval v{};
     v.sival_ptr = &stop_;
     ::pthread_sigqueue(reader_, wake_signal(), v);
