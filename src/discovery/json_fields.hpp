@@ -43,7 +43,6 @@ inline std::vector<std::string> strings_at(const json::object* o, std::string_vi
     return out;
 }
 
-// what: the caller's name for the document, used in the error ("containerd spec").
 // A directory name an engine made (id, task id, layer id): letters, digits, '_', '-',
 // '.', at most 255 bytes, not "." or "..". Anything else is never used in a path.
 inline bool is_plain_name(std::string_view s) {
@@ -56,6 +55,7 @@ inline bool is_plain_name(std::string_view s) {
     return true;
 }
 
+// what: the caller's name for the document, used in the error ("containerd spec").
 inline base::Result<json::value> parse_json(std::string_view text, std::string_view what) {
     json::parse_options opt;
     opt.max_depth = 64;
