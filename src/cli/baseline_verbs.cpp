@@ -13,7 +13,8 @@
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/config/config.hpp"
 #include "layerlock/discovery/layers.hpp"
-#include "layerlock/daemon/containers.hpp"
+#include "layerlock/discovery/containers.hpp"
+#include "layerlock/policy/change_rules.hpp"
 #include "progress.hpp"
 #include "verbs.hpp"
 
@@ -53,11 +54,11 @@ void print_entry(const baseline::Entry& e, bool json, bool& first) {
 }
 
 std::vector<model::Container> find(const config::Config& cfg, const std::vector<std::string>& wanted, bool all) {
-    daemon::Metadata meta(cfg.discovery);
-    auto found = daemon::scan_containers(cfg, &meta);
+    discovery::Metadata meta(cfg.discovery);
+    auto found = discovery::scan_containers(cfg, &meta);
     if (all) return found;
     std::vector<std::string> missing;
-    auto out = daemon::select_containers(found, wanted, &missing);
+    auto out = discovery::select_containers(found, wanted, &missing);
     for (const auto& m : missing) error("no running container \"" + escape(m) + "\"");
     return missing.empty() ? out : std::vector<model::Container>{};
 }

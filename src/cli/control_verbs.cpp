@@ -12,7 +12,7 @@
 
 #include "layerlock/base/escape.hpp"
 #include "layerlock/config/config.hpp"
-#include "layerlock/daemon/control.hpp"
+#include "layerlock/control/control.hpp"
 #include "verbs.hpp"
 
 namespace layerlock::cli {
@@ -28,7 +28,7 @@ std::optional<json::object> ask(const Options& o, const json::object& request) {
     }
     auto cfg = load_config(o);
     if (!cfg) return std::nullopt;
-    auto reply = daemon::control_request(cfg->daemon.control_socket, json::serialize(request));
+    auto reply = control::control_request(cfg->daemon.control_socket, json::serialize(request));
     if (!reply) {
         error(reply.error().message());
         return std::nullopt;

@@ -15,7 +15,8 @@
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/config/config.hpp"
 #include "layerlock/discovery/layers.hpp"
-#include "layerlock/daemon/containers.hpp"
+#include "layerlock/discovery/containers.hpp"
+#include "layerlock/policy/change_rules.hpp"
 #include "layerlock/policy/file_rules.hpp"
 #include "layerlock/watch/packages.hpp"
 #include "layerlock/watch/reconcile.hpp"
@@ -46,7 +47,7 @@ base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model:
     if (!changes) return base::unexpected(changes.error());
     std::vector<Finding> out;
     for (auto& ch : *changes) {
-        auto v = daemon::classify_change(ch, c, rules);
+        auto v = policy::classify_change(ch, c, rules);
         std::vector<watch::PackageChange> pkgs;
         if (v.kind == "package") {
             auto image = store.lookup(c.lowers, ch.path);
@@ -115,10 +116,10 @@ int scan(const Options& o) {
     }
     auto cfg = load_config(o);
     if (!cfg) return kFailure;
-    daemon::Metadata meta(cfg->discovery);
-    auto all = daemon::scan_containers(*cfg, &meta);
+    discovery::Metadata meta(cfg->discovery);
+    auto all = discovery::scan_containers(*cfg, &meta);
     std::vector<std::string> missing;
-    auto containers = o.containers.empty() ? all : daemon::select_containers(all, o.containers, &missing);
+    auto containers = o.containers.empty() ? all : discovery::select_containers(all, o.containers, &missing);
     for (const auto& m : missing) error("no running container \"" + escape(m) + "\"");
     if (!missing.empty()) return kFailure;
     if (containers.empty()) {
@@ -131,7 +132,7 @@ int scan(const Options& o) {
     int status = 0;
     boost::json::array json;
     for (const auto& c : containers) {
-        auto found = scan_one(*store, c, cfg->baseline.threads, daemon::file_rules(*cfg));
+        auto found = scan_one(*store, c, cfg->baseline.threads, policy::file_rules(*cfg));
         if (!found) {
             error(escape(c.name.empty() ? c.id : c.name) + ": " + found.error().message());
             return kFailure;

@@ -18,7 +18,7 @@ namespace json = boost::json;
 namespace {
 
 // `code`: "refused" (exit 1 in the CLI) or "not-found" (exit 2: nothing of that name).
-std::string error_reply(const std::string& why, const char* code = "refused") { return control_error_reply(why, code); }
+std::string error_reply(const std::string& why, const char* code = "refused") { return control::control_error_reply(why, code); }
 
 json::object counters_json(const gate::GateCounters& k, const policy::VerdictCache& cache,
                            const alert::AlertQueue& alerts) {
@@ -175,7 +175,7 @@ std::string Daemon::set_live_mode(const std::string& container, const std::strin
     std::vector<model::Container> known;
     for (const auto& c : registry_.all()) known.push_back(c->info);
     std::vector<std::string> missing;
-    auto found = select_containers(known, {container}, &missing);
+    auto found = discovery::select_containers(known, {container}, &missing);
     if (found.empty()) return error_reply("no gated container \"" + base::escape(container) + "\"", "not-found");
     const auto& target = found.front();
     {
@@ -196,7 +196,7 @@ std::string Daemon::thaw(const std::string& container) {
     std::vector<model::Container> known;
     for (const auto& c : registry_.all()) known.push_back(c->info);
     std::vector<std::string> missing;
-    auto found = select_containers(known, {container}, &missing);
+    auto found = discovery::select_containers(known, {container}, &missing);
     if (found.empty()) return error_reply("no gated container \"" + base::escape(container) + "\"", "not-found");
     if (auto r = responder_->thaw(found.front().id); !r) return error_reply(r.error().message());
     spdlog::get("layerlockd")->info("thawed container id={} name=\"{}\"", found.front().id.substr(0, 12),
@@ -205,7 +205,7 @@ std::string Daemon::thaw(const std::string& container) {
 }
 
 std::string Daemon::handle_control(const std::string& request) {
-    auto parsed = parse_control_request(request);
+    auto parsed = control::parse_control_request(request);
     if (!parsed) return error_reply(parsed.error().message());
     const std::string& verb = parsed->verb;
     try {

@@ -28,14 +28,14 @@
 #include <set>
 
 #include "baseline_builder.hpp"
-#include "image_facts.hpp"
 #include "layerlock/alert/alerts.hpp"
 #include "layerlock/base/clock.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/base/fs.hpp"
 #include "layerlock/base/thread.hpp"
 #include "layerlock/baseline/store.hpp"
-#include "layerlock/daemon/containers.hpp"
+#include "layerlock/discovery/containers.hpp"
+#include "layerlock/policy/change_rules.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/gate/exec_gate.hpp"
 #include "daemon_impl.hpp"
@@ -285,7 +285,7 @@ void Daemon::tick() {
 
 void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt, pid_t via,
                            std::map<std::uint64_t, dev_t>& into) {
-    auto info = from_mount(m, rt);
+    auto info = discovery::from_mount(m, rt);
     // A mount of another namespace is reached through a process of it: the walk
     // continues from /proc/<pid>/root in that process's mount tree.
     std::string path = via ? "/proc/" + std::to_string(via) + "/root" + m.mount_point : m.mount_point;
@@ -667,7 +667,7 @@ int Daemon::run() {
     if (auto r = step_lock(); !r) { logger()->critical("start: lock: {}", r.error().message()); return 1; }
     // The lock file is ours, but a daemon with another lock file may answer on the
     // same control socket: two daemons must not share (and delete) one socket.
-    if (control_socket_answers(cfg_.daemon.control_socket)) {
+    if (control::control_socket_answers(cfg_.daemon.control_socket)) {
         logger()->critical("start: another process answers on the control socket {} (a layerlockd with another "
                            "lock file?); refusing to start", cfg_.daemon.control_socket);
         return 1;
@@ -712,7 +712,7 @@ int Daemon::run() {
         },
         [this](const LayerReport& r) { on_layer_report(r); });
     builder_->start();
-    metadata_ = std::make_unique<Metadata>(cfg_.discovery);
+    metadata_ = std::make_unique<discovery::Metadata>(cfg_.discovery);
     gate_ = std::make_unique<gate::ExecGate>(*group_, *this, gate_options(cfg_));
     gate_->start();
     container_mounts_ = std::make_unique<ContainerMounts>(*group_, registry_, [](bool warning, const std::string& line) {

@@ -21,12 +21,13 @@
 
 #include "baseline_builder.hpp"
 #include "dev_queue.hpp"
-#include "image_facts.hpp"
+#include "layerlock/baseline/image_facts.hpp"
 #include "layerlock/alert/alerts.hpp"
 #include "layerlock/config/config.hpp"
-#include "layerlock/daemon/containers.hpp"
+#include "layerlock/discovery/containers.hpp"
+#include "layerlock/policy/change_rules.hpp"
 #include "layerlock/daemon/metrics.hpp"
-#include "layerlock/daemon/control.hpp"
+#include "layerlock/control/control.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/gate/exec_gate.hpp"
 #include "layerlock/policy/file_rules.hpp"
@@ -65,13 +66,13 @@ public:
     std::shared_ptr<const gate::GatedContainer> container_for(dev_t dev) override { return registry_.find(dev); }
     const std::atomic<std::uint64_t>* containers_generation() override { return &registry_.generation_counter(); }
     gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path) override {
-        return daemon::image_file(database_, c, path);
+        return baseline::image_file(database_, {c.info.lowers, c.lower_fds}, path);
     }
     bool content_in_image(const gate::GatedContainer& c, const model::Sha256& content) override {
-        return daemon::content_in_image(database_, c, content);
+        return baseline::content_in_image(database_, c.info.lowers, content);
     }
     bool image_has_size(const gate::GatedContainer& c, std::uint64_t size) override {
-        return daemon::image_has_size(database_, c, size);
+        return baseline::image_has_size(database_, c.info.lowers, size);
     }
     gate::MountRef mount_for(std::uint64_t mount_id) override { return registry_.find_mount(mount_id); }
     model::MountAction mount_action(const gate::GatedContainer& c, const gate::GatedMount&,
@@ -85,7 +86,7 @@ public:
     void sample(int fd, const model::DriftEvent& ev) override {
         if (responder_) (void)responder_->keep_sample(fd, ev);
     }
-    void prepare_worker() override { open_thread_store(database_); }
+    void prepare_worker() override { baseline::open_thread_store(database_); }
     void tick() override;
 
 private:
@@ -115,7 +116,7 @@ private:
     void apply_code_gate(const gate::GatedContainer& c);
     policy::FileRules current_file_rules() {
         std::lock_guard lock(cfg_mu_);
-        return file_rules(cfg_);
+        return policy::file_rules(cfg_);
     }
     std::string handle_control(const std::string& request);
     MetricsSnapshot metrics_snapshot();
@@ -179,7 +180,7 @@ private:
     std::unique_ptr<alert::AlertQueue> alerts_;
     std::unique_ptr<gate::ExecGate> gate_;
     std::unique_ptr<BaselineBuilder> builder_;
-    std::unique_ptr<Metadata> metadata_;
+    std::unique_ptr<discovery::Metadata> metadata_;
     std::unique_ptr<ContainerMounts> container_mounts_;
     std::unique_ptr<response::Responder> responder_;
     std::unique_ptr<process::ProcessMonitor> process_monitor_;
@@ -213,7 +214,7 @@ private:
     std::mutex metrics_mu_;
     std::condition_variable metrics_cv_;
     std::map<std::string, model::Mode> live_modes_;   // container id → mode (layerlock mode); under cfg_mu_
-    ControlServer control_;
+    control::ControlServer control_;
     std::thread drift_thread_;
     DevQueue drift_queue_;
     std::thread watch_thread_;

@@ -89,7 +89,7 @@ void Daemon::reconcile_container(const gate::GatedContainer& c, baseline::Store&
     const auto rules = current_file_rules();
     for (const auto& ch : *changes) {
         if (stopping_) return;   // the rest is reported by the next start's reconcile
-        auto v = classify_change(ch, c.info, rules);
+        auto v = policy::classify_change(ch, c.info, rules);
         if (ch.type == 'd' && ch.change == watch::Change::Metadata && ch.detail.rfind("mode", 0) != 0) continue;
         std::string digest = ch.sha256 ? model::to_hex(*ch.sha256) : std::string();
         const std::string change(watch::to_string(ch.change));

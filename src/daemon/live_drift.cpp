@@ -90,7 +90,7 @@ void Daemon::judge_touched(const watch::TouchedPath& t, baseline::Store& store, 
                              limits);
     if (ch && ch->sha256 && rehash) recently_hashed_[{dev, t.path}] = now;
     if (!ch || (ch->type == 'd' && ch->change == watch::Change::Metadata && ch->detail.rfind("mode", 0) != 0)) return;
-    auto v = classify_change(*ch, c->info, current_file_rules());
+    auto v = policy::classify_change(*ch, c->info, current_file_rules());
     std::string change(watch::to_string(ch->change));
     if (!t.renamed_from.empty() && ch->change == watch::Change::Added) change = "renamed";
     std::string digest = ch->sha256 ? model::to_hex(*ch->sha256) : std::string();

@@ -6,13 +6,13 @@
 #include <cstdint>
 #include <string_view>
 
-#include "layerlock/daemon/control.hpp"
+#include "layerlock/control/control.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view line(reinterpret_cast<const char*>(data), size);
-    auto r = layerlock::daemon::parse_control_request(line);
+    auto r = layerlock::control::parse_control_request(line);
     if (!r) {
-        auto reply = layerlock::daemon::control_error_reply(r.error().message());
+        auto reply = layerlock::control::control_error_reply(r.error().message());
         if (reply.find('\n') != std::string::npos) __builtin_trap();   // one line, whatever the request held
         boost::system::error_code ec;
         (void)boost::json::parse(reply, ec);

@@ -19,7 +19,7 @@
 #include <mutex>
 #include <thread>
 
-#include "../../src/daemon/image_facts.hpp"
+#include "layerlock/baseline/image_facts.hpp"
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/digest/sha256.hpp"
@@ -71,17 +71,17 @@ public:
     std::function<void(gate::ImageFile&)> adjust_image_file;   // stands in for a failure to read a layer
     gate::ImageFile image_file(const gate::GatedContainer& c, const std::string& path) override {
         if (auto hook = get(before_facts)) hook(path);
-        auto f = daemon::image_file(get(database), c, path);
+        auto f = baseline::image_file(get(database), {c.info.lowers, c.lower_fds}, path);
         if (auto adjust = get(adjust_image_file)) adjust(f);
         return f;
     }
     std::function<void()> before_content_search;   // runs on the thread that searches
     bool content_in_image(const gate::GatedContainer& c, const model::Sha256& content) override {
         if (auto hook = get(before_content_search)) hook();
-        return daemon::content_in_image(get(database), c, content);
+        return baseline::content_in_image(get(database), c.info.lowers, content);
     }
     bool image_has_size(const gate::GatedContainer& c, std::uint64_t size) override {
-        return daemon::image_has_size(get(database), c, size);
+        return baseline::image_has_size(get(database), c.info.lowers, size);
     }
     void publish(model::DriftEvent ev) override {
         std::lock_guard lock(mu);

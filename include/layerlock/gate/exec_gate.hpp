@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "layerlock/base/unique_fd.hpp"
+#include "layerlock/baseline/image_facts.hpp"
 #include "layerlock/gate/fanotify_group.hpp"
 #include "layerlock/config/config.hpp"
 #include "layerlock/model/types.hpp"
@@ -48,17 +49,8 @@ struct GatedContainer {
     mutable std::atomic<bool> image_untrusted{false};
 };
 
-// The image's regular file at one path, as the exec of an upper-layer file there
-// needs to know it.
-struct ImageFile {
-    bool known = false;                         // false: baseline and layers unreadable (undecided)
-    bool present = false;                       // the image has a regular file at the path
-    std::uint64_t size = 0;                     // its size
-    int layer = -1;                             // index into lower_fds of the layer holding it
-    // Its SHA-256, from the baseline; absent while the baseline is incomplete
-    // (the gate then compares with the layer's file byte for byte).
-    std::optional<model::Sha256> digest;
-};
+// The image's regular file at one path (baseline/image_facts.hpp).
+using ImageFile = baseline::ImageFile;
 
 // A mount of a container other than its root overlay that can hold code (a tmpfs:
 // /dev, /dev/shm, --tmpfs; a volume: bind mounts and named volumes, files and

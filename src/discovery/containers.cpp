@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Containers from the mount table, named by their engine: Docker through its Engine
 // API (cached by merged dir), containerd and Podman through the state files that
-// src/discovery/{containerd,podman}.cpp parse. No parsing here, only the choice of
+// containerd.cpp and podman.cpp parse. No parsing here, only the choice of
 // source and the bounded wait for an init pid; the gate never waits on any of it.
-#include "layerlock/daemon/containers.hpp"
+#include "layerlock/discovery/containers.hpp"
 
 #include <climits>
 #include <cstdlib>
@@ -12,7 +12,7 @@
 #include "layerlock/base/fs.hpp"
 #include "layerlock/discovery/engines.hpp"
 
-namespace layerlock::daemon {
+namespace layerlock::discovery {
 namespace {
 
 std::string real_path(const std::string& p) {
@@ -34,7 +34,7 @@ constexpr std::string_view kPodmanRunRoot = "/run/containers/storage";
 // Reads an engine's files until they name the init pid or kPidWait has passed:
 // containerd and Podman mount the root filesystem before runc creates the process.
 template <typename Read>
-base::Result<discovery::EngineContainer> read_with_pid(Read read) {
+base::Result<EngineContainer> read_with_pid(Read read) {
     auto deadline = std::chrono::steady_clock::now() + Metadata::kPidWait;
     for (;;) {
         auto r = read();
@@ -43,7 +43,7 @@ base::Result<discovery::EngineContainer> read_with_pid(Read read) {
     }
 }
 
-bool apply(model::Container& c, base::Result<discovery::EngineContainer> e) {
+bool apply(model::Container& c, base::Result<EngineContainer> e) {
     if (!e) return false;
     c.id = std::move(e->id);
     c.name = std::move(e->name);
@@ -61,7 +61,7 @@ bool apply(model::Container& c, base::Result<discovery::EngineContainer> e) {
 
 }  // namespace
 
-model::Container from_mount(const discovery::OverlayMount& m, model::Runtime rt) {
+model::Container from_mount(const OverlayMount& m, model::Runtime rt) {
     model::Container c;
     c.runtime = rt;
     c.mount_point = m.mount_point;
@@ -77,7 +77,7 @@ model::Container from_mount(const discovery::OverlayMount& m, model::Runtime rt)
 bool Metadata::refresh_docker() {
     auto body = docker_.get("/containers/json?all=1");
     if (!body) return false;
-    auto ids = discovery::parse_list(*body);
+    auto ids = parse_list(*body);
     if (!ids) return false;
     for (const auto& id : *ids) {
         if (inspected_.count(id)) continue;
@@ -117,9 +117,9 @@ bool Metadata::enrich_docker(model::Container& c) {
 // digest, which only containerd's database holds, from its API. The engine being
 // down leaves them unknown (the alert says so), nothing else.
 bool Metadata::enrich_containerd(model::Container& c) {
-    auto task = discovery::containerd_task(c.mount_point);
-    if (!task || !apply(c, read_with_pid([&] { return discovery::read_containerd_task(*task); }))) return false;
-    std::string socket = discovery::containerd_socket_for(task->dir);
+    auto task = containerd_task(c.mount_point);
+    if (!task || !apply(c, read_with_pid([&] { return read_containerd_task(*task); }))) return false;
+    std::string socket = containerd_socket_for(task->dir);
     if (socket.empty()) return true;
     if (c.image.empty()) {
         if (auto img = containerd_.image_of(socket, task->ns, task->id)) {
@@ -138,9 +138,9 @@ bool Metadata::enrich(model::Container& c) {
         case model::Runtime::Containerd: return enrich_containerd(c);
         case model::Runtime::Podman:
         case model::Runtime::CriO: {
-            auto layer = discovery::storage_layer(c.mount_point);
+            auto layer = storage_layer(c.mount_point);
             return layer && apply(c, read_with_pid([&] {
-                       return discovery::read_storage_container(*layer, std::string(kPodmanRunRoot));
+                       return read_storage_container(*layer, std::string(kPodmanRunRoot));
                    }));
         }
         default: return false;
@@ -151,8 +151,8 @@ std::vector<model::Container> scan_containers(const config::Config& cfg, Metadat
     std::vector<model::Container> out;
     auto text = base::read_file("/proc/self/mountinfo");
     if (!text) return out;
-    for (const auto& m : discovery::parse_mountinfo(*text)) {
-        auto rt = discovery::classify(m, cfg.discovery.docker_root);
+    for (const auto& m : parse_mountinfo(*text)) {
+        auto rt = classify(m, cfg.discovery.docker_root);
         if (rt == model::Runtime::Unknown) continue;
         auto c = from_mount(m, rt);
         if (meta) meta->enrich(c);
@@ -176,22 +176,4 @@ std::vector<model::Container> select_containers(const std::vector<model::Contain
     return out;
 }
 
-policy::FileRules file_rules(const config::Config& cfg) {
-    policy::FileRules r;
-    r.quiet = cfg.file_drift.quiet;
-    for (const auto& a : cfg.file_drift.allow) r.allow.push_back({a.path, a.image, a.container});
-    for (const auto& a : cfg.gate.allow)
-        if (!a.path.empty() && a.process.empty()) r.exec_allow.push_back({a.path, a.image, a.container, a.quiet});
-    const auto& f = cfg.file_drift;
-    r.severity = {f.binary, f.package, f.sensitive, f.setuid, f.config, f.file};
-    return r;
-}
-
-policy::FileVerdict classify_change(const watch::FileChange& ch, const model::Container& c,
-                                    const policy::FileRules& rules) {
-    policy::FileFacts f{ch.path, watch::to_string(ch.change), ch.type == 'd', ch.executable,
-                        ch.mode, ch.image_mode, c.name, c.image};
-    return policy::classify_file(f, rules);
-}
-
-}  // namespace layerlock::daemon
+}  // namespace layerlock::discovery

@@ -20,7 +20,7 @@
 #include "layerlock/base/result.hpp"
 #include "layerlock/base/unique_fd.hpp"
 
-namespace layerlock::daemon {
+namespace layerlock::control {
 
 // Request and response are single JSON objects, each followed by '\n'.
 using ControlHandler = std::function<std::string(const std::string& request)>;
@@ -77,4 +77,4 @@ bool control_socket_answers(const std::string& path);
 base::Result<std::string> control_request(const std::string& path, const std::string& request,
                                           std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
 
-}  // namespace layerlock::daemon
+}  // namespace layerlock::control

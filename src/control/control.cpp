@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "layerlock/daemon/control.hpp"
+#include "layerlock/control/control.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -14,7 +14,7 @@
 
 #include "layerlock/base/thread.hpp"
 
-namespace layerlock::daemon {
+namespace layerlock::control {
 namespace {
 
 constexpr std::size_t kMaxRequest = 64 * 1024;
@@ -200,4 +200,4 @@ base::Result<std::string> control_request(const std::string& path, const std::st
     return line;
 }
 
-}  // namespace layerlock::daemon
+}  // namespace layerlock::control

@@ -16,13 +16,11 @@
 #include "layerlock/discovery/docker.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/model/types.hpp"
-#include "layerlock/policy/file_rules.hpp"
-#include "layerlock/watch/reconcile.hpp"
 
-namespace layerlock::daemon {
+namespace layerlock::discovery {
 
 // A container known from its overlay mount alone: layer paths resolved, metadata empty.
-model::Container from_mount(const discovery::OverlayMount& m, model::Runtime rt);
+model::Container from_mount(const OverlayMount& m, model::Runtime rt);
 
 // Fills name/image/pid (and the Kubernetes names) from the engine that made the
 // container, chosen by c.runtime. Docker: remembers what it learned (by merged dir)
@@ -40,10 +38,10 @@ private:
     bool enrich_docker(model::Container& c);
     bool enrich_containerd(model::Container& c);
     bool refresh_docker();
-    discovery::DockerClient docker_;
-    discovery::ContainerdApi containerd_;
+    DockerClient docker_;
+    ContainerdApi containerd_;
     std::mutex mu_;
-    std::map<std::string, discovery::DockerContainer> by_merged_;   // MergedDir → container
+    std::map<std::string, DockerContainer> by_merged_;   // MergedDir → container
     std::map<std::string, bool> inspected_;                          // container id → seen
 };
 
@@ -55,11 +53,4 @@ std::vector<model::Container> select_containers(const std::vector<model::Contain
                                                 const std::vector<std::string>& wanted,
                                                 std::vector<std::string>* missing);
 
-// The file drift rules the configuration asks for ([file_drift] quiet, [[allow]]).
-policy::FileRules file_rules(const config::Config& cfg);
-
-// Classification of one change of a container's writable layer.
-policy::FileVerdict classify_change(const watch::FileChange& ch, const model::Container& c,
-                                    const policy::FileRules& rules);
-
-}  // namespace layerlock::daemon
+}  // namespace layerlock::discovery
