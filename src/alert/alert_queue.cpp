@@ -25,6 +25,7 @@ void AlertQueue::stop() {
 void AlertQueue::replace_sinks(std::vector<std::unique_ptr<Sink>> sinks) {
     std::lock_guard lock(sinks_mu_);
     sinks_.swap(sinks);   // the old sinks are destroyed here, after the last batch they wrote
+    failing_.assign(sinks_.size(), false);
 }
 
 void AlertQueue::set_dedup_window(std::chrono::seconds w) {
@@ -60,8 +61,16 @@ bool AlertQueue::publish_wait(model::DriftEvent ev, const std::atomic<bool>* can
 // `first`: the first of its window (or not deduplicated, or a summary): every
 // sink; otherwise a repeat, for the sinks that act on every occurrence only.
 void AlertQueue::deliver(const model::DriftEvent& ev, bool first) {
-    for (auto& s : sinks_)
-        if (first || s->sees_repeats()) s->write(ev);
+    failing_.resize(sinks_.size(), false);   // sinks added since
+    for (std::size_t i = 0; i < sinks_.size(); ++i) {
+        auto& s = *sinks_[i];
+        if (!first && !s.sees_repeats()) continue;
+        auto written = s.write(ev);
+        if (!written) sink_failures_.fetch_add(1, std::memory_order_relaxed);
+        if (written.has_value() == !failing_[i]) continue;   // no change of state
+        failing_[i] = !written;
+        if (reporter_) reporter_(s.name(), written ? base::Error::plain("") : written.error(), !written);
+    }
     if (first) delivered_.fetch_add(1, std::memory_order_relaxed);
     else suppressed_.fetch_add(1, std::memory_order_relaxed);
 }

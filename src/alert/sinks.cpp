@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <mutex>
 #include <vector>
@@ -26,14 +27,28 @@ namespace {
 
 std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s; }
 
+// One record, one write(2) (O_APPEND keeps the lines of concurrent writers whole).
+// A short write (a full disk) is a failure: the record was cut.
+base::Result<void> write_line(int fd, const std::string& line, const std::string& what) {
+    for (;;) {
+        ssize_t n = ::write(fd, line.data(), line.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return base::unexpected(base::Error::from_errno("write " + what));
+        if (static_cast<std::size_t>(n) < line.size())
+            return base::unexpected(base::Error::plain("write " + what + ": short write, the record was cut"));
+        return {};
+    }
+}
+
 // journald: the record's fields as LAYERLOCK_<KEY> (values escaped there), plus
 // MESSAGE (the text line), PRIORITY and SYSLOG_IDENTIFIER. Container name, id and
 // image say "unknown" when unknown (filterable); the record's own time and host
 // name are journald's.
 class JournaldSink final : public Sink {
 public:
-    void write(const model::DriftEvent& ev) override {
-        if (ev.quiet) return;   // expected runtime changes: stored and in JSON lines only
+    std::string_view name() const override { return "journald"; }
+    base::Result<void> write(const model::DriftEvent& ev) override {
+        if (ev.quiet) return {};   // expected runtime changes: stored and in JSON lines only
         const auto rec = record(ev, {});
         std::vector<std::string> fields = {"MESSAGE=" + message(ev),
                                            "PRIORITY=" + std::to_string(model::syslog_priority(ev.severity)),
@@ -46,7 +61,9 @@ public:
         }
         std::vector<iovec> iov;
         for (const auto& f : fields) iov.push_back({const_cast<char*>(f.data()), f.size()});
-        sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+        if (int r = sd_journal_sendv(iov.data(), static_cast<int>(iov.size())); r < 0)
+            return base::unexpected(base::Error::from_errno("sd_journal_sendv", -r));
+        return {};
     }
 
 private:
@@ -70,27 +87,29 @@ private:
 
 class StderrSink final : public Sink {
 public:
-    void write(const model::DriftEvent& ev) override {
-        if (ev.quiet) return;
-        std::string line = "layerlockd: " + message(ev) + "\n";
-        [[maybe_unused]] auto n = ::write(STDERR_FILENO, line.data(), line.size());
+    std::string_view name() const override { return "stderr"; }
+    base::Result<void> write(const model::DriftEvent& ev) override {
+        if (ev.quiet) return {};
+        return write_line(STDERR_FILENO, "layerlockd: " + message(ev) + "\n", "stderr");
     }
 };
 
 class JsonLinesSink final : public Sink {
 public:
-    JsonLinesSink(base::UniqueFd fd, JsonFormat format) : fd_(std::move(fd)), format_(format) {}
-    void write(const model::DriftEvent& ev) override {
+    JsonLinesSink(base::UniqueFd fd, JsonFormat format, std::string path)
+        : fd_(std::move(fd)), format_(format), path_(std::move(path)) {}
+    std::string_view name() const override { return "json"; }
+    base::Result<void> write(const model::DriftEvent& ev) override {
         // Falco emits alerts only: expected changes (quiet) stay in the layerlock format.
-        if (format_ == JsonFormat::Falco && ev.quiet) return;
+        if (format_ == JsonFormat::Falco && ev.quiet) return {};
         const auto rec = format_ == JsonFormat::Falco ? falco_record(ev, host_name()) : record(ev, host_name());
-        std::string line = boost::json::serialize(rec) + "\n";
-        [[maybe_unused]] auto n = ::write(fd_.get(), line.data(), line.size());  // O_APPEND: one write per record
+        return write_line(fd_.get(), boost::json::serialize(rec) + "\n", path_);  // O_APPEND: one write per record
     }
 
 private:
     base::UniqueFd fd_;
     JsonFormat format_;
+    std::string path_;
 };
 
 }  // namespace
@@ -158,7 +177,7 @@ std::unique_ptr<Sink> stderr_sink() { return std::make_unique<StderrSink>(); }
 base::Result<std::unique_ptr<Sink>> json_lines_sink(const std::string& path, JsonFormat format) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return base::unexpected(base::Error::from_errno("open " + path));
-    return std::unique_ptr<Sink>(std::make_unique<JsonLinesSink>(base::UniqueFd(fd), format));
+    return std::unique_ptr<Sink>(std::make_unique<JsonLinesSink>(base::UniqueFd(fd), format, path));
 }
 
 }  // namespace layerlock::alert

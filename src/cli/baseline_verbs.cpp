@@ -14,7 +14,6 @@
 #include "layerlock/config/config.hpp"
 #include "layerlock/discovery/layers.hpp"
 #include "layerlock/discovery/containers.hpp"
-#include "layerlock/policy/change_rules.hpp"
 #include "progress.hpp"
 #include "verbs.hpp"
 

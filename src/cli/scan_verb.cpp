@@ -16,10 +16,8 @@
 #include "layerlock/config/config.hpp"
 #include "layerlock/discovery/layers.hpp"
 #include "layerlock/discovery/containers.hpp"
-#include "layerlock/policy/change_rules.hpp"
 #include "layerlock/policy/file_rules.hpp"
-#include "layerlock/watch/packages.hpp"
-#include "layerlock/watch/reconcile.hpp"
+#include "layerlock/watch/file_drift.hpp"
 #include "verbs.hpp"
 
 namespace layerlock::cli {
@@ -28,11 +26,7 @@ namespace {
 using base::escape;
 using base::json_escape;
 
-struct Finding {
-    watch::FileChange change;
-    policy::FileVerdict verdict;
-    std::vector<watch::PackageChange> packages;   // for package databases
-};
+using watch::Finding;
 
 base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model::Container& c, unsigned threads,
                                             const policy::FileRules& rules) {
@@ -42,19 +36,12 @@ base::Result<std::vector<Finding>> scan_one(baseline::Store& store, const model:
     if (!store.all_complete(c.lowers)) return base::unexpected(base::Error::plain("baseline is being built by another process"));
     base::UniqueFd upper(::open(c.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!upper) return base::unexpected(base::Error::from_errno("open " + c.upper));
-    auto lookup = [&](std::string_view p) { return store.lookup(c.lowers, p); };
-    auto changes = watch::reconcile(upper.get(), lookup);
-    if (!changes) return base::unexpected(changes.error());
     std::vector<Finding> out;
-    for (auto& ch : *changes) {
-        auto v = policy::classify_change(ch, c, rules);
-        std::vector<watch::PackageChange> pkgs;
-        if (v.kind == "package") {
-            auto image = store.lookup(c.lowers, ch.path);
-            pkgs = watch::package_changes(upper.get(), ch.path, image ? image->layer : std::string());
-        }
-        out.push_back({std::move(ch), std::move(v), std::move(pkgs)});
-    }
+    auto scanned = watch::scan_drift(upper.get(), c, store, rules, {}, [&](Finding&& f) {
+        out.push_back(std::move(f));
+        return true;
+    });
+    if (!scanned) return base::unexpected(scanned.error());
     return out;
 }
 
@@ -87,7 +74,7 @@ boost::json::object json_container(const model::Container& c, const std::vector<
     const auto now = base::now_ns();
     for (const auto& f : found) {
         if (f.verdict.severity < min) continue;
-        auto rec = alert::record(policy::file_event(c, f.change, f.verdict, now), alert::host_name());
+        auto rec = alert::record(watch::file_event(c, f.change, f.verdict, now), alert::host_name());
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", f.change.mode & 07777);
         rec["type"] = std::string(1, f.change.type);
@@ -132,7 +119,7 @@ int scan(const Options& o) {
     int status = 0;
     boost::json::array json;
     for (const auto& c : containers) {
-        auto found = scan_one(*store, c, cfg->baseline.threads, policy::file_rules(*cfg));
+        auto found = scan_one(*store, c, cfg->baseline.threads, watch::file_rules(*cfg));
         if (!found) {
             error(escape(c.name.empty() ? c.id : c.name) + ": " + found.error().message());
             return kFailure;

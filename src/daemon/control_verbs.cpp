@@ -29,7 +29,7 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
         {"fallback", k.fallback.load()}, {"timeouts", k.timeouts.load()}, {"overload", k.overload.load()},
         {"unknown_container", k.unknown_container.load()}, {"queue_overflows", k.queue_overflows.load()},
         {"answer_failures", k.answer_failures.load()},
-        {"image_inode_fast_path", k.lower_fast_path.load()}, {"drift_unhashed", k.drift_unhashed.load()},
+        {"image_inode_fast_path", k.image_inode_fast_path.load()}, {"drift_unhashed", k.drift_unhashed.load()},
         {"compared", k.compared.load()}, {"changed_while_judged", k.changed_while_judged.load()},
         {"opens", k.opens.load()}, {"open_data", k.open_data.load()}, {"code_opens", k.code_opens.load()},
         {"open_access_late", k.open_access_late.load()}, {"open_access_unknown", k.open_access_unknown.load()},
@@ -39,7 +39,8 @@ json::object counters_json(const gate::GateCounters& k, const policy::VerdictCac
         {"cache_hits", hits}, {"cache_warm_hits", k.warm_hits.load()}, {"cache_misses", misses},
         {"cache_hit_rate", hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0.0},
         {"cache_entries", cache.size()},
-        {"alerts_delivered", alerts.delivered()}, {"alerts_dropped", alerts.dropped()}};
+        {"alerts_delivered", alerts.delivered()}, {"alerts_dropped", alerts.dropped()},
+        {"alert_sink_failures", alerts.sink_failures()}};
 }
 
 }  // namespace
@@ -124,6 +125,7 @@ MetricsSnapshot Daemon::metrics_snapshot() {
     m.latency_sum_seconds = static_cast<double>(k.latency.sum_ns.load()) / 1e9;
     m.alerts_delivered = alerts_->delivered();
     m.alerts_dropped = alerts_->dropped();
+    m.alert_sink_failures = alerts_->sink_failures();
     m.alerts_suppressed = alerts_->suppressed();
     m.alert_summaries = alerts_->summaries();
     for (const auto& c : registry_.all())

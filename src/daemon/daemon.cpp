@@ -35,7 +35,6 @@
 #include "layerlock/base/thread.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/discovery/containers.hpp"
-#include "layerlock/policy/change_rules.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/gate/exec_gate.hpp"
 #include "daemon_impl.hpp"
@@ -105,8 +104,10 @@ namespace {
 class ForwardingSink final : public alert::Sink {
 public:
     explicit ForwardingSink(alert::Sink& to) : to_(to) {}
-    void write(const model::DriftEvent& ev) override {
-        if (!ev.last_ns) to_.write(ev);   // every occurrence, not the summaries of repeats
+    std::string_view name() const override { return "responses"; }
+    base::Result<void> write(const model::DriftEvent& ev) override {
+        if (ev.last_ns) return {};   // every occurrence, not the summaries of repeats
+        return to_.write(ev);
     }
     bool sees_repeats() const override { return true; }
 
@@ -238,7 +239,7 @@ base::Result<std::vector<std::unique_ptr<alert::Sink>>> Daemon::make_sinks(const
     bool tty = ::isatty(STDERR_FILENO) == 1;
     if (c.alerts.stderr_output == "always" || (c.alerts.stderr_output == "auto" && tty))
         sinks.push_back(alert::stderr_sink());
-    sinks.push_back(event_store_sink(database_, c.events));
+    sinks.push_back(alert::event_store_sink(database_, c.events));
     if (responder_) sinks.push_back(forwarding_sink(*responder_));
     if (!c.alerts.json_path.empty()) {
         auto s = alert::json_lines_sink(c.alerts.json_path, c.alerts.format == "falco" ? alert::JsonFormat::Falco
@@ -273,6 +274,13 @@ void Daemon::step_alerts() {
     }
     if (sinks)
         for (auto& sink : *sinks) alerts_->add_sink(std::move(sink));
+    alerts_->set_failure_reporter([](std::string_view sink, const base::Error& why, bool failing) {
+        if (failing)
+            logger()->error("alert sink {} failing: {} (alerts it cannot write are lost to it; counted in "
+                            "alert_sink_failures)", sink, why.message());
+        else
+            logger()->warn("alert sink {} writes again", sink);
+    });
     alerts_->start();
 }
 
@@ -698,6 +706,11 @@ int Daemon::run() {
     }
     host_devs_ = host_devices(cfg_);
     step_alerts();
+    gate_ = std::make_unique<gate::ExecGate>(*group_, *this, gate_options(cfg_));
+    if (auto r = gate_->start(); !r) {   // nothing is marked yet: no exec waits on it
+        logger()->critical("start: {}", r.error().message());
+        return 1;
+    }
     BuilderOptions bo;
     bo.database = database_;
     bo.threads = cfg_.baseline.threads;
@@ -713,8 +726,6 @@ int Daemon::run() {
         [this](const LayerReport& r) { on_layer_report(r); });
     builder_->start();
     metadata_ = std::make_unique<discovery::Metadata>(cfg_.discovery);
-    gate_ = std::make_unique<gate::ExecGate>(*group_, *this, gate_options(cfg_));
-    gate_->start();
     container_mounts_ = std::make_unique<ContainerMounts>(*group_, registry_, [](bool warning, const std::string& line) {
         if (warning) logger()->warn("{}", line);
         else logger()->info("{}", line);
@@ -791,10 +802,10 @@ void Daemon::shut_down() {
     gate_->stop();   // marks removed, pending events answered
     const auto& k = gate_->counters();
     logger()->info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} "
-                   "cache_hits={} (warm {}) cache_misses={} image_inode={} drift_unhashed={} hashed={} alerts_dropped={}",
+                   "cache_hits={} (warm {}) cache_misses={} image_inode_fast_path={} drift_unhashed={} hashed={} alerts_dropped={}",
                    k.events.load(), k.allowed_total(), k.denied.load(), k.fallback.load(), k.timeouts.load(),
                    k.overload.load(), gate_->cache().hits() + k.warm_hits.load(), k.warm_hits.load(),
-                   gate_->cache().misses(), k.lower_fast_path.load(),
+                   gate_->cache().misses(), k.image_inode_fast_path.load(),
                    k.drift_unhashed.load(), k.hashed.load(), alerts_->dropped());
     builder_->stop();
     alerts_->stop();

@@ -25,7 +25,7 @@
 #include "layerlock/alert/alerts.hpp"
 #include "layerlock/config/config.hpp"
 #include "layerlock/discovery/containers.hpp"
-#include "layerlock/policy/change_rules.hpp"
+#include "layerlock/watch/file_drift.hpp"
 #include "layerlock/daemon/metrics.hpp"
 #include "layerlock/control/control.hpp"
 #include "layerlock/discovery/mounts.hpp"
@@ -54,7 +54,6 @@ model::DriftEvent file_event(const gate::GatedContainer& c, const watch::FileCha
 std::unique_ptr<alert::Sink> forwarding_sink(alert::Sink& to);
 
 // Stores every drift event in the event table (file_drift.cpp).
-std::unique_ptr<alert::Sink> event_store_sink(const std::string& database, const config::EventConfig& limits);
 
 class Daemon final : public gate::Environment {
 public:
@@ -116,7 +115,7 @@ private:
     void apply_code_gate(const gate::GatedContainer& c);
     policy::FileRules current_file_rules() {
         std::lock_guard lock(cfg_mu_);
-        return policy::file_rules(cfg_);
+        return watch::file_rules(cfg_);
     }
     std::string handle_control(const std::string& request);
     MetricsSnapshot metrics_snapshot();
@@ -139,9 +138,8 @@ private:
     // Scan limits for a container's writable layer: a file the gate hashed (same
     // inode, same version) is not hashed again.
     watch::ScanLimits drift_limits(dev_t dev);
-    std::size_t report_packages(const gate::GatedContainer& c, const watch::FileChange& ch,
-                                const policy::FileVerdict& v, int upper_fd, baseline::Store& store,
-                                baseline::EventStore& events);
+    std::optional<std::size_t> report_finding(const gate::GatedContainer& c, const watch::Finding& f,
+                                              baseline::EventStore& events, const watch::TouchedPath* touched = nullptr);
     int wait_for_signals();
     int serve();        // after the first discovery, until a stop signal: the exit status
     void shut_down();   // the mirror of run()'s start-up

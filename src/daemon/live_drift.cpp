@@ -86,24 +86,10 @@ void Daemon::judge_touched(const watch::TouchedPath& t, baseline::Store& store, 
     const bool rehash = last == std::chrono::steady_clock::time_point{} || now - last >= kRehashAfter;
     if (!rehash) limits.max_hash_bytes = 0;
     if (recently_hashed_.size() > 65536) recently_hashed_.clear();   // bounded; at worst a file is hashed again
-    auto ch = watch::examine(upper.get(), t.path, [&](std::string_view p) { return store.lookup(c->info.lowers, p); },
-                             limits);
-    if (ch && ch->sha256 && rehash) recently_hashed_[{dev, t.path}] = now;
-    if (!ch || (ch->type == 'd' && ch->change == watch::Change::Metadata && ch->detail.rfind("mode", 0) != 0)) return;
-    auto v = policy::classify_change(*ch, c->info, current_file_rules());
-    std::string change(watch::to_string(ch->change));
-    if (!t.renamed_from.empty() && ch->change == watch::Change::Added) change = "renamed";
-    std::string digest = ch->sha256 ? model::to_hex(*ch->sha256) : std::string();
-    if (!events.first_report(c->info.id, ch->path, change, digest)) return;
-    auto ev = file_event(*c, *ch, v);
-    ev.change = change;
-    ev.count = t.events;
-    if (change == "renamed") ev.detail = "from " + t.renamed_from;
-    if (!alerts_->publish_wait(std::move(ev), &stopping_)) {   // never dropped: recorded only once handed on
-        events.forget_report(c->info.id, ch->path, change, digest);
-        return;
-    }
-    if (v.kind == "package") report_packages(*c, *ch, v, upper.get(), store, events);
+    auto f = watch::examine_drift(upper.get(), t.path, c->info, store, current_file_rules(), limits);
+    if (f && f->change.sha256 && rehash) recently_hashed_[{dev, t.path}] = now;
+    if (!f || !watch::worth_alerting(f->change)) return;
+    report_finding(*c, *f, events, &t);
 }
 
 void Daemon::handle_batch(watch::WatchBatch batch, baseline::Store& store, baseline::EventStore& events) {

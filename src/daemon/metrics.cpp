@@ -86,6 +86,10 @@ std::string metrics_text(const MetricsSnapshot& m) {
     counter("layerlock_alerts_delivered_total", "Alerts handed to the sinks (journald, JSON lines, event table).",
             d(m.alerts_delivered));
     counter("layerlock_alerts_dropped_total", "Alerts dropped because the alert queue was full.", d(m.alerts_dropped));
+    counter("layerlock_alert_sink_failures_total",
+            "Alerts a sink could not write (journald down, a full disk, the database gone); logged per sink once when "
+            "it starts failing and once when it writes again.",
+            d(m.alert_sink_failures));
     counter("layerlock_alerts_suppressed_total", "Repeats of an alert counted into its summary (deduplication).",
             d(m.alerts_suppressed));
     counter("layerlock_alert_summaries_total", "Summaries of repeated alerts sent when their window closed.",

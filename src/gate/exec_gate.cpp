@@ -61,13 +61,19 @@ void ExecGate::forget_verdicts() {
     impl_->opts_version.fetch_add(1, std::memory_order_release);   // the reader drops its warm table and ignore marks
 }
 
-void ExecGate::start() {
+base::Result<void> ExecGate::start() {
     auto o = impl_->options();
     // Normal priority, all of them: an exec waits on each (base/thread.hpp).
+    auto started = impl_->reader_started.get_future();
     impl_->threads.emplace_back([this] {
         base::name_this_thread("ll-gate-read");
         impl_->reader_loop();
     });
+    if (auto why = started.get(); !why.empty()) {
+        impl_->threads.back().join();
+        impl_->threads.clear();
+        return base::unexpected(base::Error::plain("gate reader: " + why));
+    }
     for (unsigned i = 0; i < std::max(1u, o.workers); ++i)
         impl_->threads.emplace_back([this] {
             base::name_this_thread("ll-gate-hash");
@@ -87,6 +93,7 @@ void ExecGate::start() {
         (void)base::become_background_thread("ll-gate-alert");
         impl_->after_loop(impl_->alerts);
     });
+    return {};
 }
 
 void ExecGate::stop() noexcept {
@@ -107,6 +114,11 @@ void ExecGate::stop() noexcept {
 void ExecGate::Impl::reader_loop() {
     {
         ReaderWakeup w(options().tick);
+        reader_started.set_value(w.error());
+        if (!w.error().empty()) {
+            reader_done = true;   // nothing read, nothing to answer
+            return;
+        }
         wakeup = &w;
         while (!w.stop_requested() && !stopping) {
             read_batch();   // blocks until events or a wake-up signal
@@ -274,7 +286,7 @@ void ExecGate::Impl::handle(int event_fd, pid_t pid, const struct stat* stp, con
             answer_now(ev, c, policy::undecided(), o, std::nullopt, path);
             return;
         }
-        counters.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
+        counters.image_inode_fast_path.fetch_add(1, std::memory_order_relaxed);
         policy::Classification cls = policy::classify({policy::Source::LowerLayer, {}, {}, false, false});
         std::optional<model::Sha256> digest;
         if (prohibited(*c, path, std::nullopt, o)) {

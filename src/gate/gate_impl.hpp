@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -143,6 +144,7 @@ struct alignas(4096) ExecGate::Impl {
     // The reader sleeps in a blocking read(): one syscall per event. Signals from
     // ReaderWakeup interrupt it for the watchdog tick, deadlines and stop.
     std::atomic<ReaderWakeup*> wakeup{nullptr};
+    std::promise<std::string> reader_started;   // empty, or why the reader cannot run
     std::atomic<bool> reader_done{false};
     Lane small, large;
     // Background priority, both: alerts of answered execs (`alerts`), and the

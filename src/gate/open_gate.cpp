@@ -130,7 +130,7 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
     bool deleted = false;
     std::string path = t.mount ? mount_path(event_fd) : container_path(event_fd, *t.c, &deleted);
     if (!t.mount && !known && !deleted && served_from_lower(*t.c, path, st)) {
-        counters.lower_fast_path.fetch_add(1, std::memory_order_relaxed);
+        counters.image_inode_fast_path.fetch_add(1, std::memory_order_relaxed);
         if (!prohibited(*t.c, path, std::nullopt, o)) {
             gate.cache_.put(t.key, policy::classify({policy::Source::LowerLayer, {}, {}, false, false}));
             remember_warm(st, true);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace layerlock::gate {
@@ -38,18 +39,28 @@ ReaderWakeup::ReaderWakeup(std::chrono::milliseconds tick) : reader_(::pthread_s
     sa.sa_sigaction = on_wake;
     sa.sa_flags = SA_SIGINFO;   // no SA_RESTART: the blocking read returns EINTR
     sigemptyset(&sa.sa_mask);
-    ::sigaction(wake_signal(), &sa, nullptr);
+    if (::sigaction(wake_signal(), &sa, nullptr) != 0) {
+        error_ = std::string("sigaction: ") + std::strerror(errno);
+        return;
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, wake_signal());
     ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-    timers_ok_ = make_timer(&tick_, &tick_timer_) && make_timer(&deadline_, &deadline_timer_);
-    if (timers_ok_) {
-        itimerspec period{};
-        period.it_interval = to_timespec(tick);
-        period.it_value = period.it_interval;
-        ::timer_settime(tick_timer_, 0, &period, nullptr);
+    if (!make_timer(&tick_, &tick_timer_)) {
+        error_ = std::string("timer_create: ") + std::strerror(errno);
+        return;
     }
+    if (!make_timer(&deadline_, &deadline_timer_)) {
+        error_ = std::string("timer_create: ") + std::strerror(errno);
+        ::timer_delete(tick_timer_);
+        return;
+    }
+    timers_ok_ = true;
+    itimerspec period{};
+    period.it_interval = to_timespec(tick);
+    period.it_value = period.it_interval;
+    if (::timer_settime(tick_timer_, 0, &period, nullptr) != 0) error_ = std::string("timer_settime: ") + std::strerror(errno);
 }
 
 ReaderWakeup::~ReaderWakeup() {

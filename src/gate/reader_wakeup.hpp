@@ -13,17 +13,23 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 
 namespace layerlock::gate {
 
 class ReaderWakeup {
 public:
     // On the reader thread: installs the handler, unblocks the signal for this
-    // thread, starts the periodic tick.
+    // thread, starts the periodic tick. Check error() before use.
     explicit ReaderWakeup(std::chrono::milliseconds tick);
     ~ReaderWakeup();
     ReaderWakeup(const ReaderWakeup&) = delete;
     ReaderWakeup& operator=(const ReaderWakeup&) = delete;
+
+    // Empty, or why the reader cannot be woken (no handler, no timers): a reader
+    // without them sends no watchdog keep-alive and meets no deadline, so the gate
+    // refuses to start with it.
+    const std::string& error() const { return error_; }
 
     bool take_tick() { return tick_.exchange(false); }
     bool take_deadline() { return deadline_.exchange(false); }
@@ -42,6 +48,7 @@ private:
     pthread_t reader_;
     timer_t tick_timer_{}, deadline_timer_{};
     bool timers_ok_ = false;
+    std::string error_;
 };
 
 }  // namespace layerlock::gate

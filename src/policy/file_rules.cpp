@@ -78,25 +78,3 @@ FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
 }
 
 }  // namespace layerlock::policy
-
-namespace layerlock::policy {
-
-model::DriftEvent file_event(const model::Container& c, const watch::FileChange& ch, const FileVerdict& v,
-                             std::int64_t now_ns, model::Mode mode) {
-    model::DriftEvent d;
-    d.kind = v.kind;
-    d.severity = v.severity;
-    d.action = mode == model::Mode::Learn && !v.quiet ? "learned" : "alerted";
-    d.reason = v.why;
-    d.change = std::string(watch::to_string(ch.change));
-    d.detail = ch.detail;
-    d.path = ch.path;
-    d.quiet = v.quiet;
-    d.location = "writable-layer";
-    if (ch.sha256) d.sha256 = model::to_hex(*ch.sha256);
-    model::describe_container(d, c);
-    model::stamp(d, now_ns);
-    return d;
-}
-
-}  // namespace layerlock::policy

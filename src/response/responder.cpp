@@ -146,22 +146,23 @@ void Responder::stop() noexcept {
 
 std::uint64_t Responder::dropped() const { return dropped_; }
 
-void Responder::write(const model::DriftEvent& ev) {
-    if (ev.kind == "response" || ev.container_id.empty()) return;
+base::Result<void> Responder::write(const model::DriftEvent& ev) {
+    if (ev.kind == "response" || ev.container_id.empty()) return {};
     auto target = hooks_.container(ev.container_id);
-    if (!target) return;
+    if (!target) return {};
     auto actions = actions_for(hooks_.config().rules, ev, target->mode);
     std::erase(actions, std::string("quarantine"));   // taken before the alert, from the event's fd
-    if (actions.empty()) return;
+    if (actions.empty()) return {};
     {
         std::lock_guard lock(mu_);
         if (queue_.size() >= kMaxQueued) {
             ++dropped_;
-            return;
+            return base::unexpected(base::Error::plain("response queue full: actions not taken"));
         }
         queue_.push_back({ev, std::move(actions), std::move(*target)});
     }
     cv_.notify_one();
+    return {};
 }
 
 std::optional<std::string> Responder::keep_sample(int fd, const model::DriftEvent& ev) {

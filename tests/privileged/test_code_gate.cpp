@@ -156,7 +156,7 @@ struct Harness {
         base::UniqueFd root(::open(fx.merged().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         REQUIRE(group.mark_filesystem(root.get(), code != model::CodeGate::Off));
         gate = std::make_unique<gate::ExecGate>(group, env, options_with_rules());
-        gate->start();
+        REQUIRE(gate->start());
     }
     ~Harness() { gate->stop(); }
     static gate::FanotifyGroup open_group() {
@@ -335,7 +335,7 @@ TEST_CASE("a mount mark gates execs on its mount, never on another mount of the 
         env.mounts[id] = {c, std::make_shared<gate::GatedMount>(gate::GatedMount{id, "/mnt", "tmpfs"})};
         REQUIRE(group->mark_mount(b_fd.get(), true));
         gate::ExecGate g(*group, env, gate::GateOptions{});
-        g.start();
+        REQUIRE(g.start());
         CHECK(test::run((b / "tool").string(), {"true"}) == EPERM);   // the container's view: gated
         CHECK(test::run((a / "tool").string(), {"true"}) == 0);       // the host's view: never asked
         auto events = env.take(1);

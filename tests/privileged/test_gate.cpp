@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
@@ -147,7 +148,7 @@ struct Harness {
         REQUIRE(group.mark_filesystem(root));
         ::close(root);
         gate = std::make_unique<gate::ExecGate>(group, env, opts);
-        gate->start();
+        REQUIRE(gate->start());
     }
     ~Harness() { gate->stop(); }
     // Hashes the lower layer into a baseline database the gate then uses.
@@ -172,11 +173,32 @@ struct Harness {
 
 }  // namespace
 
+TEST_CASE("a reader that cannot create its timers refuses to start: no watchdog tick, no deadlines") {
+    // POSIX timers take a queued-signal slot: with none allowed, timer_create fails
+    // (EAGAIN), as it does for a daemon that hit RLIMIT_SIGPENDING.
+    auto group = Harness::open_group();
+    TestEnv env;
+    struct rlimit was{};
+    REQUIRE(::getrlimit(RLIMIT_SIGPENDING, &was) == 0);
+    struct rlimit none = was;
+    none.rlim_cur = 0;
+    REQUIRE(::setrlimit(RLIMIT_SIGPENDING, &none) == 0);
+    gate::ExecGate gate(group, env, {});
+    auto started = gate.start();
+    ::setrlimit(RLIMIT_SIGPENDING, &was);
+    REQUIRE_FALSE(started);
+    CHECK(started.error().message().find("timer_create") != std::string::npos);
+    gate.stop();   // nothing left running to stop
+    gate::ExecGate with_timers(group, env, {});
+    REQUIRE(with_timers.start());
+    with_timers.stop();
+}
+
 TEST_CASE("an image binary served from the lower layer runs in enforce mode, quietly") {
     Harness h(model::Mode::Enforce);
     CHECK(test::run(h.fx.at("bin/busybox")) == 0);
     CHECK(h.gate->counters().events == 1);
-    CHECK(h.gate->counters().lower_fast_path == 1);
+    CHECK(h.gate->counters().image_inode_fast_path == 1);
     CHECK(h.env.take(0).empty());
 }
 
@@ -470,7 +492,7 @@ TEST_CASE("a lower file whose name now leads to a modified copy is not trusted b
         f << "x";
     }
     CHECK(test::run(h.fx.at("bin/other")) == EPERM);
-    CHECK(h.gate->counters().lower_fast_path == 0);
+    CHECK(h.gate->counters().image_inode_fast_path == 0);
 }
 
 TEST_CASE("the verdict cache serves an unchanged file and never a changed one") {

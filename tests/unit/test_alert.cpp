@@ -2,8 +2,12 @@
 // Unit tests of the event record and its views (alert/record.hpp), alert
 // deduplication (alert/dedup.hpp) and the metrics exposition (daemon/metrics.hpp).
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -13,8 +17,10 @@
 #include "layerlock/alert/alerts.hpp"
 #include "layerlock/alert/dedup.hpp"
 #include "layerlock/alert/record.hpp"
+#include "layerlock/baseline/events.hpp"
 #include "layerlock/daemon/metrics.hpp"
 #include "layerlock/process/procfs.hpp"
+#include "test_support.hpp"
 
 using namespace layerlock;
 namespace json = boost::json;
@@ -194,10 +200,12 @@ std::size_t size_of(const std::vector<model::DriftEvent>& v) {
 class Collect final : public alert::Sink {
 public:
     Collect(std::vector<model::DriftEvent>& into, bool every) : into_(into), every_(every) {}
-    void write(const model::DriftEvent& ev) override {
+    base::Result<void> write(const model::DriftEvent& ev) override {
         std::lock_guard lock(collected);
         into_.push_back(ev);
+        return {};
     }
+    std::string_view name() const override { return "collect"; }
     bool sees_repeats() const override { return every_; }
 
 private:
@@ -253,6 +261,97 @@ TEST_CASE("publish drops when the queue is full, publish_wait waits for room and
     CHECK(queued.load() == 184);
     CHECK(out.size() == 200);
     CHECK(q.dropped() == 1);
+}
+
+namespace {
+// Refuses the writes whose index is in `refuse` (0-based), writes the others.
+class Flaky final : public alert::Sink {
+public:
+    explicit Flaky(std::set<int> refuse) : refuse_(std::move(refuse)) {}
+    base::Result<void> write(const model::DriftEvent&) override {
+        if (refuse_.count(n_++)) return base::unexpected(base::Error::from_errno("write", ENOSPC));
+        return {};
+    }
+    std::string_view name() const override { return "flaky"; }
+
+private:
+    std::set<int> refuse_;
+    int n_ = 0;
+};
+
+model::DriftEvent numbered(int i) {
+    auto e = exec_drift();
+    e.path = "/tmp/f" + std::to_string(i);
+    return e;
+}
+
+struct Report {
+    std::string sink, why;
+    bool failing;
+};
+}  // namespace
+
+TEST_CASE("a failing sink is counted per alert and reported once when it fails and once when it writes again") {
+    std::vector<model::DriftEvent> others;
+    std::vector<Report> reports;   // the alert thread's until stop() joins it
+    alert::AlertQueue q(64);
+    q.add_sink(std::make_unique<Flaky>(std::set<int>{2, 3, 4, 7}));
+    q.add_sink(std::make_unique<Collect>(others, false));
+    q.set_failure_reporter([&](std::string_view sink, const base::Error& why, bool failing) {
+        reports.push_back({std::string(sink), why.message(), failing});
+    });
+    for (int i = 0; i < 10; ++i) q.publish(numbered(i));
+    q.start();
+    q.stop();
+    CHECK(q.sink_failures() == 4);
+    CHECK(others.size() == 10);   // the other sinks lose nothing
+    REQUIRE(reports.size() == 4);   // fails (2), writes again (5), fails (7), writes again (8)
+    CHECK(reports[0].sink == "flaky");
+    CHECK(reports[0].failing);
+    CHECK(reports[0].why.find("No space left") != std::string::npos);
+    CHECK_FALSE(reports[1].failing);
+    CHECK(reports[2].failing);
+    CHECK_FALSE(reports[3].failing);
+}
+
+TEST_CASE("the JSON lines sink reports a full disk instead of losing alerts silently") {
+    auto sink = alert::json_lines_sink("/dev/full");   // every write: ENOSPC
+    REQUIRE(sink);
+    auto written = (*sink)->write(exec_drift());
+    REQUIRE_FALSE(written);
+    CHECK(written.error().message().find("/dev/full") != std::string::npos);
+    CHECK(written.error().message().find("No space left") != std::string::npos);
+}
+
+TEST_CASE("the event-table sink reports a database it cannot open or write, and recovers when it can") {
+    layerlock::test::TempDir dir;
+    const auto state = dir.path() / "state";
+    { std::ofstream(state) << "a file where the state directory should be"; }   // the database cannot be created
+    const auto db = (state / "layerlock.db").string();
+    auto sink = alert::event_store_sink(db, config::EventConfig{});
+    auto first = sink->write(numbered(1));
+    REQUIRE_FALSE(first);
+    CHECK(first.error().message().find(db) != std::string::npos);
+
+    std::filesystem::remove(state);
+    std::filesystem::create_directory(state);
+    REQUIRE(sink->write(numbered(2)));   // opened now
+    // The table gone from under it (another process, a damaged file): refused, then
+    // written again once the database is whole.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &other) == SQLITE_OK);
+    CHECK(sqlite3_exec(other, "DROP TABLE events", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(other);
+    CHECK_FALSE(sink->write(numbered(3)));
+    std::filesystem::remove(db);
+    std::filesystem::remove(db + "-wal");
+    std::filesystem::remove(db + "-shm");
+    REQUIRE(sink->write(numbered(4)));
+    auto events = baseline::EventStore::open(db, baseline::Access::ReadOnly);
+    REQUIRE(events);
+    auto rows = events->query({});
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].event.path == "/tmp/f4");
 }
 
 TEST_CASE("the metrics exposition names every family layerlock_ with HELP and TYPE, and sums histogram buckets") {

@@ -9,14 +9,17 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "layerlock/alert/dedup.hpp"
 #include "layerlock/base/result.hpp"
+#include "layerlock/config/config.hpp"
 #include "layerlock/model/types.hpp"
 
 namespace layerlock::alert {
@@ -24,7 +27,12 @@ namespace layerlock::alert {
 class Sink {
 public:
     virtual ~Sink() = default;
-    virtual void write(const model::DriftEvent& ev) = 0;
+    // Writes one alert. An error says why it was not written: the queue counts it and
+    // reports the sink failing (once, until it writes again); nothing is retried, the
+    // next alert tries again.
+    virtual base::Result<void> write(const model::DriftEvent& ev) = 0;
+    // A short name for logs and counters: "journald", "stderr", "json", "events", ...
+    virtual std::string_view name() const = 0;
     // True for a sink that acts on every occurrence (response actions); the others
     // get the first of repeated alerts at once and a summary when its window closes.
     virtual bool sees_repeats() const { return false; }
@@ -38,6 +46,9 @@ std::unique_ptr<Sink> stderr_sink();
 // (alert/record.hpp) or what Falco emits for the same detection.
 enum class JsonFormat { Layerlock, Falco };
 base::Result<std::unique_ptr<Sink>> json_lines_sink(const std::string& path, JsonFormat format = JsonFormat::Layerlock);
+// The event table of the state database (`layerlock events`), pruned to `limits`;
+// opened at the first alert, and again after a failure.
+std::unique_ptr<Sink> event_store_sink(const std::string& database, const config::EventConfig& limits);
 
 // The human one-line summary used as journald MESSAGE and on stderr.
 std::string message(const model::DriftEvent& ev);
@@ -64,6 +75,14 @@ public:
     // (nothing queued) once the queue stops or `cancel` is set.
     bool publish_wait(model::DriftEvent ev, const std::atomic<bool>* cancel = nullptr);
     void set_dedup_window(std::chrono::seconds w);
+    // Told on the alert thread when a sink starts failing (`failing`, with its first
+    // error) and when it writes again: once per change of state, not once per alert.
+    using FailureReporter = std::function<void(std::string_view sink, const base::Error& why, bool failing)>;
+    void set_failure_reporter(FailureReporter r) {
+        std::lock_guard lock(sinks_mu_);
+        reporter_ = std::move(r);
+    }
+    std::uint64_t sink_failures() const { return sink_failures_.load(); }   // writes refused by a sink
     std::uint64_t dropped() const { return dropped_.load(); }
     std::uint64_t delivered() const { return delivered_.load(); }
     std::uint64_t suppressed() const { return suppressed_.load(); }   // repeats counted into a summary
@@ -77,11 +96,13 @@ private:
     std::atomic<std::int64_t> dedup_window_s_;
     std::mutex sinks_mu_;   // held while a batch is written, and to swap sinks
     std::vector<std::unique_ptr<Sink>> sinks_;
+    std::vector<bool> failing_;         // per sink, parallel to sinks_
+    FailureReporter reporter_;
     std::mutex mu_;
     std::condition_variable cv_, space_;
     std::deque<model::DriftEvent> queue_;
     bool stopping_ = false;
-    std::atomic<std::uint64_t> dropped_{0}, delivered_{0}, suppressed_{0}, summaries_{0};
+    std::atomic<std::uint64_t> dropped_{0}, delivered_{0}, suppressed_{0}, summaries_{0}, sink_failures_{0};
     std::thread thread_;
 };
 

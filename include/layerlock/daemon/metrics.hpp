@@ -30,6 +30,7 @@ struct MetricsSnapshot {
     double latency_sum_seconds = 0;
     // Alerts.
     std::uint64_t alerts_delivered = 0, alerts_dropped = 0, alerts_suppressed = 0, alert_summaries = 0;
+    std::uint64_t alert_sink_failures = 0;
     // Containers gated, by (runtime, mode).
     std::map<std::pair<std::string, std::string>, std::uint64_t> containers;
     std::uint64_t baseline_layers = 0, baseline_files = 0;

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "layerlock/base/result.hpp"
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/baseline/image_facts.hpp"
 #include "layerlock/gate/fanotify_group.hpp"
@@ -150,7 +151,7 @@ struct GateCounters {
         allowed{0}, denied{0},   // answers given outside the reader's warm table
         warm_hits{0},            // allowed from the reader's own table, before the verdict cache
         fallback{0}, timeouts{0}, overload{0}, unknown_container{0}, hashed{0}, hashed_bytes{0},
-        lower_fast_path{0}, ignore_marks{0}, queue_overflows{0},
+        image_inode_fast_path{0}, ignore_marks{0}, queue_overflows{0},
         drift_unhashed{0},   // answered as drift before hashing (hashed after, for the alert)
         compared{0},         // compared byte for byte with the image's file instead of hashed
         changed_while_judged{0},
@@ -175,7 +176,9 @@ public:
     ExecGate(const ExecGate&) = delete;
     ExecGate& operator=(const ExecGate&) = delete;
 
-    void start();
+    // Starts the reader (refused, nothing left running, when it cannot be woken for
+    // its watchdog tick and deadlines), the workers and the after/alert lanes.
+    [[nodiscard]] base::Result<void> start();
     // Removes every mark, answers every pending event, joins the threads.
     void stop() noexcept;
     void set_options(const GateOptions& opts);   // on reload (not thread counts)

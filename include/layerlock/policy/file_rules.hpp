@@ -57,15 +57,3 @@ struct FileRules {
 FileVerdict classify_file(const FileFacts& f, const FileRules& rules = {});
 
 }  // namespace layerlock::policy
-
-#include "layerlock/watch/reconcile.hpp"
-
-namespace layerlock::policy {
-
-// The drift event one change of a container's writable layer is (the daemon's live
-// watch and reconcile, and `layerlock scan`, build it the same way). `mode`: the
-// container's; in learn mode the event is a candidate exception ("learned").
-model::DriftEvent file_event(const model::Container& c, const watch::FileChange& ch, const FileVerdict& v,
-                             std::int64_t now_ns, model::Mode mode = model::Mode::Monitor);
-
-}  // namespace layerlock::policy

@@ -59,7 +59,10 @@ public:
     void start();
     void stop() noexcept;
 
-    void write(const model::DriftEvent& ev) override;   // the alert thread
+    // The alert thread. Refused when the response queue is full (the alert's
+    // actions are not taken; counted in dropped()).
+    base::Result<void> write(const model::DriftEvent& ev) override;
+    std::string_view name() const override { return "responder"; }
     // Any thread, before the alert is published: keeps the file open as `fd` when a
     // rule asks to quarantine this alert's file. Returns the sample's SHA-256.
     std::optional<std::string> keep_sample(int fd, const model::DriftEvent& ev);
