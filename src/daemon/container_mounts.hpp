@@ -29,14 +29,14 @@
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/discovery/mounts.hpp"
 #include "layerlock/gate/fanotify_group.hpp"
-#include "registry.hpp"
+#include "layerlock/registry/registry.hpp"
 
 namespace layerlock::daemon {
 
 class ContainerMounts {
 public:
     using Log = std::function<void(bool warning, const std::string& line)>;
-    ContainerMounts(gate::FanotifyGroup& group, Registry& registry, Log log)
+    ContainerMounts(gate::FanotifyGroup& group, registry::Registry& registry, Log log)
         : group_(group), registry_(registry), log_(std::move(log)) {}
     ~ContainerMounts() { stop(); }
     ContainerMounts(const ContainerMounts&) = delete;
@@ -72,7 +72,7 @@ private:
     bool mark(dev_t dev, Tracked& t, const discovery::CodeMount& m);
 
     gate::FanotifyGroup& group_;
-    Registry& registry_;
+    registry::Registry& registry_;
     Log log_;
     std::map<dev_t, Tracked> tracked_;   // the thread's own
     std::mutex mu_;

@@ -39,7 +39,7 @@
 #include "layerlock/gate/exec_gate.hpp"
 #include "daemon_impl.hpp"
 #include "layerlock/process/procfs.hpp"
-#include "registry.hpp"
+#include "layerlock/registry/registry.hpp"
 
 namespace layerlock::daemon {
 

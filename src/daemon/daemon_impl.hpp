@@ -37,7 +37,7 @@
 #include "network_watch.hpp"
 #include "layerlock/process/monitor.hpp"
 #include "layerlock/response/responder.hpp"
-#include "registry.hpp"
+#include "layerlock/registry/registry.hpp"
 
 namespace layerlock::baseline {
 class Store;
@@ -183,7 +183,7 @@ private:
     std::unique_ptr<response::Responder> responder_;
     std::unique_ptr<process::ProcessMonitor> process_monitor_;
     std::unique_ptr<NetworkWatch> network_watch_;
-    Registry registry_;
+    registry::Registry registry_;
     std::vector<dev_t> host_devs_;
     std::map<std::uint64_t, dev_t> mounts_;      // mount id → overlay dev (discovery thread)
     // The same for overlays found in other mount namespaces, and the tables of the

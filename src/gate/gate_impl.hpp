@@ -224,12 +224,29 @@ struct alignas(4096) ExecGate::Impl {
     // Everything but the daemon's own execs and warm hits. `st`: the event fd's
     // fstat, nullptr when it failed (unknown container).
     [[gnu::noinline]] void handle(int event_fd, pid_t pid, const struct stat* st, const GateOptions& o);
+    void answer_cached_quietly(int event_fd, const struct stat& st, const GatedContainer& c,
+                               const policy::Classification& hit, const GateOptions& o);
+    void answer_unknown_container(PendingPtr& ev, const GateOptions& o);
+    void answer_image_inode(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c, const policy::FileKey& key,
+                            const std::string& path, const GateOptions& o);
+    void queue_for_worker(PendingPtr ev, const std::shared_ptr<const GatedContainer>& c, std::string path,
+                          const GateOptions& o);
     void answer_now(PendingPtr& ev, const std::shared_ptr<const GatedContainer>& c, const policy::Classification& cls,
                     const GateOptions& o, const std::optional<model::Sha256>& digest = std::nullopt,
                     std::string path = {});   // empty: read from the fd after the answer (if needed)
     void worker_loop(Lane& lane);
     // True when the job went on to the after lane (which then owns the fd).
+    // A worker's judgement of one event: compare_with_image, facts_of_content (the
+    // hash), version_after_reading (again on a newer version), answer_judged.
     bool judge(Job& job, const GateOptions& o);
+    policy::UpperFile compare_with_image(Job& job, const ImageFile& img, bool origin, std::optional<bool>& same,
+                                         const GateOptions& o);
+    policy::ExecFacts facts_of_content(Job& job, const ImageFile& img, bool origin, std::optional<bool> same,
+                                       std::optional<model::Sha256>& content);
+    enum class Version { Judged, Newer, KeepsChanging };
+    Version version_after_reading(Job& job, int attempt);
+    bool answer_judged(Job& job, const policy::Classification& cls, const std::optional<model::Sha256>& content,
+                       const GateOptions& o);
     bool answer_unhashed(Job& job, const policy::Classification& cls, bool image_file_at_path,
                          const GateOptions& o);
     // The alert of an answered exec, built and published on the after lane (or
