@@ -13,12 +13,7 @@ void AlertQueue::start() {
 }
 
 void AlertQueue::stop() {
-    {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    space_.notify_all();
+    queue_.stop(/*drain=*/true);   // what is queued is still delivered
     if (thread_.joinable()) thread_.join();
 }
 
@@ -33,29 +28,11 @@ void AlertQueue::set_dedup_window(std::chrono::seconds w) {
 }
 
 void AlertQueue::publish(model::DriftEvent ev) {
-    {
-        std::lock_guard lock(mu_);
-        if (queue_.size() >= capacity_) {
-            dropped_.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        queue_.push_back(std::move(ev));
-    }
-    cv_.notify_one();
+    if (!queue_.push(std::move(ev), capacity_)) dropped_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool AlertQueue::publish_wait(model::DriftEvent ev, const std::atomic<bool>* cancel) {
-    {
-        std::unique_lock lock(mu_);
-        for (;;) {
-            if (stopping_ || (cancel && cancel->load(std::memory_order_relaxed))) return false;
-            if (queue_.size() < capacity_) break;
-            space_.wait_for(lock, std::chrono::milliseconds(100));   // `cancel` is not under mu_: looked at again
-        }
-        queue_.push_back(std::move(ev));
-    }
-    cv_.notify_one();
-    return true;
+    return queue_.push_wait(std::move(ev), capacity_, cancel);
 }
 
 // `first`: the first of its window (or not deduplicated, or a summary): every
@@ -77,18 +54,9 @@ void AlertQueue::deliver(const model::DriftEvent& ev, bool first) {
 
 void AlertQueue::run() {
     for (;;) {
-        std::deque<model::DriftEvent> batch;
         bool last = false;
         const auto at = dedup_.next_due();   // the deduplicator is this thread's alone
-        {
-            std::unique_lock lock(mu_);
-            auto ready = [&] { return stopping_ || !queue_.empty(); };
-            if (at) cv_.wait_until(lock, *at, ready);
-            else cv_.wait(lock, ready);
-            last = queue_.empty() && stopping_;
-            batch.swap(queue_);
-        }
-        space_.notify_all();
+        auto batch = queue_.pop_all_until(at ? *at : base::WorkQueue<model::DriftEvent>::Clock::time_point::max(), &last);
         dedup_.set_window(std::chrono::seconds(dedup_window_s_.load(std::memory_order_relaxed)));
         // Windows closed by now are summed up before this batch opens new ones; on
         // stop, every open window.

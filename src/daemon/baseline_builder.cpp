@@ -30,19 +30,14 @@ void BaselineBuilder::start() {
 }
 
 void BaselineBuilder::stop() {
-    {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
+    queue_.stop();
     if (thread_.joinable()) thread_.join();
 }
 
 void BaselineBuilder::enqueue(const std::vector<std::string>& layers) {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(mu_);   // queued_ and the queue change together
     for (const auto& l : layers)
-        if (queued_.insert(l).second) queue_.push_back(l);
-    cv_.notify_one();
+        if (queued_.insert(l).second) queue_.push(l);
 }
 
 std::map<std::string, LayerReport> BaselineBuilder::reports() {
@@ -60,23 +55,15 @@ void BaselineBuilder::run() {
     const bool periodic = opts_.verify != "off" && opts_.verify_interval.count() > 0;
     auto next_check = Clock::now() + opts_.verify_interval;
     for (;;) {
-        std::string layer;
-        {
-            std::unique_lock lock(mu_);
-            auto ready = [&] { return stopping_ || !queue_.empty(); };
-            if (periodic) cv_.wait_until(lock, next_check, ready);
-            else cv_.wait(lock, ready);
-            if (stopping_) return;
-            if (queue_.empty()) {   // the periodic check is due
-                lock.unlock();
-                check_again(*store);
-                next_check = Clock::now() + opts_.verify_interval;
-                continue;
-            }
-            layer = std::move(queue_.front());
-            queue_.pop_front();
+        bool stopped = false;
+        auto layer = queue_.pop_until(periodic ? next_check : Clock::time_point::max(), &stopped);
+        if (stopped) return;
+        if (!layer) {   // the periodic check is due
+            check_again(*store);
+            next_check = Clock::now() + opts_.verify_interval;
+            continue;
         }
-        process(*store, layer);
+        process(*store, *layer);
     }
 }
 
@@ -92,9 +79,7 @@ void BaselineBuilder::process(baseline::Store& store, const std::string& layer) 
         auto stats = store.import_layer(layer, opts_.threads, content);
         if (stats && stats->state == baseline::LayerState::Building) {
             // Another process (layerlock baseline build) holds it: look again later.
-            std::unique_lock lock(mu_);
-            cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
-            queue_.push_back(layer);
+            if (queue_.sleep_for(std::chrono::milliseconds(500))) queue_.push(layer);
             return;
         }
         if (stats)

@@ -10,9 +10,7 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -20,6 +18,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "layerlock/base/work_queue.hpp"
 
 namespace layerlock::baseline {
 class Store;
@@ -71,12 +71,10 @@ private:
     Log log_;
     Report report_;
     std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<std::string> queue_;
+    base::WorkQueue<std::string> queue_;   // layers to hash or check
     std::set<std::string> queued_;
     std::map<std::string, LayerReport> reports_;   // guarded by mu_
     std::set<std::string> verified_;               // checked once since start (builder thread only)
-    bool stopping_ = false;
     std::thread thread_;
 };
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "baseline_builder.hpp"
-#include "dev_queue.hpp"
+#include "layerlock/base/work_queue.hpp"
 #include "layerlock/baseline/image_facts.hpp"
 #include "layerlock/alert/alerts.hpp"
 #include "layerlock/config/config.hpp"
@@ -202,7 +202,7 @@ private:
     base::UniqueFd stop_fd_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
     std::atomic<bool> stopping_{false};
     std::thread discovery_thread_, metadata_thread_;
-    DevQueue metadata_queue_;
+    base::WorkQueue<dev_t> metadata_queue_;   // containers whose engine metadata is wanted
     std::atomic<bool> initial_sync_done_{false};
     std::atomic<bool> discovery_failed_{false};   // the mount table could not be watched: run() stops
     std::chrono::steady_clock::time_point last_watchdog_{};
@@ -214,7 +214,7 @@ private:
     std::map<std::string, model::Mode> live_modes_;   // container id → mode (layerlock mode); under cfg_mu_
     control::ControlServer control_;
     std::thread drift_thread_;
-    DevQueue drift_queue_;
+    base::WorkQueue<dev_t> drift_queue_;      // containers to reconcile
     std::thread watch_thread_;
     std::mutex watch_mu_;
     std::vector<std::pair<dev_t, bool>> watch_commands_;   // (dev, add?) for the watch thread

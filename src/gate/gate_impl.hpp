@@ -18,6 +18,7 @@
 #include <string>
 
 #include "exec_facts.hpp"
+#include "layerlock/base/work_queue.hpp"
 #include "layerlock/gate/exec_gate.hpp"
 #include "layerlock/policy/code_rules.hpp"
 #include "layerlock/policy/exec_rules.hpp"
@@ -61,44 +62,10 @@ struct Job {
     bool answer_code = false;
 };
 
-// A bounded FIFO served by its own threads.
-class Lane {
-public:
-    bool push(Job job, std::size_t limit) {
-        std::lock_guard lock(mu_);
-        if (stopping_ || jobs_.size() >= limit) return false;
-        jobs_.push_back(std::move(job));
-        cv_.notify_one();
-        return true;
-    }
-    std::optional<Job> pop() {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return std::nullopt;
-        Job j = std::move(jobs_.front());
-        jobs_.pop_front();
-        return j;
-    }
-    // `drain`: pop() still hands out the jobs already queued (they are answered
-    // already and only their alerts remain); otherwise they are dropped and their
-    // PendingExec destructors answer the fallback.
-    std::size_t size() {
-        std::lock_guard lock(mu_);
-        return jobs_.size();
-    }
-    void stop(bool drain = false) {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-        if (!drain) jobs_.clear();
-        cv_.notify_all();
-    }
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<Job> jobs_;
-    bool stopping_ = false;
-};
+// A worker or after lane: bounded by max_pending. Stopped without draining, its
+// jobs are dropped and their PendingExec destructors answer the fallback; drained,
+// the jobs (answered already, only their alerts remain) are still handed out.
+using Lane = base::WorkQueue<Job>;
 
 // Page-aligned: the reader's warm-path fields open the object, so a warm exec
 // touches a few cache lines of one page of it.

@@ -136,15 +136,11 @@ void Responder::start() {
 }
 
 void Responder::stop() noexcept {
-    {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
+    queue_.stop();
     if (thread_.joinable()) thread_.join();
 }
 
-std::uint64_t Responder::dropped() const { return dropped_; }
+std::uint64_t Responder::dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
 base::Result<void> Responder::write(const model::DriftEvent& ev) {
     if (ev.kind == "response" || ev.container_id.empty()) return {};
@@ -153,15 +149,10 @@ base::Result<void> Responder::write(const model::DriftEvent& ev) {
     auto actions = actions_for(hooks_.config().rules, ev, target->mode);
     std::erase(actions, std::string("quarantine"));   // taken before the alert, from the event's fd
     if (actions.empty()) return {};
-    {
-        std::lock_guard lock(mu_);
-        if (queue_.size() >= kMaxQueued) {
-            ++dropped_;
-            return base::unexpected(base::Error::plain("response queue full: actions not taken"));
-        }
-        queue_.push_back({ev, std::move(actions), std::move(*target)});
+    if (!queue_.push({ev, std::move(actions), std::move(*target)}, kMaxQueued)) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        return base::unexpected(base::Error::plain("response queue full: actions not taken"));
     }
-    cv_.notify_one();
     return {};
 }
 
@@ -177,18 +168,10 @@ std::optional<std::string> Responder::keep_sample(int fd, const model::DriftEven
 }
 
 void Responder::run() {
-    for (;;) {
-        Job job;
-        {
-            std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (stopping_) return;
-            job = std::move(queue_.front());
-            queue_.pop_front();
-        }
+    while (auto job = queue_.pop()) {
         // Kill and freeze first (fastest isolation), forensics while frozen, stop last.
         for (const char* a : {"kill", "freeze", "forensics", "stop"})
-            if (wants(job.actions, a)) act(job, a);
+            if (wants(job->actions, a)) act(*job, a);
     }
 }
 

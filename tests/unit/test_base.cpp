@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "layerlock/base/fs.hpp"
 #include "layerlock/base/thread.hpp"
 #include "layerlock/base/unique_fd.hpp"
+#include "layerlock/base/work_queue.hpp"
 #include "layerlock/model/types.hpp"
 #include "test_support.hpp"
 
@@ -157,4 +159,59 @@ TEST_CASE("a background thread is named and lowered to nice +10 alone; threads i
     CHECK(child == 10);
     CHECK(std::string(name) == "ll-test-backgro");                               // cut to 15 bytes
     CHECK(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())) == before);   // the caller is untouched
+}
+
+TEST_CASE("the work queue: bounded, drained or dropped on stop, deadlines, waiting for room") {
+    using Q = base::WorkQueue<std::shared_ptr<int>>;
+    Q q;
+    auto item = [](int v) { return std::make_shared<int>(v); };
+    CHECK(q.push(item(1), 2));
+    CHECK(q.push(item(2), 2));
+    CHECK_FALSE(q.push(item(3), 2));   // full
+    CHECK(q.size() == 2);
+    auto one = q.pop();
+    REQUIRE(one);
+    CHECK(**one == 1);
+
+    bool stopped = true;
+    auto t0 = Q::Clock::now();
+    auto got = q.pop_until(t0 + std::chrono::milliseconds(50), &stopped);
+    REQUIRE(got);
+    CHECK(**got == 2);
+    CHECK_FALSE(stopped);
+    got = q.pop_until(Q::Clock::now() + std::chrono::milliseconds(30), &stopped);
+    CHECK_FALSE(got);   // the deadline passed
+    CHECK_FALSE(stopped);
+
+    // Waiting for room: the consumer's pop makes it; a cancel ends the wait unqueued.
+    CHECK(q.push(item(4), 1));
+    std::thread consumer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        (void)q.pop();
+    });
+    CHECK(q.push_wait(item(5), 1));
+    consumer.join();
+    std::atomic<bool> cancel{true};
+    CHECK_FALSE(q.push_wait(item(6), 1, &cancel));
+    auto all = q.pop_all_until(Q::Clock::now(), &stopped);
+    REQUIRE(all.size() == 1);
+    CHECK(*all.front() == 5);
+
+    // Stopped with drain: still handed out, then nothing; without: destroyed at once.
+    auto kept = item(7);
+    CHECK(q.push(kept));
+    q.stop(/*drain=*/true);
+    CHECK_FALSE(q.push(item(8)));   // refused once stopped
+    got = q.pop();
+    REQUIRE(got);
+    CHECK(**got == 7);
+    CHECK_FALSE(q.pop());
+    Q dropped;
+    auto watched = item(9);
+    CHECK(dropped.push(watched));
+    CHECK(watched.use_count() == 2);
+    dropped.stop();
+    CHECK(watched.use_count() == 1);   // the queue's copy destroyed by stop()
+    CHECK_FALSE(dropped.pop());
+    CHECK_FALSE(dropped.sleep_for(std::chrono::milliseconds(1000)));   // returns at once: stopped
 }

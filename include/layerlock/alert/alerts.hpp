@@ -6,9 +6,7 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +17,7 @@
 
 #include "layerlock/alert/dedup.hpp"
 #include "layerlock/base/result.hpp"
+#include "layerlock/base/work_queue.hpp"
 #include "layerlock/config/config.hpp"
 #include "layerlock/model/types.hpp"
 
@@ -98,10 +97,7 @@ private:
     std::vector<std::unique_ptr<Sink>> sinks_;
     std::vector<bool> failing_;         // per sink, parallel to sinks_
     FailureReporter reporter_;
-    std::mutex mu_;
-    std::condition_variable cv_, space_;
-    std::deque<model::DriftEvent> queue_;
-    bool stopping_ = false;
+    base::WorkQueue<model::DriftEvent> queue_;
     std::atomic<std::uint64_t> dropped_{0}, delivered_{0}, suppressed_{0}, summaries_{0}, sink_failures_{0};
     std::thread thread_;
 };

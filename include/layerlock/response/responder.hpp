@@ -18,8 +18,7 @@
 
 #include <sys/types.h>
 
-#include <condition_variable>
-#include <deque>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "layerlock/alert/alerts.hpp"
+#include "layerlock/base/work_queue.hpp"
 #include "layerlock/config/config.hpp"
 #include "layerlock/response/quarantine.hpp"
 
@@ -87,10 +87,8 @@ private:
     ResponderHooks hooks_;
     Quarantine quarantine_;
     std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<Job> queue_;
-    bool stopping_ = false;
-    std::uint64_t dropped_ = 0;
+    base::WorkQueue<Job> queue_;
+    std::atomic<std::uint64_t> dropped_{0};   // jobs refused: the queue was full
     std::map<std::string, std::string> frozen_;   // container id -> freezer control file (under mu_)
     std::thread thread_;
 };
