@@ -3,6 +3,7 @@
 // name) is escaped before it reaches any output; journald fields carry the
 // escaped form too, so `journalctl -o cat` can never print a raw control byte.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
@@ -27,17 +28,26 @@ namespace {
 
 std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s; }
 
-// One record, one write(2) (O_APPEND keeps the lines of concurrent writers whole).
-// A short write (a full disk) is a failure: the record was cut.
+// One record in one write(2) (O_APPEND keeps the lines of concurrent writers whole).
+// After a short write the rest is written; when that is refused (a full disk: the
+// short write's cause) the part written is taken back, so that a file holds whole
+// lines only: a reader of JSON lines would stop at a cut one, or read it glued to
+// the next.
 base::Result<void> write_line(int fd, const std::string& line, const std::string& what) {
-    for (;;) {
-        ssize_t n = ::write(fd, line.data(), line.size());
+    std::size_t done = 0;
+    while (done < line.size()) {
+        ssize_t n = ::write(fd, line.data() + done, line.size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return base::unexpected(base::Error::from_errno("write " + what));
-        if (static_cast<std::size_t>(n) < line.size())
-            return base::unexpected(base::Error::plain("write " + what + ": short write, the record was cut"));
-        return {};
+        if (n <= 0) {   // the rest refused (ENOSPC, EFBIG...): what was written is taken back
+            const int err = n < 0 ? errno : EIO;
+            struct stat st{};
+            if (done > 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= static_cast<off_t>(done))
+                (void)::ftruncate(fd, st.st_size - static_cast<off_t>(done));
+            return base::unexpected(base::Error::from_errno("write " + what, err));
+        }
+        done += static_cast<std::size_t>(n);
     }
+    return {};
 }
 
 // journald: the record's fields as LAYERLOCK_<KEY> (values escaped there), plus

@@ -56,7 +56,7 @@ void print_text(const model::Container& c, const std::vector<Finding>& found, mo
         ++shown;
         std::printf("  %-8s %-8s %-9s %s%s%s%s\n", f.verdict.kind.c_str(),
                     std::string(model::to_string(f.verdict.severity)).c_str(),
-                    std::string(watch::to_string(f.change.change)).c_str(), base::quote_if_needed(f.change.path).c_str(),
+                    std::string(model::to_string(f.change.change)).c_str(), base::quote_if_needed(f.change.path).c_str(),
                     f.change.detail.empty() ? "" : ("  (" + escape(f.change.detail) + ")").c_str(),
                     f.change.sha256 && f.change.change != watch::Change::Metadata ? "  sha256=" : "",
                     f.change.change != watch::Change::Metadata ? hex_or_empty(f.change).c_str() : "");
@@ -77,7 +77,7 @@ boost::json::object json_container(const model::Container& c, const std::vector<
         auto rec = alert::record(watch::file_event(c, f.change, f.verdict, now), alert::host_name());
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", f.change.mode & 07777);
-        rec["type"] = std::string(1, f.change.type);
+        rec["type"] = std::string(1, model::type_code(f.change.type));
         rec["mode"] = mode;
         rec["quiet"] = f.verdict.quiet;
         json::array packages;

@@ -76,7 +76,7 @@ std::optional<std::size_t> Daemon::report_finding(const gate::GatedContainer& c,
                                                   baseline::EventStore& events, const watch::TouchedPath* touched) {
     const auto& ch = f.change;
     std::string digest = ch.sha256 ? model::to_hex(*ch.sha256) : std::string();
-    std::string change(watch::to_string(ch.change));
+    std::string change(model::to_string(ch.change));
     const bool renamed = touched && !touched->renamed_from.empty() && ch.change == watch::Change::Added;
     if (renamed) change = "renamed";
     if (!events.first_report(c.info.id, ch.path, change, digest)) return 0;

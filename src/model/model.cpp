@@ -6,6 +6,18 @@
 
 namespace layerlock::model {
 
+std::string_view to_string(Change c) {
+    switch (c) {
+        case Change::Added: return "added";
+        case Change::Modified: return "modified";
+        case Change::Metadata: return "metadata";
+        case Change::Deleted: return "deleted";
+    }
+    return "modified";
+}
+
+char type_code(FileType t) { return static_cast<char>(t); }
+
 std::string_view to_string(Mode m) {
     switch (m) {
         case Mode::Enforce: return "enforce";

@@ -32,7 +32,7 @@ bool sensitive_path(std::string_view p) {
 
 bool privilege_bit_added(const FileFacts& f) {
     constexpr std::uint32_t kBits = 06000;   // setuid | setgid
-    return f.change != "deleted" && (f.mode & kBits & ~f.image_mode) != 0;
+    return f.change != model::Change::Deleted && (f.mode & kBits & ~f.image_mode) != 0;
 }
 
 bool matches(const std::string& pattern, const FileFacts& f) {
@@ -53,7 +53,7 @@ bool expected(const FileFacts& f, const FileRules& rules) {
 
 FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
     const std::string_view p = f.path;
-    const bool content = f.change == "added" || f.change == "modified";
+    const bool content = f.change == model::Change::Added || f.change == model::Change::Modified;
     const bool new_executable = content && f.executable && !f.directory;
     // Expected changes (quiet globs, [[allow]] rules) are stored but never alerted;
     // a new or changed executable or setuid bit is never expected.
@@ -73,7 +73,7 @@ FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
     }
     if (starts(p, "/etc/")) return {"config", sev.config, false, "configuration"};
     if (new_executable) return {"binary", sev.binary, false, "executable"};
-    if (f.directory && f.change == "metadata") return {"file", Severity::Info, false, "directory"};
+    if (f.directory && f.change == model::Change::Metadata) return {"file", Severity::Info, false, "directory"};
     return {"file", sev.file, false, "file"};
 }
 

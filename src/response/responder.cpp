@@ -99,7 +99,7 @@ json::array drift_json(const model::Container& c, const std::string& database) {
     auto changes = watch::reconcile(upper.get(), [&](std::string_view p) { return store->lookup(c.lowers, p); });
     if (!changes) return out;
     for (const auto& ch : *changes)
-        out.push_back(json::object{{"path", base::escape(ch.path)}, {"change", std::string(watch::to_string(ch.change))},
+        out.push_back(json::object{{"path", base::escape(ch.path)}, {"change", std::string(model::to_string(ch.change))},
                                    {"sha256", ch.sha256 ? model::to_hex(*ch.sha256) : ""}, {"detail", base::escape(ch.detail)}});
     return out;
 }

@@ -15,13 +15,13 @@ policy::FileRules file_rules(const config::Config& cfg) {
 }
 
 policy::FileVerdict classify(const FileChange& ch, const model::Container& c, const policy::FileRules& rules) {
-    policy::FileFacts f{ch.path, to_string(ch.change), ch.type == 'd', ch.executable,
+    policy::FileFacts f{ch.path, ch.change, ch.type == FileType::Directory, ch.executable,
                         ch.mode, ch.image_mode, c.name, c.image};
     return policy::classify_file(f, rules);
 }
 
 bool worth_alerting(const FileChange& ch) {
-    return !(ch.type == 'd' && ch.change == Change::Metadata && ch.detail.rfind("mode", 0) != 0);
+    return !(ch.type == FileType::Directory && ch.change == Change::Metadata && ch.detail.rfind("mode", 0) != 0);
 }
 
 model::DriftEvent file_event(const model::Container& c, const FileChange& ch, const policy::FileVerdict& v,

@@ -20,14 +20,14 @@
 namespace layerlock::watch {
 namespace {
 
-char type_of(const struct stat& st) {
-    if (S_ISREG(st.st_mode)) return 'f';
-    if (S_ISDIR(st.st_mode)) return 'd';
-    if (S_ISLNK(st.st_mode)) return 'l';
-    if (S_ISFIFO(st.st_mode)) return 'p';
-    if (S_ISSOCK(st.st_mode)) return 's';
-    if (S_ISCHR(st.st_mode)) return st.st_rdev == makedev(0, 0) ? 'w' : 'c';
-    return 'b';
+FileType type_of(const struct stat& st) {
+    if (S_ISREG(st.st_mode)) return FileType::Regular;
+    if (S_ISDIR(st.st_mode)) return FileType::Directory;
+    if (S_ISLNK(st.st_mode)) return FileType::Symlink;
+    if (S_ISFIFO(st.st_mode)) return FileType::Fifo;
+    if (S_ISSOCK(st.st_mode)) return FileType::Socket;
+    if (S_ISCHR(st.st_mode)) return st.st_rdev == makedev(0, 0) ? FileType::Whiteout : FileType::CharDevice;
+    return FileType::BlockDevice;
 }
 
 std::string mode_text(std::uint32_t m) {
@@ -92,23 +92,23 @@ FileChange examine_entry(int dirfd, const char* name, const std::string& path, c
     fc.type = type_of(st);
     fc.mode = st.st_mode;
     fc.size = static_cast<std::uint64_t>(st.st_size);
-    fc.executable = (st.st_mode & 0111) != 0 && fc.type == 'f';
+    fc.executable = (st.st_mode & 0111) != 0 && fc.type == FileType::Regular;
     auto in_image = image(path);
     if (in_image) fc.image_mode = in_image->mode;
-    if (fc.type == 'w' || xattr_whiteout(dirfd, name, st)) {
-        fc.type = 'w';
+    if (fc.type == FileType::Whiteout || xattr_whiteout(dirfd, name, st)) {
+        fc.type = FileType::Whiteout;
         fc.mode = 0;
         fc.change = Change::Deleted;
         fc.executable = false;
         return fc;
     }
-    if (fc.type == 'f') hash_regular(dirfd, name, st, limits, fc);
+    if (fc.type == FileType::Regular) hash_regular(dirfd, name, st, limits, fc);
     if (!in_image) {
         fc.change = Change::Added;
-    } else if (fc.type == 'f' && in_image->kind == baseline::EntryKind::Regular) {
+    } else if (fc.type == FileType::Regular && in_image->kind == baseline::EntryKind::Regular) {
         bool same = fc.sha256 && *fc.sha256 == in_image->sha256;
         fc.change = same ? Change::Metadata : Change::Modified;
-    } else if (fc.type == 'd' && (in_image->kind == baseline::EntryKind::Directory ||
+    } else if (fc.type == FileType::Directory && (in_image->kind == baseline::EntryKind::Directory ||
                                   in_image->kind == baseline::EntryKind::OpaqueDirectory)) {
         fc.change = Change::Metadata;
     } else {
@@ -117,7 +117,7 @@ FileChange examine_entry(int dirfd, const char* name, const std::string& path, c
     if (in_image && (in_image->mode & 07777) != (st.st_mode & 07777))
         fc.detail = "mode " + mode_text(in_image->mode) + " -> " + mode_text(st.st_mode);
     else if (fc.change == Change::Metadata)
-        fc.detail = fc.type == 'd' ? "directory entries changed" : "owner or timestamps changed";
+        fc.detail = fc.type == FileType::Directory ? "directory entries changed" : "owner or timestamps changed";
     return fc;
 }
 
@@ -133,7 +133,7 @@ base::Result<void> Walker::walk(int dirfd, const std::string& dir_path, unsigned
     if (depth >= kMaxDepth) {
         FileChange fc;
         fc.path = dir_path;
-        fc.type = 'd';
+        fc.type = FileType::Directory;
         fc.change = Change::Modified;
         fc.detail = "not scanned below: deeper than " + std::to_string(kMaxDepth) + " levels";
         out_.push_back(std::move(fc));
@@ -153,7 +153,7 @@ base::Result<void> Walker::walk(int dirfd, const std::string& dir_path, unsigned
         if (++seen_ > limits_.max_entries) {
             FileChange fc;
             fc.path = dir_path.empty() ? "/" : dir_path;
-            fc.type = 'd';
+            fc.type = FileType::Directory;
             fc.change = Change::Modified;
             fc.detail = "not scanned from here on: more than " + std::to_string(limits_.max_entries) +
                         " entries in the writable layer (what was scanned is reported; the live watch continues)";
@@ -183,15 +183,6 @@ base::Result<void> Walker::walk(int dirfd, const std::string& dir_path, unsigned
 
 }  // namespace
 
-std::string_view to_string(Change c) {
-    switch (c) {
-        case Change::Added: return "added";
-        case Change::Modified: return "modified";
-        case Change::Metadata: return "metadata";
-        case Change::Deleted: return "deleted";
-    }
-    return "modified";
-}
 
 namespace {
 

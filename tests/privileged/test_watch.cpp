@@ -121,12 +121,12 @@ TEST_CASE("hostile entries are listed, never followed or opened") {
     s.write(hostile, "x");
     auto r = s.run();
     ::close(sock);
-    CHECK(r["/tmp/out"].type == 'l');
+    CHECK(r["/tmp/out"].type == watch::FileType::Symlink);
     CHECK_FALSE(r["/tmp/out"].sha256);                 // the link's target was not read
-    CHECK(r["/tmp/fifo"].type == 'p');                 // and the FIFO did not hang the scan
-    CHECK(r["/tmp/mem"].type == 'c');
+    CHECK(r["/tmp/fifo"].type == watch::FileType::Fifo);                 // and the FIFO did not hang the scan
+    CHECK(r["/tmp/mem"].type == watch::FileType::CharDevice);
     CHECK_FALSE(r["/tmp/mem"].sha256);
-    CHECK(r["/tmp/sock"].type == 's');
+    CHECK(r["/tmp/sock"].type == watch::FileType::Socket);
     REQUIRE(r.count("/" + hostile));
     CHECK(r["/" + hostile].sha256 == digest::sha256_bytes("x", 1));
 }

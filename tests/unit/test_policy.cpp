@@ -257,7 +257,7 @@ TEST_CASE("forgetting a container's device drops only its entries") {
 #include "layerlock/policy/file_rules.hpp"
 
 namespace {
-policy::FileVerdict file(std::string_view path, std::string_view change, bool exec = false,
+policy::FileVerdict file(std::string_view path, model::Change change, bool exec = false,
                          std::uint32_t mode = 0100644, std::uint32_t image_mode = 0100644, bool dir = false) {
     return policy::classify_file({path, change, dir, exec, mode, image_mode});
 }
@@ -268,7 +268,7 @@ TEST_CASE("package databases and trees are package drift, high") {
                    "/var/lib/rpm/Packages", "/usr/lib/python3/dist-packages/requests-2.0.dist-info/METADATA",
                    "/app/node_modules/left-pad/package.json"}) {
         CAPTURE(p);
-        auto v = file(p, "modified");
+        auto v = file(p, model::Change::Modified);
         CHECK(v.kind == "package");
         CHECK(v.severity == model::Severity::High);
     }
@@ -278,52 +278,52 @@ TEST_CASE("sensitive configuration is critical, other /etc changes medium") {
     for (auto p : {"/etc/passwd", "/etc/shadow", "/etc/sudoers.d/x", "/etc/ld.so.preload", "/etc/cron.d/job",
                    "/root/.ssh/id_rsa", "/home/app/.ssh/authorized_keys"}) {
         CAPTURE(p);
-        CHECK(file(p, "modified").severity == model::Severity::Critical);
+        CHECK(file(p, model::Change::Modified).severity == model::Severity::Critical);
     }
-    auto v = file("/etc/motd", "modified");
+    auto v = file("/etc/motd", model::Change::Modified);
     CHECK(v.kind == "config");
     CHECK(v.severity == model::Severity::Medium);
 }
 
 TEST_CASE("a setuid bit added is high; on an executable it is binary drift") {
-    auto meta = file("/bin/busybox", "metadata", true, 0104755, 0100755);
+    auto meta = file("/bin/busybox", model::Change::Metadata, true, 0104755, 0100755);
     CHECK(meta.kind == "config");
     CHECK(meta.severity == model::Severity::High);
-    auto added = file("/usr/local/bin/x", "added", true, 0104755, 0);
+    auto added = file("/usr/local/bin/x", model::Change::Added, true, 0104755, 0);
     CHECK(added.kind == "binary");
-    CHECK_FALSE(file("/bin/su", "metadata", true, 0104755, 0104755).severity == model::Severity::High);
+    CHECK_FALSE(file("/bin/su", model::Change::Metadata, true, 0104755, 0104755).severity == model::Severity::High);
 }
 
 TEST_CASE("expected runtime paths are quiet, but an executable dropped there is not") {
-    auto log = file("/var/log/app/a.log", "added");
+    auto log = file("/var/log/app/a.log", model::Change::Added);
     CHECK(log.quiet);
     CHECK(log.severity == model::Severity::Info);
-    CHECK(file("/tmp", "metadata", false, 040755, 040755, true).quiet);
-    auto dropped = file("/tmp/payload", "added", true, 0100755, 0);
+    CHECK(file("/tmp", model::Change::Metadata, false, 040755, 040755, true).quiet);
+    auto dropped = file("/tmp/payload", model::Change::Added, true, 0100755, 0);
     CHECK_FALSE(dropped.quiet);
     CHECK(dropped.kind == "binary");
     CHECK(dropped.severity == model::Severity::High);
 }
 
 TEST_CASE("other changes are low file drift; parent directories info") {
-    CHECK(file("/srv/data.txt", "added").kind == "file");
-    CHECK(file("/srv/data.txt", "added").severity == model::Severity::Low);
-    CHECK(file("/srv", "metadata", false, 040755, 040755, true).severity == model::Severity::Info);
-    CHECK(file("/bin/cat", "deleted").severity == model::Severity::Low);
+    CHECK(file("/srv/data.txt", model::Change::Added).kind == "file");
+    CHECK(file("/srv/data.txt", model::Change::Added).severity == model::Severity::Low);
+    CHECK(file("/srv", model::Change::Metadata, false, 040755, 040755, true).severity == model::Severity::Info);
+    CHECK(file("/bin/cat", model::Change::Deleted).severity == model::Severity::Low);
 }
 
 TEST_CASE("allow rules quiet expected changes, narrowed by image or container glob") {
     policy::FileRules rules;
     rules.allow.push_back({"/app/cache/*", "registry.example/app:*", ""});
     rules.allow.push_back({"/etc/resolv.conf", "", "web-*"});
-    auto in_app = policy::classify_file({"/app/cache/x", "added", false, false, 0100644, 0, "web-1", "registry.example/app:2"}, rules);
+    auto in_app = policy::classify_file({"/app/cache/x", model::Change::Added, false, false, 0100644, 0, "web-1", "registry.example/app:2"}, rules);
     CHECK(in_app.quiet);
-    auto other_image = policy::classify_file({"/app/cache/x", "added", false, false, 0100644, 0, "web-1", "other:1"}, rules);
+    auto other_image = policy::classify_file({"/app/cache/x", model::Change::Added, false, false, 0100644, 0, "web-1", "other:1"}, rules);
     CHECK_FALSE(other_image.quiet);
-    CHECK(policy::classify_file({"/etc/resolv.conf", "modified", false, false, 0100644, 0100644, "web-2", "any"}, rules).quiet);
-    CHECK_FALSE(policy::classify_file({"/etc/resolv.conf", "modified", false, false, 0100644, 0100644, "db-1", "any"}, rules).quiet);
+    CHECK(policy::classify_file({"/etc/resolv.conf", model::Change::Modified, false, false, 0100644, 0100644, "web-2", "any"}, rules).quiet);
+    CHECK_FALSE(policy::classify_file({"/etc/resolv.conf", model::Change::Modified, false, false, 0100644, 0100644, "db-1", "any"}, rules).quiet);
     // An executable dropped under an allowed path is still binary drift.
-    auto exe = policy::classify_file({"/app/cache/tool", "added", false, true, 0100755, 0, "web-1", "registry.example/app:2"}, rules);
+    auto exe = policy::classify_file({"/app/cache/tool", model::Change::Added, false, true, 0100755, 0, "web-1", "registry.example/app:2"}, rules);
     CHECK_FALSE(exe.quiet);
     CHECK(exe.kind == "binary");
 }
@@ -331,15 +331,15 @@ TEST_CASE("allow rules quiet expected changes, narrowed by image or container gl
 TEST_CASE("quiet globs come from the rules, so configuration can replace them") {
     policy::FileRules none;
     none.quiet.clear();
-    CHECK_FALSE(policy::classify_file({"/var/log/a.log", "added", false, false, 0100644, 0}, none).quiet);
-    CHECK(policy::classify_file({"/var/log/a.log", "added", false, false, 0100644, 0}).quiet);
+    CHECK_FALSE(policy::classify_file({"/var/log/a.log", model::Change::Added, false, false, 0100644, 0}, none).quiet);
+    CHECK(policy::classify_file({"/var/log/a.log", model::Change::Added, false, false, 0100644, 0}).quiet);
 }
 
 TEST_CASE("severities per kind come from the rules") {
     policy::FileRules rules;
     rules.severity.file = model::Severity::Medium;
     rules.severity.sensitive = model::Severity::High;
-    CHECK(policy::classify_file({"/srv/x", "added", false, false, 0100644, 0}, rules).severity == model::Severity::Medium);
-    CHECK(policy::classify_file({"/etc/shadow", "modified", false, false, 0100640, 0100640}, rules).severity ==
+    CHECK(policy::classify_file({"/srv/x", model::Change::Added, false, false, 0100644, 0}, rules).severity == model::Severity::Medium);
+    CHECK(policy::classify_file({"/etc/shadow", model::Change::Modified, false, false, 0100640, 0100640}, rules).severity ==
           model::Severity::High);
 }

@@ -203,15 +203,15 @@ TEST_CASE("a new executable where an exec allow rule lets it run is expected fil
     policy::FileRules rules;
     rules.exec_allow.push_back({"/opt/build-*", "ci:*", "", true});
     rules.exec_allow.push_back({"/srv/plugins/*", "", "", false});
-    auto quiet = policy::classify_file({"/opt/build-2/tool", "added", false, true, 0100755, 0, "c", "ci:1"}, rules);
+    auto quiet = policy::classify_file({"/opt/build-2/tool", model::Change::Added, false, true, 0100755, 0, "c", "ci:1"}, rules);
     CHECK(quiet.quiet);
     CHECK(quiet.why == "allowed-executable");
-    auto low = policy::classify_file({"/srv/plugins/p", "added", false, true, 0100755, 0, "c", "web:1"}, rules);
+    auto low = policy::classify_file({"/srv/plugins/p", model::Change::Added, false, true, 0100755, 0, "c", "web:1"}, rules);
     CHECK_FALSE(low.quiet);
     CHECK(low.severity == model::Severity::Low);
-    auto other_image = policy::classify_file({"/opt/build-2/tool", "added", false, true, 0100755, 0, "c", "web:1"}, rules);
+    auto other_image = policy::classify_file({"/opt/build-2/tool", model::Change::Added, false, true, 0100755, 0, "c", "web:1"}, rules);
     CHECK(other_image.why == "executable");
-    auto setuid = policy::classify_file({"/opt/build-2/tool", "added", false, true, 0104755, 0, "c", "ci:1"}, rules);
+    auto setuid = policy::classify_file({"/opt/build-2/tool", model::Change::Added, false, true, 0104755, 0, "c", "ci:1"}, rules);
     CHECK(setuid.why == "setuid-executable");   // a setuid bit is never allowed this way
 }
 

@@ -30,6 +30,16 @@ enum class MountAction { Deny, Alert, Allow };
 enum class Action { Allow, Deny };
 enum class Severity { Info, Low, Medium, High, Critical };
 enum class Runtime { Docker, Containerd, Podman, CriO, Unknown };
+// A change of a container's writable layer against its image, as `docker diff`
+// tells them apart: added, modified (content differs), metadata only (a copy-up by
+// chmod/chown/touch: same content), deleted (a whiteout).
+enum class Change { Added, Modified, Metadata, Deleted };
+// The type of an entry of a writable layer; its value is the one-letter code
+// `layerlock scan --json` prints (type_code).
+enum class FileType : char {
+    Regular = 'f', Directory = 'd', Symlink = 'l', Fifo = 'p', Socket = 's',
+    CharDevice = 'c', BlockDevice = 'b', Whiteout = 'w',
+};
 
 std::string_view to_string(Mode m);
 std::string_view to_string(CodeGate g);
@@ -37,6 +47,8 @@ std::string_view to_string(MountAction a);
 std::string_view to_string(Action a);
 std::string_view to_string(Severity s);
 std::string_view to_string(Runtime r);
+std::string_view to_string(Change c);
+char type_code(FileType t);
 std::optional<Mode> parse_mode(std::string_view s);
 std::optional<CodeGate> parse_code_gate(std::string_view s);
 std::optional<MountAction> parse_mount_action(std::string_view s);

@@ -18,7 +18,7 @@ namespace layerlock::policy {
 
 struct FileFacts {
     std::string_view path;
-    std::string_view change;          // added | modified | metadata | deleted
+    model::Change change = model::Change::Added;
     bool directory = false;
     bool executable = false;
     std::uint32_t mode = 0, image_mode = 0;

@@ -23,13 +23,13 @@
 
 namespace layerlock::watch {
 
-enum class Change { Added, Modified, Metadata, Deleted };
-std::string_view to_string(Change c);
+using model::Change;
+using model::FileType;
 
 struct FileChange {
     std::string path;                 // inside the container, raw bytes
     Change change = Change::Added;
-    char type = 'f';                  // f regular, d directory, l symlink, p fifo, s socket, c/b device, w whiteout
+    FileType type = FileType::Regular;
     std::uint32_t mode = 0;           // st_mode now (0 for deleted)
     std::uint32_t image_mode = 0;     // st_mode in the image (0 when absent)
     std::uint64_t size = 0;
