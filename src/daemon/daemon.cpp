@@ -250,7 +250,7 @@ base::Result<std::vector<std::unique_ptr<alert::Sink>>> Daemon::make_sinks(const
     return sinks;
 }
 
-void Daemon::step_alerts() {
+base::Result<void> Daemon::step_alerts() {
     alerts_ = std::make_unique<alert::AlertQueue>(cfg_.alerts.queue_size, std::chrono::seconds(cfg_.alerts.dedup_window_s));
     // Response actions: matched on the alert thread, taken on their own.
     response::ResponderHooks hooks;
@@ -282,6 +282,7 @@ void Daemon::step_alerts() {
             logger()->warn("alert sink {} writes again", sink);
     });
     alerts_->start();
+    return {};
 }
 
 void Daemon::tick() {
@@ -662,55 +663,82 @@ int Daemon::wait_for_signals() {
     }
 }
 
+// The start-up: named steps in order, the first that fails ends it ("start: <step>:
+// why") before any container is marked; then, after the first discovery, serve()
+// until a stop signal, and shut_down(), the mirror of the steps.
 int Daemon::run() {
+    prepare_process();
+    using Step = base::Result<void> (Daemon::*)();
+    static constexpr std::pair<const char*, Step> kSteps[] = {
+        {"lock", &Daemon::step_lock},
+        {"control socket", &Daemon::step_socket_is_ours},
+        {"fanotify", &Daemon::step_group},
+        {"baseline database", &Daemon::step_database},
+        {"alerts", &Daemon::step_alerts},
+        {"gate", &Daemon::step_gate},
+        {"threads", &Daemon::step_threads},
+    };
+    for (const auto& [what, step] : kSteps)
+        if (auto r = (this->*step)(); !r) {
+            logger()->critical("start: {}: {}", what, r.error().message());
+            return 1;
+        }
+    while (!initial_sync_done_ && !discovery_failed_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const int status = discovery_failed_ ? 1 : serve();
+    shut_down();
+    return status;
+}
+
+// Signals go to the signalfd: blocked before any thread starts.
+void Daemon::prepare_process() {
     logger()->set_level(spdlog::level::from_str(cfg_.daemon.log_level));
     database_ = cfg_.baseline.database;
     started_ns_ = base::now_ns();
-    sigset_t set;   // signals go to the signalfd; block them before any thread starts
+    sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+}
 
-    if (auto r = step_lock(); !r) { logger()->critical("start: lock: {}", r.error().message()); return 1; }
-    // The lock file is ours, but a daemon with another lock file may answer on the
-    // same control socket: two daemons must not share (and delete) one socket.
-    if (control::control_socket_answers(cfg_.daemon.control_socket)) {
-        logger()->critical("start: another process answers on the control socket {} (a layerlockd with another "
-                           "lock file?); refusing to start", cfg_.daemon.control_socket);
-        return 1;
-    }
-    if (auto r = step_group(); !r) { logger()->critical("start: fanotify: {}", r.error().message()); return 1; }
+// The lock file is ours, but a daemon with another lock file may answer on the
+// same control socket: two daemons must not share (and delete) one socket.
+base::Result<void> Daemon::step_socket_is_ours() {
+    if (control::control_socket_answers(cfg_.daemon.control_socket))
+        return base::unexpected(base::Error::plain("another process answers on the control socket " +
+                                                   cfg_.daemon.control_socket +
+                                                   " (a layerlockd with another lock file?); refusing to start"));
+    return {};
+}
+
+base::Result<void> Daemon::step_database() {
     std::filesystem::create_directories(std::filesystem::path(database_).parent_path());
     if (auto s = baseline::Store::open(database_); !s) {
         // A damaged file (truncated, overwritten, not a database) is set aside and a
         // new one made: the layers are hashed again, the old events stay readable in
         // the file set aside. Anything else (permissions, a full disk) stops here.
-        if (!baseline::damaged(database_)) {
-            logger()->critical("start: baseline database: {}", s.error().message());
-            return 1;
-        }
+        if (!baseline::damaged(database_)) return base::unexpected(s.error());
         auto aside = baseline::set_aside(database_);
-        if (!aside) {
-            logger()->critical("start: baseline database {} is damaged ({}); {}", database_, s.error().message(),
-                               aside.error().message());
-            return 1;
-        }
+        if (!aside)
+            return base::unexpected(base::Error::plain(database_ + " is damaged (" + s.error().message() + "); " +
+                                                       aside.error().message()));
         logger()->error("start: baseline database {} is damaged ({}): kept as {}, starting with a new one "
                         "(image layers are hashed again; earlier events are in the file kept)",
                         database_, s.error().message(), *aside);
-        if (auto again = baseline::Store::open(database_); !again) {
-            logger()->critical("start: baseline database: {}", again.error().message());
-            return 1;
-        }
+        if (auto again = baseline::Store::open(database_); !again) return base::unexpected(again.error());
     }
     host_devs_ = host_devices(cfg_);
-    step_alerts();
+    return {};
+}
+
+base::Result<void> Daemon::step_gate() {
     gate_ = std::make_unique<gate::ExecGate>(*group_, *this, gate_options(cfg_));
-    if (auto r = gate_->start(); !r) {   // nothing is marked yet: no exec waits on it
-        logger()->critical("start: {}", r.error().message());
-        return 1;
-    }
+    return gate_->start();   // nothing is marked yet: no exec waits on it
+}
+
+// The baseline builder, the watchers of container mounts, and the discovery,
+// metadata, reconcile and live file-drift threads.
+base::Result<void> Daemon::step_threads() {
     BuilderOptions bo;
     bo.database = database_;
     bo.threads = cfg_.baseline.threads;
@@ -749,10 +777,7 @@ int Daemon::run() {
         background_thread("ll-file-drift");
         watch_loop(std::move(w));
     });
-    while (!initial_sync_done_ && !discovery_failed_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const int status = discovery_failed_ ? 1 : serve();
-    shut_down();
-    return status;
+    return {};
 }
 
 // After the first discovery: behaviour, control socket, metrics, READY=1, then

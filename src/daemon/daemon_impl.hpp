@@ -89,9 +89,15 @@ public:
     void tick() override;
 
 private:
+    // The start-up steps, in run()'s order.
+    void prepare_process();
     base::Result<void> step_lock();
+    base::Result<void> step_socket_is_ours();
     base::Result<void> step_group();
-    void step_alerts();
+    base::Result<void> step_database();
+    base::Result<void> step_alerts();
+    base::Result<void> step_gate();
+    base::Result<void> step_threads();
     void step_behaviour();
     std::optional<response::Target> response_target(const std::string& container_id);
     std::string thaw(const std::string& container);
