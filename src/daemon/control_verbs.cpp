@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon_impl.hpp"
+#include "log.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/store.hpp"
 
@@ -160,7 +161,7 @@ void Daemon::metrics_loop() {
         if (!path.empty()) {
             if (auto r = write_textfile(path, metrics_text(metrics_snapshot())); !r) {
                 if (failed_path != path)
-                    spdlog::get("layerlockd")->warn("metrics: {} (metrics.textfile_path needs a writable directory; "
+                    log::get(log::Category::Control).warn("metrics: {} (metrics.textfile_path needs a writable directory; "
                                                     "the unit allows /var/lib/prometheus/node-exporter)",
                                                     r.error().message());
                 failed_path = path;
@@ -189,7 +190,7 @@ std::string Daemon::set_live_mode(const std::string& container, const std::strin
     if (auto c = registry_.find(target.dev)) republish(*c, c->info);
     auto now = registry_.find(target.dev);
     std::string effective(model::to_string(now ? now->mode : model::Mode::Monitor));
-    spdlog::get("layerlockd")->info("live mode for container id={} name=\"{}\": {} (now {})", target.id.substr(0, 12),
+    log::get(log::Category::Control).info("live mode for container id={} name=\"{}\": {} (now {})", target.id.substr(0, 12),
                                     base::escape(target.name), mode, effective);
     return json::serialize(json::object{{"ok", true}, {"container", target.id}, {"mode", effective}});
 }
@@ -201,15 +202,20 @@ std::string Daemon::thaw(const std::string& container) {
     auto found = discovery::select_containers(known, {container}, &missing);
     if (found.empty()) return error_reply("no gated container \"" + base::escape(container) + "\"", "not-found");
     if (auto r = responder_->thaw(found.front().id); !r) return error_reply(r.error().message());
-    spdlog::get("layerlockd")->info("thawed container id={} name=\"{}\"", found.front().id.substr(0, 12),
+    log::get(log::Category::Control).info("thawed container id={} name=\"{}\"", found.front().id.substr(0, 12),
                                     base::escape(found.front().name));
     return json::serialize(json::object{{"ok", true}, {"container", found.front().id}});
 }
 
 std::string Daemon::handle_control(const std::string& request) {
     auto parsed = control::parse_control_request(request);
-    if (!parsed) return error_reply(parsed.error().message());
+    if (!parsed) {
+        log::get(log::Category::Control).debug("request refused: {}", parsed.error().message());
+        return error_reply(parsed.error().message());
+    }
     const std::string& verb = parsed->verb;
+    log::get(log::Category::Control).debug("request verb=\"{}\" container=\"{}\"", base::escape(verb),
+                                           base::escape(parsed->container));
     try {
         if (verb == "status") return status_json();
         if (verb == "reload") {

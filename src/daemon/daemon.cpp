@@ -40,26 +40,18 @@
 #include "daemon_impl.hpp"
 #include "layerlock/process/procfs.hpp"
 #include "layerlock/registry/registry.hpp"
+#include "log.hpp"
 
 namespace layerlock::daemon {
 
 namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-    static auto log = [] {
-        auto l = spdlog::stderr_logger_mt("layerlockd");
-        l->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %n: %v");
-        return l;
-    }();
-    return log;
-}
 
 // A background thread of the daemon (base/thread.hpp); says once why it could not
 // lower its priority (a seccomp filter without setpriority, for one).
 void background_thread(const char* name) {
     static std::atomic<bool> warned{false};
     if (!base::become_background_thread(name) && !warned.exchange(true))
-        logger()->warn("background threads run at normal priority: setpriority: {}", std::strerror(errno));
+        log::get(log::Category::Daemon).warn("background threads run at normal priority: setpriority: {}", std::strerror(errno));
 }
 
 gate::GateOptions gate_options(const config::Config& c) {
@@ -191,7 +183,7 @@ void Daemon::step_behaviour() {
     hooks.sample = [this](int fd, const model::DriftEvent& ev) { return responder_->keep_sample(fd, ev); };
     process_monitor_ = std::make_unique<process::ProcessMonitor>(std::move(hooks));
     if (auto r = process_monitor_->start(b.realtime); !r) {
-        logger()->error("process monitor: {} (fileless, shell and package manager drift are not detected)",
+        log::get(log::Category::Behaviour).error("process monitor: {} (fileless, shell and package manager drift are not detected)",
                         r.error().message());
         process_monitor_.reset();
     }
@@ -267,7 +259,7 @@ base::Result<void> Daemon::step_alerts() {
     responder_->start();
     auto sinks = make_sinks(cfg_);
     if (!sinks) {   // the other sinks still deliver; the operator is told once
-        logger()->error("alerts: {}", sinks.error().message());
+        log::get(log::Category::Alerts).error("alerts: {}", sinks.error().message());
         auto fallback = cfg_;
         fallback.alerts.json_path.clear();
         sinks = make_sinks(fallback);
@@ -276,10 +268,10 @@ base::Result<void> Daemon::step_alerts() {
         for (auto& sink : *sinks) alerts_->add_sink(std::move(sink));
     alerts_->set_failure_reporter([](std::string_view sink, const base::Error& why, bool failing) {
         if (failing)
-            logger()->error("alert sink {} failing: {} (alerts it cannot write are lost to it; counted in "
+            log::get(log::Category::Alerts).error("alert sink {} failing: {} (alerts it cannot write are lost to it; counted in "
                             "alert_sink_failures)", sink, why.message());
         else
-            logger()->warn("alert sink {} writes again", sink);
+            log::get(log::Category::Alerts).warn("alert sink {} writes again", sink);
     });
     alerts_->start();
     return {};
@@ -318,11 +310,11 @@ void Daemon::add_container(const discovery::OverlayMount& m, model::Runtime rt, 
     registry_.put(gc);   // registered before marking: the first event finds it
     if (auto r = group_->mark_filesystem(root.get(), gc->code_gate != model::CodeGate::Off); !r) {
         registry_.remove(info.dev);
-        logger()->error("mark mount=\"{}\": {}", base::escape(m.mount_point), r.error().message());
+        log::get(log::Category::Gate).error("mark mount=\"{}\": {}", base::escape(m.mount_point), r.error().message());
         return;
     }
     into[m.mount_id] = info.dev;
-    logger()->info("gating container runtime={} overlay={} mount=\"{}\" layers={}{}", model::to_string(rt), info.id,
+    log::get(log::Category::Gate).info("gating container runtime={} overlay={} mount=\"{}\" layers={}{}", model::to_string(rt), info.id,
                    base::escape(m.mount_point), info.lowers.size(),
                    via ? " (in the mount namespace of pid " + std::to_string(via) + ")" : std::string());
     builder_->enqueue(info.lowers);
@@ -340,9 +332,9 @@ void Daemon::note_unmarkable(std::uint64_t mount_id, const std::string& mount_po
     it->second.last = now;
     const bool lasting = why.code == std::errc::operation_not_permitted || now - it->second.first >= kSettle;
     if (!lasting) {
-        logger()->debug("not marking mount=\"{}\" yet: {} (trying again)", base::escape(mount_point), why.message());
+        log::get(log::Category::Gate).debug("not marking mount=\"{}\" yet: {} (trying again)", base::escape(mount_point), why.message());
     } else if (!it->second.warned) {
-        logger()->warn("not marking mount=\"{}\": {}", base::escape(mount_point), why.message());
+        log::get(log::Category::Gate).warn("not marking mount=\"{}\": {}", base::escape(mount_point), why.message());
         it->second.warned = true;
     }
 }
@@ -365,7 +357,7 @@ void Daemon::remove_container(std::uint64_t mount_id, std::map<std::uint64_t, de
     image_gone(it->second);
     if (auto c = registry_.remove(it->second)) {
         gate_->forget_container(it->second);
-        logger()->info("released container id={} name=\"{}\"", c->info.id, base::escape(c->info.name));
+        log::get(log::Category::Gate).info("released container id={} name=\"{}\"", c->info.id, base::escape(c->info.name));
     }
     from.erase(it);
 }
@@ -388,6 +380,8 @@ void Daemon::sync_mounts(const std::string& table) {
     for (const auto& [id, dev] : mounts_)
         if (!present.count(id)) gone.push_back(id);
     for (auto id : gone) remove_container(id, mounts_);
+    log::get(log::Category::Discovery).debug("mount table: {} container overlays, {} gone, {} gated", present.size(),
+                                             gone.size(), mounts_.size());
 }
 
 // Overlays of engines whose mounts are not in the host's table. A namespace's
@@ -431,7 +425,7 @@ void Daemon::discovery_loop() {
     auto watcher = discovery::MountWatcher::open();
     if (!watcher) {
         // run() waits for the first sync: it stops instead of waiting for ever.
-        logger()->critical("discovery: {}", watcher.error().message());
+        log::get(log::Category::Discovery).critical("discovery: {}", watcher.error().message());
         discovery_failed_ = true;
         return;
     }
@@ -501,9 +495,9 @@ void Daemon::apply_code_gate(const gate::GatedContainer& c) {
     base::UniqueFd root(::open(c.mark_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!root || !gate::check_markable(root.get(), host_devs_.data(), host_devs_.size()) ||
         !group_->set_filesystem_opens(root.get(), opens))
-        logger()->warn("code gate of overlay={}: could not turn opens {} on its mark", c.info.id, opens ? "on" : "off");
+        log::get(log::Category::Gate).warn("code gate of overlay={}: could not turn opens {} on its mark", c.info.id, opens ? "on" : "off");
     container_mounts_->refresh(c.info.dev);
-    logger()->info("code gate of container id={} name=\"{}\": {}", c.info.id.substr(0, 12), base::escape(c.info.name),
+    log::get(log::Category::Gate).info("code gate of container id={} name=\"{}\": {}", c.info.id.substr(0, 12), base::escape(c.info.name),
                    model::to_string(c.code_gate));
 }
 
@@ -533,10 +527,10 @@ bool Daemon::learn_metadata(dev_t dev, std::size_t attempt) {
             container_mounts_->track(dev, 0);   // a process of it is looked for
         }
         if (attempt + 1 < kMetadataAttempts)
-            logger()->debug("metadata of overlay={} not available yet (attempt {} of {})", info.id, attempt + 1,
+            log::get(log::Category::Discovery).debug("metadata of overlay={} not available yet (attempt {} of {})", info.id, attempt + 1,
                             kMetadataAttempts);
         else
-            logger()->warn("metadata unavailable for overlay={} after {} attempts over {} s (engine not answering); "
+            log::get(log::Category::Discovery).warn("metadata unavailable for overlay={} after {} attempts over {} s (engine not answering); "
                            "gated with unknown name", info.id, kMetadataAttempts, 8);
         return false;
     }
@@ -544,7 +538,7 @@ bool Daemon::learn_metadata(dev_t dev, std::size_t attempt) {
     watch_container(dev);
     container_mounts_->track(dev, info.pid);
     if (auto named = registry_.find(dev)) image_named(*named);
-    logger()->info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
+    log::get(log::Category::Discovery).info("container id={} name=\"{}\" image=\"{}\" pid={} mode={}", info.id.substr(0, 12),
                    base::escape(info.name), base::escape(info.image), info.pid,
                    model::to_string(registry_.find(dev) ? registry_.find(dev)->mode : model::Mode::Monitor));
     return true;
@@ -592,7 +586,7 @@ model::Mode Daemon::mode_of(const model::Container& info) {
 // configuration stays whole.
 base::Result<void> Daemon::reload() {
     auto refuse = [](std::string why) {
-        logger()->error("reload refused, keeping the running configuration: {}", why);
+        log::get(log::Category::Daemon).error("reload refused, keeping the running configuration: {}", why);
         return base::unexpected(base::Error::plain(std::move(why)));
     };
     auto fresh = config::load(cfg_.source);
@@ -612,14 +606,14 @@ base::Result<void> Daemon::reload() {
     if (!sinks) return refuse(sinks.error().message());
     alerts_->replace_sinks(std::move(*sinks));
     alerts_->set_dedup_window(std::chrono::seconds(fresh->alerts.dedup_window_s));
-    logger()->set_level(spdlog::level::from_str(fresh->daemon.log_level));
+    log::set_level(spdlog::level::from_str(fresh->daemon.log_level));
     {
         std::lock_guard lock(cfg_mu_);
         cfg_ = std::move(*fresh);
     }
     gate_->set_options(gate_options(cfg_));
     for (const auto& c : registry_.all()) republish(*c, c->info);
-    logger()->info("configuration reloaded from {}", cfg_.source);
+    log::get(log::Category::Daemon).info("configuration reloaded from {}", cfg_.source);
     return {};
 }
 
@@ -629,7 +623,7 @@ int Daemon::wait_for_signals() {
     for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     base::UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
     if (!sfd) {   // the stop signals are blocked: without it nothing could stop the daemon but SIGKILL
-        logger()->critical("signalfd: {}: stopping", std::strerror(errno));
+        log::get(log::Category::Daemon).critical("signalfd: {}: stopping", std::strerror(errno));
         return 1;
     }
     struct stat db{};
@@ -643,7 +637,7 @@ int Daemon::wait_for_signals() {
         if (::poll(&p, 1, 2000) == 0) {
             struct stat now{};
             if (have_db && (::stat(database_.c_str(), &now) != 0 || now.st_ino != db.st_ino || now.st_dev != db.st_dev)) {
-                logger()->critical("baseline database {} was deleted or replaced while running: stopping so that a "
+                log::get(log::Category::Baseline).critical("baseline database {} was deleted or replaced while running: stopping so that a "
                                    "restart rebuilds it (its baselines and file-drift history are gone)",
                                    base::escape(database_));
                 return 3;
@@ -658,7 +652,7 @@ int Daemon::wait_for_signals() {
             sd_notify(0, "READY=1");
             continue;
         }
-        logger()->info("signal {}: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        log::get(log::Category::Daemon).info("signal {}: stopping", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
         return 0;
     }
 }
@@ -680,7 +674,7 @@ int Daemon::run() {
     };
     for (const auto& [what, step] : kSteps)
         if (auto r = (this->*step)(); !r) {
-            logger()->critical("start: {}: {}", what, r.error().message());
+            log::get(log::Category::Daemon).critical("start: {}: {}", what, r.error().message());
             return 1;
         }
     while (!initial_sync_done_ && !discovery_failed_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -691,7 +685,7 @@ int Daemon::run() {
 
 // Signals go to the signalfd: blocked before any thread starts.
 void Daemon::prepare_process() {
-    logger()->set_level(spdlog::level::from_str(cfg_.daemon.log_level));
+    log::set_level(spdlog::level::from_str(cfg_.daemon.log_level));
     database_ = cfg_.baseline.database;
     started_ns_ = base::now_ns();
     sigset_t set;
@@ -722,7 +716,7 @@ base::Result<void> Daemon::step_database() {
         if (!aside)
             return base::unexpected(base::Error::plain(database_ + " is damaged (" + s.error().message() + "); " +
                                                        aside.error().message()));
-        logger()->error("start: baseline database {} is damaged ({}): kept as {}, starting with a new one "
+        log::get(log::Category::Baseline).error("start: baseline database {} is damaged ({}): kept as {}, starting with a new one "
                         "(image layers are hashed again; earlier events are in the file kept)",
                         database_, s.error().message(), *aside);
         if (auto again = baseline::Store::open(database_); !again) return base::unexpected(again.error());
@@ -748,15 +742,15 @@ base::Result<void> Daemon::step_threads() {
     builder_ = std::make_unique<BaselineBuilder>(
         std::move(bo),
         [](const std::string& layer, bool ok, const std::string& detail) {
-            if (ok) logger()->info("baseline layer=\"{}\" {}", base::escape(layer), detail);
-            else logger()->error("baseline layer=\"{}\": {}", base::escape(layer), detail);
+            if (ok) log::get(log::Category::Baseline).info("baseline layer=\"{}\" {}", base::escape(layer), detail);
+            else log::get(log::Category::Baseline).error("baseline layer=\"{}\": {}", base::escape(layer), detail);
         },
         [this](const LayerReport& r) { on_layer_report(r); });
     builder_->start();
     metadata_ = std::make_unique<discovery::Metadata>(cfg_.discovery);
     container_mounts_ = std::make_unique<ContainerMounts>(*group_, registry_, [](bool warning, const std::string& line) {
-        if (warning) logger()->warn("{}", line);
-        else logger()->info("{}", line);
+        if (warning) log::get(log::Category::Gate).warn("{}", line);
+        else log::get(log::Category::Gate).info("{}", line);
     });
     container_mounts_->start();
     discovery_thread_ = std::thread([this] {
@@ -788,16 +782,16 @@ int Daemon::serve() {
         process_monitor_->request_scan();   // processes that started before the daemon
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         if (auto why = process_monitor_->realtime_refused(); !why.empty() && cfg_.behaviour.realtime)
-            logger()->warn("process monitor runs at normal priority ({}): a fileless payload gets further before it "
+            log::get(log::Category::Behaviour).warn("process monitor runs at normal priority ({}): a fileless payload gets further before it "
                            "is killed", why);
     }
     if (auto r = control_.start(cfg_.daemon.control_socket, [this](const std::string& q) { return handle_control(q); }); !r)
-        logger()->error("control socket: {} (layerlock status/reload/mode unavailable)", r.error().message());
+        log::get(log::Category::Control).error("control socket: {} (layerlock status/reload/mode unavailable)", r.error().message());
     metrics_thread_ = std::thread([this] {
         background_thread("ll-metrics");
         metrics_loop();
     });
-    logger()->info("layerlockd {} ready: mode={} containers={} on_error={}", LAYERLOCK_VERSION,
+    log::get(log::Category::Daemon).info("layerlockd {} ready: mode={} containers={} on_error={}", LAYERLOCK_VERSION,
                    model::to_string(cfg_.mode), registry_.all().size(), model::to_string(cfg_.gate.on_error));
     sd_notify(0, "READY=1");
 
@@ -826,7 +820,7 @@ void Daemon::shut_down() {
     if (network_watch_) network_watch_->stop();
     gate_->stop();   // marks removed, pending events answered
     const auto& k = gate_->counters();
-    logger()->info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} "
+    log::get(log::Category::Daemon).info("stopped: events={} allowed={} denied={} fallback={} timeouts={} overload={} "
                    "cache_hits={} (warm {}) cache_misses={} image_inode_fast_path={} drift_unhashed={} hashed={} alerts_dropped={}",
                    k.events.load(), k.allowed_total(), k.denied.load(), k.fallback.load(), k.timeouts.load(),
                    k.overload.load(), gate_->cache().hits() + k.warm_hits.load(), k.warm_hits.load(),

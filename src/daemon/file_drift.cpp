@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon_impl.hpp"
+#include "log.hpp"
 #include "layerlock/base/clock.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/events.hpp"
@@ -58,12 +59,12 @@ void Daemon::reconcile_container(const gate::GatedContainer& c, baseline::Store&
                                          fresh += *n;
                                          return true;
                                      });
-    auto log = spdlog::get("layerlockd");
+    auto& log = log::get(log::Category::Drift);
     if (!scanned) {
-        log->warn("reconcile id={}: {}", c.info.id.substr(0, 12), scanned.error().message());
+        log.warn("reconcile id={}: {}", c.info.id.substr(0, 12), scanned.error().message());
         return;
     }
-    log->info("reconcile id={} name=\"{}\": {} changes, {} not reported before", c.info.id.substr(0, 12),
+    log.info("reconcile id={} name=\"{}\": {} changes, {} not reported before", c.info.id.substr(0, 12),
               base::escape(c.info.name), changes, fresh);
 }
 
@@ -79,7 +80,14 @@ std::optional<std::size_t> Daemon::report_finding(const gate::GatedContainer& c,
     std::string change(model::to_string(ch.change));
     const bool renamed = touched && !touched->renamed_from.empty() && ch.change == watch::Change::Added;
     if (renamed) change = "renamed";
-    if (!events.first_report(c.info.id, ch.path, change, digest)) return 0;
+    auto& log = log::get(log::Category::Drift);
+    if (!events.first_report(c.info.id, ch.path, change, digest)) {
+        log.trace("id={} path=\"{}\" change={} kind={}: reported before", c.info.id.substr(0, 12),
+                  base::escape(ch.path), change, f.verdict.kind);
+        return 0;
+    }
+    log.trace("id={} path=\"{}\" change={} kind={} severity={}", c.info.id.substr(0, 12), base::escape(ch.path),
+              change, f.verdict.kind, model::to_string(f.verdict.severity));
     auto ev = file_event(c, ch, f.verdict);
     ev.change = change;
     if (touched) ev.count = touched->events;

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "daemon_impl.hpp"
+#include "log.hpp"
 #include "layerlock/base/clock.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/store.hpp"
@@ -101,7 +102,7 @@ void Daemon::judge_image_trust(const gate::GatedContainer& c) {
     }
     if (untrust && !c.image_untrusted.exchange(true)) {
         gate_->forget_verdicts();
-        spdlog::get("layerlockd")->warn("container id={} name=\"{}\": image not trusted, its image files are judged as unknown "
+        log::get(log::Category::Baseline).warn("container id={} name=\"{}\": image not trusted, its image files are judged as unknown "
                        "(gate.on_error)", c.info.id.substr(0, 12), base::escape(c.info.name));
     }
     for (auto& e : out) publish(std::move(e));

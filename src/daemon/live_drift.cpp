@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon_impl.hpp"
+#include "log.hpp"
 #include "layerlock/base/escape.hpp"
 #include "layerlock/baseline/events.hpp"
 #include "layerlock/baseline/store.hpp"
@@ -98,7 +99,7 @@ void Daemon::handle_batch(watch::WatchBatch batch, baseline::Store& store, basel
         auto c = registry_.find(dev);
         if (!c) continue;   // removed meanwhile: no periodic reconcile for it
         degraded_.insert(dev);
-        spdlog::get("layerlockd")->warn("container id={} name=\"{}\": more than {} directories to watch; "
+        log::get(log::Category::Drift).warn("container id={} name=\"{}\": more than {} directories to watch; "
                                         "falling back to a reconcile scan every {} s", c->info.id.substr(0, 12),
                                         base::escape(c->info.name), watch_cfg_.max_watches_per_container,
                                         watch_cfg_.reconcile_interval_s);
@@ -109,7 +110,7 @@ void Daemon::handle_batch(watch::WatchBatch batch, baseline::Store& store, basel
         alerts_->publish(std::move(d));
     }
     if (batch.overflow)
-        spdlog::get("layerlockd")->warn("inotify queue overflow: reconciling {} container(s)", batch.reconcile.size());
+        log::get(log::Category::Drift).warn("inotify queue overflow: reconciling {} container(s)", batch.reconcile.size());
     for (const auto& key : batch.reconcile) queue_reconcile(static_cast<dev_t>(std::stoull(key)));
     for (const auto& t : batch.touched) judge_touched(t, store, events);
 }
@@ -118,7 +119,7 @@ void Daemon::watch_loop(base::Result<watch::UpperWatcher> w) {
     auto store = baseline::Store::open(database_);
     auto events = baseline::EventStore::open(database_);
     if (!w || !store || !events) {
-        spdlog::get("layerlockd")->error("live file drift unavailable: {}",
+        log::get(log::Category::Drift).error("live file drift unavailable: {}",
                                          !w ? w.error().message() : "baseline database");
         return;
     }
@@ -142,7 +143,7 @@ void Daemon::watch_loop(base::Result<watch::UpperWatcher> w) {
                                               0, std::chrono::ceil<std::chrono::milliseconds>(wake_at - now).count()));
         pollfd p[3] = {{w->fd(), POLLIN, 0}, {watch_wake_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
         if (::poll(p, 3, timeout) < 0 && errno != EINTR) {
-            spdlog::get("layerlockd")->error("live file drift stopped: poll: {}", std::strerror(errno));
+            log::get(log::Category::Drift).error("live file drift stopped: poll: {}", std::strerror(errno));
             break;
         }
         if (p[2].revents) break;

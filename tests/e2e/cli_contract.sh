@@ -80,6 +80,18 @@ for i in 1 2 3 4 5; do run_container "ll-cli-$i-$RUN_ID"; done
 for i in 1 2 3 4 5; do wait_for_log "name=\"ll-cli-$i-$RUN_ID\"" 15 || fail "ll-cli-$i named"; done
 warnings=$(tail -n +"$((LOG_FROM + 1))" "$T/daemon.log" | grep -E '^[0-9T:.-]+ (warning|error|critical) ' || true)
 check "five container starts log no warning ($warnings)" [ -z "$warnings" ]
+# --- Log lines name their category; debug means the steps behind what info says.
+uncategorised=$(grep -E '^[0-9T:.-]+ ' "$T/daemon.log" |
+    grep -vE '^[0-9T:.-]+ (trace|debug|info|warning|error|critical) layerlockd\[(daemon|discovery|gate|baseline|drift|alerts|behaviour|control)\]: ' || true)
+check "every log line names its category ($uncategorised)" [ -z "$uncategorised" ]
+check "a container named is a discovery info line" \
+    grep -qE "info layerlockd\[discovery\]: container id=.* name=\"ll-cli-1-$RUN_ID\"" "$T/daemon.log"
+check "a container gated is a gate info line" grep -qE 'info layerlockd\[gate\]: gating container ' "$T/daemon.log"
+check "at debug, each pass over the mount table is logged" \
+    grep -qE 'debug layerlockd\[discovery\]: mount table: [0-9]+ container overlays' "$T/daemon.log"
+"${LL[@]}" status >/dev/null
+check "at debug, control requests are logged" \
+    bash -c "for i in \$(seq 50); do grep -qE 'debug layerlockd\\[control\\]: request verb=\"status\"' '$T/daemon.log' && exit 0; sleep 0.1; done; exit 1"
 
 # --- Reload: every key applied (log level, alert file), or refused naming the key.
 check "mode --json is JSON" json_ok <<<"$("${LL[@]}" mode "$c" enforce --json)"
@@ -93,8 +105,8 @@ check "after reload alerts go to the new JSON-lines file" bash -c "for i in \$(s
 check "and no longer to the old one" bash -c "! grep -q after-reload '$T/first.jsonl'"
 run_container "ll-cli-late-$RUN_ID"
 sleep 2
-check "after reload to log_level warn no info lines are logged" \
-    bash -c "! tail -n +$((LOG_FROM + 1)) '$T/daemon.log' | grep -E '^[0-9T:.-]+ info '"
+check "after reload to log_level warn no info or debug lines are logged" \
+    bash -c "! tail -n +$((LOG_FROM + 1)) '$T/daemon.log' | grep -E '^[0-9T:.-]+ (info|debug|trace) '"
 sed -i 's/^\[daemon\]/[gate]\nworkers = 3\n[daemon]/' "$T/layerlock.toml"
 out=$("${LL[@]}" reload 2>&1) && rc=0 || rc=$?
 check "a reload that changes gate.workers is refused with exit 1 (rc=$rc)" [ "$rc" -eq 1 ]
