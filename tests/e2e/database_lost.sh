@@ -27,14 +27,6 @@ check "saying the database was deleted" grep -q "baseline database .* was delete
 
 start_daemon   # what systemd's restart does
 check "after the restart the container is gated again" wait_for_log "name=\"$c\"" 15
-baseline_complete() {
-    local deadline=$((SECONDS + 30))
-    until "${LL[@]}" status --json | python3 -c 'import json, sys
-s = json.load(sys.stdin); sys.exit(0 if s["containers"] and all(c["baseline"] == "complete" for c in s["containers"]) else 1)'; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.5
-    done
-}
 check "its baseline is rebuilt" baseline_complete
 check "an image binary runs" docker exec "$c" /bin/busybox true
 check "drift is still denied" bash -c "! docker exec $c sh -c 'cp /bin/busybox /tmp/y && /tmp/y true' 2>/dev/null"

@@ -117,6 +117,16 @@ wait_for_log() {
     done
 }
 
+# baseline_complete [SECONDS=30]: every gated container's baseline is built
+baseline_complete() {
+    local deadline=$((SECONDS + ${1:-30}))
+    until "$LAYERLOCK" --config "$T/layerlock.toml" status --json | python3 -c 'import json, sys
+s = json.load(sys.stdin); sys.exit(0 if s["containers"] and all(c["baseline"] == "complete" for c in s["containers"]) else 1)'; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.5
+    done
+}
+
 # journal_has FIELD=VALUE... : an entry matching every field exists (waits up to 5 s).
 journal_has() {
     local deadline=$((SECONDS + 5))

@@ -31,14 +31,6 @@ sed -i "s#$T/baseline.db#$STATE/baseline.db#; s#$T/alerts.jsonl#$STATE/alerts.js
 start_daemon
 run_container "$c"
 check "the container is gated" wait_for_log "name=\"$c\"" 15
-baseline_complete() {
-    local deadline=$((SECONDS + 30))
-    until "${LL[@]}" status --json | python3 -c 'import json, sys
-s = json.load(sys.stdin); sys.exit(0 if s["containers"] and all(c["baseline"] == "complete" for c in s["containers"]) else 1)'; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.5
-    done
-}
 check "its baseline is complete" baseline_complete
 docker exec "$c" sh -c 'cp /bin/busybox /tmp/before && /tmp/before true' 2>/dev/null || true
 check "before the disk fills, alerts reach the JSON lines" wait_until 10 grep -q '"/tmp/before"' "$STATE/alerts.jsonl"
