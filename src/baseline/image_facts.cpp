@@ -10,21 +10,12 @@
 #include <memory>
 
 #include "layerlock/base/fs.hpp"
+#include "layerlock/baseline/overlay_format.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "resolve.hpp"
 
 namespace layerlock::baseline {
 namespace {
-
-bool is_opaque(int fd) {
-    char proc[64], v[4];
-    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque"}) {
-        auto n = ::getxattr(proc, name, v, sizeof v);
-        if (n == 1 && v[0] == 'y') return true;
-    }
-    return false;
-}
 
 // One layer directory's own entry at `path`, read from disk (no hashing).
 std::optional<Entry> disk_entry(ImageLayers c, std::size_t layer,
@@ -38,11 +29,11 @@ std::optional<Entry> disk_entry(ImageLayers c, std::size_t layer,
     e.size = static_cast<std::uint64_t>(st.st_size);
     e.mode = st.st_mode;
     e.layer = c.paths[layer];
-    if (S_ISREG(st.st_mode)) e.kind = EntryKind::Regular;
-    else if (S_ISDIR(st.st_mode)) e.kind = is_opaque(fd->get()) ? EntryKind::OpaqueDirectory
+    if (overlay::whiteout_device(st) || overlay::whiteout_xattr(fd->get(), st)) e.kind = EntryKind::Whiteout;
+    else if (S_ISREG(st.st_mode)) e.kind = EntryKind::Regular;
+    else if (S_ISDIR(st.st_mode)) e.kind = overlay::opaque(fd->get()) ? EntryKind::OpaqueDirectory
                                                                  : EntryKind::Directory;
     else if (S_ISLNK(st.st_mode)) e.kind = EntryKind::Symlink;
-    else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) e.kind = EntryKind::Whiteout;
     else e.kind = EntryKind::Other;
     return e;
 }

@@ -20,6 +20,7 @@
 
 #include "layer_scan.hpp"
 #include "layerlock/base/fs.hpp"
+#include "layerlock/base/proc_stat.hpp"
 #include "layerlock/base/unique_fd.hpp"
 #include "store_impl.hpp"
 
@@ -33,14 +34,8 @@ struct Owner {
 
 // Field 22 of /proc/<pid>/stat, which with the pid identifies a process for good.
 std::int64_t process_start(pid_t pid) {
-    auto text = base::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-    if (!text) return -1;
-    std::size_t paren = text->rfind(')');
-    if (paren == std::string::npos) return -1;
-    std::size_t pos = paren + 2;  // fields from 3 (state) on
-    for (int field = 3; field < 22 && pos != std::string::npos; ++field) pos = text->find(' ', pos) + 1;
-    if (pos == 0 || pos >= text->size()) return -1;
-    return std::strtoll(text->c_str() + pos, nullptr, 10);
+    auto st = base::read_proc_stat(pid);
+    return st ? static_cast<std::int64_t>(st->start_time) : -1;
 }
 
 Owner self() {

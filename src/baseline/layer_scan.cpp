@@ -27,45 +27,16 @@
 #include <string_view>
 
 #include "layerlock/base/escape.hpp"
+#include "layerlock/baseline/overlay_format.hpp"
 #include "layerlock/digest/sha256.hpp"
 
 namespace layerlock::baseline::detail {
 namespace {
 
-constexpr const char* kOpaqueXattrs[] = {"trusted.overlay.opaque", "user.overlay.opaque"};
-constexpr const char* kWhiteoutXattrs[] = {"trusted.overlay.whiteout", "user.overlay.whiteout"};
 constexpr std::size_t kDirBuffer = 64 * 1024;
 // Files smaller than this (most files of an image, a small part of its bytes) are
 // hashed by the walk itself while it holds their directory open.
 constexpr std::uint64_t kInlineBytes = std::uint64_t{64} << 10;
-
-// "y" marks an opaque directory; "x" (kernel >= 6.7) only says that the directory
-// holds xattr whiteouts and is not opaque.
-bool has_opaque_xattr(int dirfd) {
-    char names[512];
-    ssize_t n = ::flistxattr(dirfd, names, sizeof names);
-    if (n == 0) return false;  // most directories: one syscall
-    if (n > 0 && std::string_view(names, static_cast<std::size_t>(n)).find("overlay.opaque") == std::string_view::npos)
-        return false;
-    for (const char* name : kOpaqueXattrs) {
-        char v[2];
-        if (::fgetxattr(dirfd, name, v, sizeof v) == 1 && v[0] == 'y') return true;
-    }
-    return false;
-}
-
-bool has_whiteout_xattr(int dirfd, const char* name) {
-    std::string at = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
-    for (const char* x : kWhiteoutXattrs)
-        if (::lgetxattr(at.c_str(), x, nullptr, 0) >= 0) return true;
-    return false;
-}
-
-bool has_whiteout_xattr(int fd) {
-    for (const char* x : kWhiteoutXattrs)
-        if (::fgetxattr(fd, x, nullptr, 0) >= 0) return true;
-    return false;
-}
 
 // The walk's result: every entry, with regular files still to be hashed.
 struct ScanResult {
@@ -189,7 +160,7 @@ base::Result<void> Walker::visit(const Pending& dir) {
     if (!dir.path.empty()) {
         Entry e;
         e.path = dir.path;
-        e.kind = has_opaque_xattr(fd->get()) ? EntryKind::OpaqueDirectory : EntryKind::Directory;
+        e.kind = overlay::opaque(fd->get()) ? EntryKind::OpaqueDirectory : EntryKind::Directory;
         e.mode = st.st_mode;
         entries_.push_back(std::move(e));
     }
@@ -234,7 +205,7 @@ base::Result<void> Walker::add_child(int dirfd, const std::string& dir_path, con
         e.kind = EntryKind::Directory;  // a mount point: overlay sees the covered dir, so do we
     } else if (S_ISLNK(st.st_mode)) {
         if (auto r = add_symlink(dirfd, name, e); !r) return r;
-    } else if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0) {
+    } else if (overlay::whiteout_device(st)) {
         e.kind = EntryKind::Whiteout;
     } else if (S_ISREG(st.st_mode)) {
         add_regular(dirfd, name, std::move(e), st);
@@ -264,7 +235,7 @@ base::Result<bool> Walker::add_small_regular(int dirfd, const std::string& dir_p
     e.kind = EntryKind::Regular;
     e.mode = st.st_mode;
     if (st.st_size == 0) {
-        if (has_whiteout_xattr(fd.get())) e.kind = EntryKind::Whiteout;
+        if (overlay::whiteout_xattr(fd.get(), st)) e.kind = EntryKind::Whiteout;
         else e.sha256 = digest::sha256_bytes("", 0);
         entries_.push_back(std::move(e));
         return true;
@@ -301,7 +272,7 @@ base::Result<void> Walker::add_symlink(int dirfd, const char* name, Entry& e) {
 void Walker::add_regular(int dirfd, const char* name, Entry e, const struct stat& st) {
     e.kind = EntryKind::Regular;
     if (st.st_size == 0) {
-        if (has_whiteout_xattr(dirfd, name)) e.kind = EntryKind::Whiteout;
+        if (overlay::whiteout_xattr_at(dirfd, name, st)) e.kind = EntryKind::Whiteout;
         else e.sha256 = digest::sha256_bytes("", 0);
         entries_.push_back(std::move(e));
         return;

@@ -54,7 +54,7 @@ void print_text(const model::Container& c, const std::vector<Finding>& found, mo
     for (const auto& f : found) {
         if (f.verdict.severity < min) continue;
         ++shown;
-        std::printf("  %-8s %-8s %-9s %s%s%s%s\n", f.verdict.kind.c_str(),
+        std::printf("  %-8s %-8s %-9s %s%s%s%s\n", std::string(policy::name(f.verdict.kind)).c_str(),
                     std::string(model::to_string(f.verdict.severity)).c_str(),
                     std::string(model::to_string(f.change.change)).c_str(), base::quote_if_needed(f.change.path).c_str(),
                     f.change.detail.empty() ? "" : ("  (" + escape(f.change.detail) + ")").c_str(),

@@ -83,11 +83,11 @@ std::optional<std::size_t> Daemon::report_finding(const gate::GatedContainer& c,
     auto& log = log::get(log::Category::Drift);
     if (!events.first_report(c.info.id, ch.path, change, digest)) {
         log.trace("id={} path=\"{}\" change={} kind={}: reported before", c.info.id.substr(0, 12),
-                  base::escape(ch.path), change, f.verdict.kind);
+                  base::escape(ch.path), change, policy::name(f.verdict.kind));
         return 0;
     }
     log.trace("id={} path=\"{}\" change={} kind={} severity={}", c.info.id.substr(0, 12), base::escape(ch.path),
-              change, f.verdict.kind, model::to_string(f.verdict.severity));
+              change, policy::name(f.verdict.kind), model::to_string(f.verdict.severity));
     auto ev = file_event(c, ch, f.verdict);
     ev.change = change;
     if (touched) ev.count = touched->events;

@@ -103,8 +103,8 @@ void Daemon::handle_batch(watch::WatchBatch batch, baseline::Store& store, basel
                                         "falling back to a reconcile scan every {} s", c->info.id.substr(0, 12),
                                         base::escape(c->info.name), watch_cfg_.max_watches_per_container,
                                         watch_cfg_.reconcile_interval_s);
-        model::DriftEvent d = file_event(*c, watch::FileChange{}, {"file", model::Severity::Medium, false,
-                                                                   "watch limit reached"});
+        model::DriftEvent d = file_event(*c, watch::FileChange{}, {policy::FileKind::File, model::Severity::Medium,
+                                                                   false, policy::FileReason::WatchLimit});
         d.change = "";
         d.detail = "watch limit reached: periodic reconcile every " + std::to_string(watch_cfg_.reconcile_interval_s) + " s";
         alerts_->publish(std::move(d));

@@ -13,6 +13,8 @@
 #include <optional>
 
 #include "layerlock/base/fs.hpp"
+#include "layerlock/baseline/overlay_format.hpp"
+#include "layerlock/base/proc_stat.hpp"
 #include "layerlock/base/unique_fd.hpp"
 
 namespace layerlock::gate {
@@ -32,26 +34,6 @@ std::string first_line(const std::string& path) {
     auto s = std::move(*text);
     if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
     return s;
-}
-
-// From one read of /proc/<pid>/stat: "pid (comm) state ppid ...", where comm (at
-// most 15 bytes) may hold spaces and parentheses, so it ends at the last ')'.
-struct StatLine {
-    std::string comm;
-    pid_t ppid = 0;
-};
-std::optional<StatLine> read_stat(pid_t pid) {
-    auto stat = base::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-    if (!stat) return std::nullopt;
-    auto open = stat->find('(');
-    auto close = stat->rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
-    StatLine out;
-    out.comm = stat->substr(open + 1, close - open - 1);
-    int ppid = 0;
-    char state = 0;
-    if (std::sscanf(stat->c_str() + close + 1, " %c %d", &state, &ppid) == 2) out.ppid = ppid;
-    return out;
 }
 
 }  // namespace
@@ -107,19 +89,12 @@ bool has_overlay_origin(const GatedContainer& c, const std::string& path) {
     if (!fd) return false;
     struct stat st{};
     if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-    char proc[64];
-    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd->get());
-    char buf[256];
-    for (const char* name : {"trusted.overlay.origin", "user.overlay.origin"}) {
-        if (::getxattr(proc, name, buf, sizeof buf) >= 0) return true;
-        if (errno == ERANGE) return true;
-    }
-    return false;
+    return baseline::overlay::has_origin(fd->get());
 }
 
 ProcessNames caller_names(pid_t pid) {
     ProcessNames n;
-    if (auto st = read_stat(pid)) {
+    if (auto st = base::read_proc_stat(pid)) {
         n.comm = std::move(st->comm);
         n.ppid = st->ppid;
     }

@@ -279,7 +279,7 @@ struct alignas(4096) ExecGate::Impl {
     bool prohibited(const GatedContainer& c, const std::string& path, const std::optional<model::Sha256>& digest,
                     const GateOptions& o);
     // [gate.severity]: the severity of drift of this kind ("binary", "script", "library").
-    static model::Severity severity_of(std::string_view kind, const GateOptions& o);
+    static model::Severity severity_of(policy::CodeKind kind, const GateOptions& o);
     // Writes one answer; an answer the kernel refuses (the event is gone: its group
     // closed, or it was answered already) is counted, never silent.
     void answer(int event_fd, model::Action a) noexcept {
@@ -298,7 +298,7 @@ struct alignas(4096) ExecGate::Impl {
     void count(const policy::Verdict& v) {
         auto& k = counters;
         (v.action == model::Action::Deny ? k.denied : k.allowed).fetch_add(1, std::memory_order_relaxed);
-        if (v.what.reason == "undecided") k.fallback.fetch_add(1, std::memory_order_relaxed);
+        if (v.what.reason == policy::Reason::Undecided) k.fallback.fetch_add(1, std::memory_order_relaxed);
     }
 };
 

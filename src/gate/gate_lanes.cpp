@@ -48,7 +48,7 @@ constexpr std::size_t kHashBacklog = 16;
 // executed file is taken first: kept only if the file is still the version that
 // was executed (FileKey unchanged after hashing; any write in between changes its
 // ctime); then the reason is refined (a copy of an image file is
-// "copied-image-file") and the verdict cached with the digest. On shutdown, or
+// CopiedImageFile) and the verdict cached with the digest. On shutdown, or
 // behind kHashBacklog hashes, the alert goes out without hashing.
 void ExecGate::Impl::finish(Job& job, const GateOptions& o) {
     auto& ev = *job.ev;
@@ -94,7 +94,7 @@ model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedCo
                                             const policy::Verdict& v, const std::optional<model::Sha256>& digest,
                                             std::optional<ProcessNames> names) {
     model::DriftEvent d;
-    d.kind = std::string(ev.kind);
+    d.kind = std::string(policy::name(ev.kind));
     if (ev.mount) {
         d.location = ev.mount->location;
         d.mount = ev.mount->mount_point;
@@ -103,9 +103,9 @@ model::DriftEvent ExecGate::Impl::event_for(const PendingExec& ev, const GatedCo
     }
     d.severity = v.what.severity;
     // Drift (judged, not a fallback answer) by its kind's configured severity.
-    if (v.what.drift && v.what.reason != "undecided") d.severity = severity_of(ev.kind, options());
-    d.action = std::string(v.alert_action);
-    d.reason = std::string(v.what.reason);
+    if (v.what.drift && v.what.reason != policy::Reason::Undecided) d.severity = severity_of(ev.kind, options());
+    d.action = std::string(policy::name(v.outcome));
+    d.reason = std::string(policy::name(v.what.reason));
     d.path = path;
     d.pid = ev.pid();
     model::stamp(d, base::now_ns());

@@ -191,7 +191,7 @@ inline void ExecGate::Impl::answer_cached_quietly(int event_fd, const struct sta
     auto v = policy::decide(hit, c.mode, o.on_error);
     answer(event_fd, v.action);
     count(v);
-    const bool image_layer = !hit.drift && hit.reason == "image-layer";
+    const bool image_layer = !hit.drift && hit.reason == policy::Reason::ImageLayer;
     if (v.action == model::Action::Allow) remember_warm(st, image_layer);
     if (image_layer) maybe_ignore(event_fd, o);
     ::close(event_fd);
@@ -258,7 +258,7 @@ void ExecGate::Impl::answer_now(PendingPtr& ev, const std::shared_ptr<const Gate
     }
     ev->respond(v.action);
     count(v);
-    if (!cls.drift && cls.reason == "image-layer") maybe_ignore(ev->fd(), o);
+    if (!cls.drift && cls.reason == policy::Reason::ImageLayer) maybe_ignore(ev->fd(), o);
     if (v.what.alert) {
         Job job{ev, c, path};
         job.verdict = v;

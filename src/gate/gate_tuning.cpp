@@ -18,7 +18,7 @@ std::string_view file_name(std::string_view path) {
 
 void ExecGate::Impl::apply_exec_allow(policy::Verdict& v, const GatedContainer& c, const std::string& path, pid_t pid,
                                       std::optional<ProcessNames>& names, const GateOptions& o) {
-    if (o.allow.empty() || !v.what.drift || v.what.reason == "prohibited") return;
+    if (o.allow.empty() || !v.what.drift || v.what.reason == policy::Reason::Prohibited) return;
     policy::Subject s{path, {}, c.info.name, c.info.image};
     const bool by_process =
         std::any_of(o.allow.begin(), o.allow.end(), [](const auto& r) { return !r.process.empty(); });
@@ -52,9 +52,9 @@ bool ExecGate::Impl::prohibited(const GatedContainer& c, const std::string& path
     return true;
 }
 
-model::Severity ExecGate::Impl::severity_of(std::string_view kind, const GateOptions& o) {
-    if (kind == "script") return o.script;
-    if (kind == "library") return o.library;
+model::Severity ExecGate::Impl::severity_of(policy::CodeKind kind, const GateOptions& o) {
+    if (kind == policy::CodeKind::Script) return o.script;
+    if (kind == policy::CodeKind::Library) return o.library;
     return o.binary;
 }
 

@@ -96,9 +96,9 @@ void ExecGate::Impl::remember_data_open(const policy::FileKey& key, pid_t pid, c
 policy::Verdict ExecGate::Impl::verdict_for(Job& job, const policy::Classification& cls, const GateOptions& o) {
     const auto& c = *job.container;
     policy::Verdict v;
-    if (!job.code || cls.reason == "undecided") v = policy::decide(cls, c.mode, o.on_error);
-    else if (!cls.drift) return {model::Action::Allow, {false, false, model::Severity::Info, cls.reason}, "allowed"};
-    else if (cls.reason == "prohibited") v = policy::decide_code(cls, c.mode, c.code_gate);
+    if (!job.code || cls.reason == policy::Reason::Undecided) v = policy::decide(cls, c.mode, o.on_error);
+    else if (!cls.drift) return {model::Action::Allow, {false, false, model::Severity::Info, cls.reason}, policy::Outcome::Allowed};
+    else if (cls.reason == policy::Reason::Prohibited) v = policy::decide_code(cls, c.mode, c.code_gate);
     else v = policy::decide_code(policy::classification(*job.code), c.mode, c.code_gate);
     apply_exec_allow(v, c, job.path, job.ev->pid(), job.names, o);
     return v;
@@ -120,8 +120,8 @@ void ExecGate::Impl::handle_open(int event_fd, pid_t pid, const struct stat& st,
     std::optional<policy::Classification> known;
     if (!t.mount) {
         known = gate.cache_.get(t.key);
-        if (known && !known->drift && known->reason != "undecided") {
-            remember_warm(st, known->reason == "image-layer");
+        if (known && !known->drift && known->reason != policy::Reason::Undecided) {
+            remember_warm(st, known->reason == policy::Reason::ImageLayer);
             return allow();
         }
     }

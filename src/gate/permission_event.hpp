@@ -20,6 +20,7 @@
 
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/model/types.hpp"
+#include "layerlock/policy/reasons.hpp"
 #include "layerlock/policy/verdict_cache.hpp"
 
 namespace layerlock::gate {
@@ -81,10 +82,10 @@ public:
     struct stat st{};   // fstat of fd, filled by the reader
     // Exec events: noted here when allowed, before the answer reaches the kernel.
     RecentExecs* recent = nullptr;
-    // What an alert about this event reports: its kind ("binary" for execs;
-    // "script", "library" or "binary" for code opens, once known) and, for a file
+    // What an alert about this event reports: its kind (Binary for execs; Script,
+    // Library or Binary for code opens, once known) and, for a file
     // on a tmpfs or volume mount, that mount.
-    std::string_view kind = "binary";
+    policy::CodeKind kind = policy::CodeKind::Binary;
     std::shared_ptr<const struct GatedMount> mount;
     // Where the time to the answer is counted (none: not counted).
     struct AnswerLatency* latency = nullptr;

@@ -99,15 +99,15 @@ std::optional<CodeDrift> classify_open(FileType type, bool script_extension, con
     using model::Severity;
     switch (type) {
         case FileType::Elf:
-            if (who.loader) return CodeDrift{"binary", Severity::Critical, "run-by-loader"};
-            return CodeDrift{"library", Severity::Critical, "loaded-library"};
+            if (who.loader) return CodeDrift{CodeKind::Binary, Severity::Critical, Reason::RunByLoader};
+            return CodeDrift{CodeKind::Library, Severity::Critical, Reason::LoadedLibrary};
         case FileType::Shebang:
-            if (who.interpreter) return CodeDrift{"script", Severity::High, "script-read"};
+            if (who.interpreter) return CodeDrift{CodeKind::Script, Severity::High, Reason::ScriptRead};
             return std::nullopt;
         case FileType::Other:
             if (!who.interpreter) return std::nullopt;
-            if (script_extension) return CodeDrift{"script", Severity::High, "script-source"};
-            if (who.names_file) return CodeDrift{"script", Severity::High, "script-argument"};
+            if (script_extension) return CodeDrift{CodeKind::Script, Severity::High, Reason::ScriptSource};
+            if (who.names_file) return CodeDrift{CodeKind::Script, Severity::High, Reason::ScriptArgument};
             return std::nullopt;
     }
     return std::nullopt;
@@ -119,8 +119,8 @@ namespace layerlock::policy {
 
 Verdict decide_code(const Classification& c, model::Mode mode, model::CodeGate gate) {
     switch (gate) {
-        case model::CodeGate::Off: return {model::Action::Allow, {false, false, c.severity, c.reason}, "allowed"};
-        case model::CodeGate::Alert: return {model::Action::Allow, c, mode == model::Mode::Learn ? "learned" : "alerted"};
+        case model::CodeGate::Off: return {model::Action::Allow, {false, false, c.severity, c.reason}, Outcome::Allowed};
+        case model::CodeGate::Alert: return {model::Action::Allow, c, mode == model::Mode::Learn ? Outcome::Learned : Outcome::Alerted};
         case model::CodeGate::On: break;
     }
     return decide(c, mode, model::Action::Allow);
@@ -128,8 +128,8 @@ Verdict decide_code(const Classification& c, model::Mode mode, model::CodeGate g
 
 Verdict decide_mount(const Classification& c, model::Mode mode, model::MountAction action) {
     switch (action) {
-        case model::MountAction::Allow: return {model::Action::Allow, {false, false, c.severity, c.reason}, "allowed"};
-        case model::MountAction::Alert: return {model::Action::Allow, c, mode == model::Mode::Learn ? "learned" : "alerted"};
+        case model::MountAction::Allow: return {model::Action::Allow, {false, false, c.severity, c.reason}, Outcome::Allowed};
+        case model::MountAction::Alert: return {model::Action::Allow, c, mode == model::Mode::Learn ? Outcome::Learned : Outcome::Alerted};
         case model::MountAction::Deny: break;
     }
     return decide(c, mode, model::Action::Allow);

@@ -37,7 +37,7 @@ Verdict allow_drift(const Verdict& v, const config::ExecAllow& rule) {
     c.drift = false;
     c.alert = !rule.quiet;
     c.severity = model::Severity::Low;
-    return {model::Action::Allow, c, "allowed"};
+    return {model::Action::Allow, c, Outcome::Allowed};
 }
 
 bool prohibited(const std::vector<config::Prohibit>& rules, const Subject& s, std::string_view sha256) {

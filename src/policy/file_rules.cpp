@@ -58,23 +58,23 @@ FileVerdict classify_file(const FileFacts& f, const FileRules& rules) {
     // Expected changes (quiet globs, [[allow]] rules) are stored but never alerted;
     // a new or changed executable or setuid bit is never expected.
     if (!new_executable && !privilege_bit_added(f) && expected(f, rules))
-        return {"file", Severity::Info, true, "expected-change"};
+        return {FileKind::File, Severity::Info, true, FileReason::ExpectedChange};
     if (new_executable && !privilege_bit_added(f))
         for (const auto& a : rules.exec_allow)
             if (glob(a.path, p) && (a.image.empty() || glob(a.image, f.image)) &&
                 (a.container.empty() || glob(a.container, f.container)))
-                return {"binary", a.quiet ? Severity::Info : Severity::Low, a.quiet, "allowed-executable"};
+                return {FileKind::Binary, a.quiet ? Severity::Info : Severity::Low, a.quiet, FileReason::AllowedExecutable};
     const auto& sev = rules.severity;
-    if (package_path(p)) return {"package", sev.package, false, "package-database"};
-    if (sensitive_path(p)) return {"config", sev.sensitive, false, "sensitive-file"};
+    if (package_path(p)) return {FileKind::Package, sev.package, false, FileReason::PackageDatabase};
+    if (sensitive_path(p)) return {FileKind::Config, sev.sensitive, false, FileReason::SensitiveFile};
     if (privilege_bit_added(f)) {
-        if (new_executable) return {"binary", std::max(sev.binary, sev.setuid), false, "setuid-executable"};
-        return {"config", sev.setuid, false, "setuid-bit-added"};
+        if (new_executable) return {FileKind::Binary, std::max(sev.binary, sev.setuid), false, FileReason::SetuidExecutable};
+        return {FileKind::Config, sev.setuid, false, FileReason::SetuidBitAdded};
     }
-    if (starts(p, "/etc/")) return {"config", sev.config, false, "configuration"};
-    if (new_executable) return {"binary", sev.binary, false, "executable"};
-    if (f.directory && f.change == model::Change::Metadata) return {"file", Severity::Info, false, "directory"};
-    return {"file", sev.file, false, "file"};
+    if (starts(p, "/etc/")) return {FileKind::Config, sev.config, false, FileReason::Configuration};
+    if (new_executable) return {FileKind::Binary, sev.binary, false, FileReason::Executable};
+    if (f.directory && f.change == model::Change::Metadata) return {FileKind::File, Severity::Info, false, FileReason::Directory};
+    return {FileKind::File, sev.file, false, FileReason::File};
 }
 
 }  // namespace layerlock::policy

@@ -20,42 +20,42 @@ using model::Severity;
 Classification classify(const ExecFacts& f) {
     switch (f.source) {
         case Source::LowerLayer:
-            return {false, false, Severity::Info, "image-layer"};
+            return {false, false, Severity::Info, Reason::ImageLayer};
         case Source::Undecided:
             return undecided();
         case Source::UpperLayer:
             break;
     }
-    if (f.equals_image_file_at_path) return {false, false, Severity::Info, "copy-up"};
+    if (f.equals_image_file_at_path) return {false, false, Severity::Info, Reason::CopyUp};
     if (!f.content) return undecided();
     if (f.image_at_path && *f.image_at_path == *f.content)
-        return {false, false, Severity::Info, "copy-up"};
+        return {false, false, Severity::Info, Reason::CopyUp};
     if (f.has_overlay_origin && f.content_in_image)
-        return {false, true, Severity::Low, "renamed-image-file"};
-    if (f.image_at_path || f.image_file_at_path) return {true, true, Severity::High, "modified-image-file"};
-    if (f.content_in_image) return {true, true, Severity::High, "copied-image-file"};
-    return {true, true, Severity::High, "new-file"};
+        return {false, true, Severity::Low, Reason::RenamedImageFile};
+    if (f.image_at_path || f.image_file_at_path) return {true, true, Severity::High, Reason::ModifiedImageFile};
+    if (f.content_in_image) return {true, true, Severity::High, Reason::CopiedImageFile};
+    return {true, true, Severity::High, Reason::NewFile};
 }
 
 std::optional<Classification> classify_unhashed(const UpperFile& f) {
     if (f.could_be_copy_up || (f.has_overlay_origin && f.size_in_image)) return std::nullopt;
-    if (f.image_file_at_path) return Classification{true, true, Severity::High, "modified-image-file"};
-    return Classification{true, true, Severity::High, "new-file"};
+    if (f.image_file_at_path) return Classification{true, true, Severity::High, Reason::ModifiedImageFile};
+    return Classification{true, true, Severity::High, Reason::NewFile};
 }
 
-Classification undecided() { return {false, true, Severity::Medium, "undecided"}; }
+Classification undecided() { return {false, true, Severity::Medium, Reason::Undecided}; }
 
-Classification changed_while_judged() { return {true, true, Severity::High, "changed-while-judged"}; }
+Classification changed_while_judged() { return {true, true, Severity::High, Reason::ChangedWhileJudged}; }
 
 Verdict decide(const Classification& c, model::Mode mode, model::Action undecided_answer) {
-    if (c.reason == "undecided") {
+    if (c.reason == Reason::Undecided) {
         bool deny = undecided_answer == model::Action::Deny;
-        return {undecided_answer, c, deny ? "denied" : "allowed"};
+        return {undecided_answer, c, deny ? Outcome::Denied : Outcome::Allowed};
     }
-    if (!c.drift) return {model::Action::Allow, c, "allowed"};
-    if (mode == model::Mode::Enforce) return {model::Action::Deny, c, "denied"};
-    if (mode == model::Mode::Learn) return {model::Action::Allow, c, "learned"};
-    return {model::Action::Allow, c, "alerted"};
+    if (!c.drift) return {model::Action::Allow, c, Outcome::Allowed};
+    if (mode == model::Mode::Enforce) return {model::Action::Deny, c, Outcome::Denied};
+    if (mode == model::Mode::Learn) return {model::Action::Allow, c, Outcome::Learned};
+    return {model::Action::Allow, c, Outcome::Alerted};
 }
 
 }  // namespace layerlock::policy

@@ -190,7 +190,7 @@ void ProcessMonitor::judge(pid_t pid, const ContainerView& c, bool from_scan) {
     if (!drift && !from_scan && !is_deleted_exe(p.exe) && rechecks_.size() < kMaxRechecks)
         rechecks_.push_back({std::chrono::steady_clock::now() + kRecheckAfter, pid, p.start_time, c.info.dev});
     if (!drift) return;
-    if (!rules_.allow.empty() && drift->kind != "fileless") {
+    if (!rules_.allow.empty() && drift->kind != policy::BehaviourKind::Fileless) {
         if (!parent.ok) {   // a rule may name the parent
             parent = read_basic(p.ppid);
             if (parent.ok) parent_exe = read_exe_link(p.ppid);
@@ -201,16 +201,18 @@ void ProcessMonitor::judge(pid_t pid, const ContainerView& c, bool from_scan) {
             return;
         }
     }
-    const bool kill = drift->kind == "fileless" && c.mode == model::Mode::Enforce;
+    const bool kill = drift->kind == policy::BehaviourKind::Fileless && c.mode == model::Mode::Enforce;
     // Stopped at once (as fast as a kill), read while stopped, then killed: the
     // alert can say what it was.
     if (kill) ::kill(pid, SIGSTOP);
     read_details(p, true);
     model::DriftEvent d;
-    d.kind = std::string(drift->kind);
+    d.kind = std::string(policy::name(drift->kind));
     d.severity = drift->severity;
-    d.reason = std::string(drift->reason);
-    d.action = kill ? "killed" : c.mode == model::Mode::Learn ? "learned" : "alerted";
+    d.reason = std::string(policy::name(drift->reason));
+    d.action = policy::name(kill                             ? policy::Outcome::Killed
+                            : c.mode == model::Mode::Learn ? policy::Outcome::Learned
+                                                           : policy::Outcome::Alerted);
     d.path = without_deleted(p.exe);
     d.exe = d.path;
     d.pid = pid;

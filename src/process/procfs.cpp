@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "layerlock/base/fs.hpp"
+#include "layerlock/base/proc_stat.hpp"
 #include "layerlock/base/unique_fd.hpp"
 
 namespace layerlock::process {
@@ -33,31 +34,16 @@ std::uint64_t ns_inode(pid_t pid, const char* ns) {
     return st.st_ino;
 }
 
-// "pid (comm) state ppid ... starttime(22) ...": comm may hold spaces and ')'.
-bool parse_stat(const std::string& stat, ProcessInfo& p) {
-    auto open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close < open) return false;
-    p.comm = stat.substr(open + 1, close - open - 1);
-    // Fields after ')': state(3) ppid(4) ... starttime(22): 19 fields after state.
-    const char* rest = stat.c_str() + close + 1;
-    char state = 0;
-    int ppid = 0;
-    unsigned long long start = 0;
-    if (std::sscanf(rest, " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &state,
-                    &ppid, &start) != 3)
-        return false;
-    p.ppid = ppid;
-    p.start_time = start;
-    return true;
-}
-
 }  // namespace
 
 ProcessInfo read_basic(pid_t pid) {
     ProcessInfo p;
     p.pid = pid;
-    auto stat = base::read_file(proc(pid, "stat"), 4096);
-    if (!stat || !parse_stat(*stat, p)) return p;
+    auto stat = base::read_proc_stat(pid);
+    if (!stat) return p;
+    p.comm = std::move(stat->comm);
+    p.ppid = stat->ppid;
+    p.start_time = stat->start_time;
     struct stat st{};
     if (::stat(proc(pid, "root").c_str(), &st) == 0) p.root_dev = st.st_dev;
     p.ok = true;

@@ -27,10 +27,10 @@ bool worth_alerting(const FileChange& ch) {
 model::DriftEvent file_event(const model::Container& c, const FileChange& ch, const policy::FileVerdict& v,
                              std::int64_t now_ns, model::Mode mode) {
     model::DriftEvent d;
-    d.kind = v.kind;
+    d.kind = std::string(policy::name(v.kind));
     d.severity = v.severity;
     d.action = mode == model::Mode::Learn && !v.quiet ? "learned" : "alerted";
-    d.reason = v.why;
+    d.reason = std::string(policy::name(v.why));
     d.change = std::string(to_string(ch.change));
     d.detail = ch.detail;
     d.path = ch.path;
@@ -48,7 +48,7 @@ Finding judged(FileChange ch, int upper_fd, const model::Container& c, baseline:
                const policy::FileRules& rules) {
     Finding f{std::move(ch), {}, {}};
     f.verdict = classify(f.change, c, rules);
-    if (f.verdict.kind == "package") {
+    if (f.verdict.kind == policy::FileKind::Package) {
         auto image = store.lookup(c.lowers, f.change.path);
         f.packages = package_changes(upper_fd, f.change.path, image ? image->layer : std::string());
     }

@@ -14,6 +14,7 @@
 
 #include "layerlock/base/escape.hpp"
 #include "layerlock/base/fs.hpp"
+#include "layerlock/baseline/overlay_format.hpp"
 #include "layerlock/digest/sha256.hpp"
 #include "layerlock/watch/packages.hpp"
 
@@ -26,7 +27,7 @@ FileType type_of(const struct stat& st) {
     if (S_ISLNK(st.st_mode)) return FileType::Symlink;
     if (S_ISFIFO(st.st_mode)) return FileType::Fifo;
     if (S_ISSOCK(st.st_mode)) return FileType::Socket;
-    if (S_ISCHR(st.st_mode)) return st.st_rdev == makedev(0, 0) ? FileType::Whiteout : FileType::CharDevice;
+    if (S_ISCHR(st.st_mode)) return baseline::overlay::whiteout_device(st) ? FileType::Whiteout : FileType::CharDevice;
     return FileType::BlockDevice;
 }
 
@@ -40,11 +41,7 @@ std::string mode_text(std::uint32_t m) {
 bool xattr_whiteout(int dirfd, const char* name, const struct stat& st) {
     if (!S_ISREG(st.st_mode) || st.st_size != 0) return false;
     auto fd = base::open_beneath(dirfd, name, O_PATH);
-    if (!fd) return false;
-    char proc[64];
-    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd->get());
-    return ::getxattr(proc, "trusted.overlay.whiteout", nullptr, 0) >= 0 ||
-           ::getxattr(proc, "user.overlay.whiteout", nullptr, 0) >= 0;
+    return fd && baseline::overlay::whiteout_xattr(fd->get(), st);
 }
 
 // Hashes a regular upper file through an fd opened beneath its directory, after

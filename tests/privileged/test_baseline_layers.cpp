@@ -25,6 +25,7 @@
 #include <string>
 
 #include "layerlock/base/unique_fd.hpp"
+#include "layerlock/baseline/image_facts.hpp"
 #include "layerlock/baseline/store.hpp"
 #include "layerlock/digest/sha256.hpp"
 #include "test_support.hpp"
@@ -353,4 +354,30 @@ TEST_CASE("hostile names, paths beyond PATH_MAX and a 2 GiB sparse file are reco
     CHECK(big->size == static_cast<std::uint64_t>(kSparseSize));
     UniqueFd fd(::open((f.bottom / "big.sparse").c_str(), O_RDONLY | O_CLOEXEC));
     CHECK(to_hex(big->sha256) == to_hex(*layerlock::digest::sha256_fd(fd.get())));
+}
+
+TEST_CASE("the image's file at a path, read from the layers before a baseline exists, agrees with the mount") {
+    // Whiteouts of both kinds (a 0/0 device and a zero-size file with the xattr)
+    // and opaque directories hide what is below them, as overlayfs reads them.
+    layerlock::test::require_root();
+    Fixture f;
+    Mount m(f.merged, f.top.string() + ":" + f.middle.string() + ":" + f.bottom.string());
+    REQUIRE(m.ok());
+    std::vector<UniqueFd> fds;
+    for (const auto& l : f.lowers) fds.emplace_back(::open(l.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    const ImageLayers layers{f.lowers, fds};
+    UniqueFd root(::open(f.merged.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    for (const char* p : {"/bin/ls", "/opt/app/tool", "/var/cache/a", "/var/cache/sub/b", "/xw/gone", "/etc/secret"}) {
+        auto img = image_file(f.db(), layers, p);
+        CHECK_MESSAGE(img.known, std::string(p));
+        CHECK_FALSE_MESSAGE(img.present, std::string(p));
+    }
+    for (const char* p : {"/bin/sh", "/var/cache/new", "/xw/kept", "/changed", "/etc/passwd", "/srv"}) {
+        struct stat st {};
+        REQUIRE_MESSAGE(::fstatat(root.get(), p + 1, &st, AT_SYMLINK_NOFOLLOW) == 0, std::string(p));
+        auto img = image_file(f.db(), layers, p);
+        CHECK_MESSAGE(img.present, std::string(p));
+        CHECK_MESSAGE(img.size == static_cast<std::uint64_t>(st.st_size), std::string(p));
+        CHECK_FALSE(img.digest);   // no baseline yet: compared byte for byte by the gate
+    }
 }

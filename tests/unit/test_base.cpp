@@ -16,6 +16,7 @@
 
 #include "layerlock/base/escape.hpp"
 #include "layerlock/base/fs.hpp"
+#include "layerlock/base/proc_stat.hpp"
 #include "layerlock/base/thread.hpp"
 #include "layerlock/base/unique_fd.hpp"
 #include "layerlock/base/work_queue.hpp"
@@ -214,4 +215,23 @@ TEST_CASE("the work queue: bounded, drained or dropped on stop, deadlines, waiti
     CHECK(watched.use_count() == 1);   // the queue's copy destroyed by stop()
     CHECK_FALSE(dropped.pop());
     CHECK_FALSE(dropped.sleep_for(std::chrono::milliseconds(1000)));   // returns at once: stopped
+}
+
+TEST_CASE("/proc/<pid>/stat: comm ends at the last ')', whatever it holds; a cut line is refused") {
+    constexpr const char* kTail = " 0 0 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10";
+    auto p = base::parse_proc_stat(std::string("4242 (a) b (c)) S 17") + kTail);
+    REQUIRE(p);
+    CHECK(p->comm == "a) b (c)");
+    CHECK(p->state == 'S');
+    CHECK(p->ppid == 17);
+    CHECK(p->start_time == 123456);
+    CHECK_FALSE(base::parse_proc_stat("4242 (sh) S 17 0 0"));   // no start time
+    CHECK_FALSE(base::parse_proc_stat("4242 sh S 17"));
+    // This process, read for real: its own start time, parent and name.
+    auto self = base::read_proc_stat(::getpid());
+    REQUIRE(self);
+    CHECK(self->ppid == ::getppid());
+    CHECK(self->start_time > 0);
+    CHECK(self->state == 'R');
+    CHECK_FALSE(base::read_proc_stat(-1));
 }

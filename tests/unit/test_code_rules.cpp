@@ -63,21 +63,21 @@ TEST_CASE("the script argument is the interpreter's first operand, absolute or r
 TEST_CASE("an ELF object opened by anyone is code: library, or binary when the loader runs it") {
     auto lib = policy::classify_open(FileType::Elf, false, Opener{});
     REQUIRE(lib);
-    CHECK(lib->kind == "library");
+    CHECK(lib->kind == policy::CodeKind::Library);
     CHECK(lib->severity == model::Severity::Critical);
     auto prog = policy::classify_open(FileType::Elf, false, Opener{.loader = true});
     REQUIRE(prog);
-    CHECK(prog->kind == "binary");
-    CHECK(prog->reason == "run-by-loader");
+    CHECK(prog->kind == policy::CodeKind::Binary);
+    CHECK(prog->reason == policy::Reason::RunByLoader);
 }
 
 TEST_CASE("a script is code only when an interpreter reads it") {
     const Opener interp{.interpreter = true};
     CHECK_FALSE(policy::classify_open(FileType::Shebang, true, Opener{}));          // cat /tmp/x.sh
-    CHECK(policy::classify_open(FileType::Shebang, false, interp)->reason == "script-read");
-    CHECK(policy::classify_open(FileType::Other, true, interp)->reason == "script-source");   // sh /tmp/x.sh
+    CHECK(policy::classify_open(FileType::Shebang, false, interp)->reason == policy::Reason::ScriptRead);
+    CHECK(policy::classify_open(FileType::Other, true, interp)->reason == policy::Reason::ScriptSource);   // sh /tmp/x.sh
     CHECK(policy::classify_open(FileType::Other, false, Opener{.interpreter = true, .names_file = true})->kind ==
-          "script");                                                                        // sh /tmp/payload
+          policy::CodeKind::Script);                                                                        // sh /tmp/payload
     CHECK_FALSE(policy::classify_open(FileType::Other, false, interp));             // a shell reading data
     CHECK_FALSE(policy::classify_open(FileType::Other, true, Opener{}));            // a web server serving x.js
     CHECK(policy::classify_open(FileType::Other, true, interp)->severity == model::Severity::High);

@@ -3,6 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <string>
 #include <atomic>
 #include <thread>
 
@@ -50,7 +54,7 @@ TEST_CASE("an image layer inode is allowed quietly in every mode") {
 
 TEST_CASE("an upper file with the image's content at the same path is a copy-up and allowed") {
     auto c = policy::classify(upper(digest(1), digest(1), false, true));
-    CHECK(c.reason == "copy-up");
+    CHECK(c.reason == policy::Reason::CopyUp);
     CHECK_FALSE(c.drift);
     CHECK(policy::decide(c, model::Mode::Enforce, model::Action::Deny).action == model::Action::Allow);
 }
@@ -58,26 +62,26 @@ TEST_CASE("an upper file with the image's content at the same path is a copy-up 
 TEST_CASE("a new file is binary drift: denied in enforce, alerted in monitor") {
     auto c = policy::classify(upper(digest(2), std::nullopt));
     CHECK(c.drift);
-    CHECK(c.reason == "new-file");
+    CHECK(c.reason == policy::Reason::NewFile);
     CHECK(c.severity == model::Severity::High);
     auto enforce = policy::decide(c, model::Mode::Enforce, model::Action::Allow);
     CHECK(enforce.action == model::Action::Deny);
-    CHECK(enforce.alert_action == "denied");
+    CHECK(enforce.outcome == policy::Outcome::Denied);
     auto monitor = policy::decide(c, model::Mode::Monitor, model::Action::Deny);
     CHECK(monitor.action == model::Action::Allow);
-    CHECK(monitor.alert_action == "alerted");
+    CHECK(monitor.outcome == policy::Outcome::Alerted);
 }
 
 TEST_CASE("a process's copy of an image binary at a new path is drift even with equal bytes") {
     auto c = policy::classify(upper(digest(3), std::nullopt, false, true));
     CHECK(c.drift);
-    CHECK(c.reason == "copied-image-file");
+    CHECK(c.reason == policy::Reason::CopiedImageFile);
 }
 
 TEST_CASE("an image binary modified in place is drift") {
     auto c = policy::classify(upper(digest(4), digest(5), true, false));
     CHECK(c.drift);
-    CHECK(c.reason == "modified-image-file");
+    CHECK(c.reason == policy::Reason::ModifiedImageFile);
 }
 
 TEST_CASE("a kernel copy-up moved to a new path with image content is allowed with a low alert") {
@@ -85,7 +89,7 @@ TEST_CASE("a kernel copy-up moved to a new path with image content is allowed wi
     CHECK_FALSE(c.drift);
     CHECK(c.alert);
     CHECK(c.severity == model::Severity::Low);
-    CHECK(c.reason == "renamed-image-file");
+    CHECK(c.reason == policy::Reason::RenamedImageFile);
 }
 
 TEST_CASE("the origin marker alone does not excuse content the image does not hold") {
@@ -98,11 +102,11 @@ TEST_CASE("an upper file is drift before hashing unless it may be a copy-up or c
     auto fresh = policy::classify_unhashed(UpperFile{false, false, false});
     REQUIRE(fresh);
     CHECK(fresh->drift);
-    CHECK(fresh->reason == "new-file");
+    CHECK(fresh->reason == policy::Reason::NewFile);
     auto resized = policy::classify_unhashed(UpperFile{true, false, false});
     REQUIRE(resized);
     CHECK(resized->drift);
-    CHECK(resized->reason == "modified-image-file");
+    CHECK(resized->reason == policy::Reason::ModifiedImageFile);
     CHECK_FALSE(policy::classify_unhashed(UpperFile{true, true, false}));    // may be a copy-up
     CHECK_FALSE(policy::classify_unhashed(UpperFile{false, false, true}));   // may be a renamed image file
     CHECK_FALSE(policy::classify_unhashed(UpperFile{true, false, true}));
@@ -110,7 +114,7 @@ TEST_CASE("an upper file is drift before hashing unless it may be a copy-up or c
     auto grown = policy::classify_unhashed(UpperFile{false, false, true, false});
     REQUIRE(grown);
     CHECK(grown->drift);
-    CHECK(grown->reason == "new-file");
+    CHECK(grown->reason == policy::Reason::NewFile);
     CHECK_FALSE(policy::classify_unhashed(UpperFile{true, true, true, false}));   // same size as at the path
 }
 
@@ -132,7 +136,7 @@ TEST_CASE("whatever the content, the hash never turns a drift decided before has
                 auto after = policy::classify(f);
                 CHECK(after.drift);
                 CHECK(after.severity == before->severity);
-                CHECK(after.reason == (at_path ? "modified-image-file" : in_image ? "copied-image-file" : "new-file"));
+                CHECK(after.reason == (at_path ? policy::Reason::ModifiedImageFile : in_image ? policy::Reason::CopiedImageFile : policy::Reason::NewFile));
             }
 }
 
@@ -142,7 +146,7 @@ TEST_CASE("an upper file found equal byte for byte to the image's file at its pa
     f.image_file_at_path = true;
     f.equals_image_file_at_path = true;                     // no digest needed
     auto c = policy::classify(f);
-    CHECK(c.reason == "copy-up");
+    CHECK(c.reason == policy::Reason::CopyUp);
     CHECK_FALSE(c.drift);
     CHECK_FALSE(c.alert);
 }
@@ -163,7 +167,7 @@ TEST_CASE("an undecided exec gets the configured fallback and is never cached") 
     CHECK(policy::decide(c, model::Mode::Monitor, model::Action::Deny).action == model::Action::Deny);
     CHECK(policy::decide(c, model::Mode::Enforce, model::Action::Allow).action == model::Action::Allow);
     auto hashed_without_content = policy::classify(upper(std::nullopt, digest(1)));
-    CHECK(hashed_without_content.reason == "undecided");
+    CHECK(hashed_without_content.reason == policy::Reason::Undecided);
 }
 
 TEST_CASE("the verdict cache misses when any part of the file's version changes") {
@@ -269,7 +273,7 @@ TEST_CASE("package databases and trees are package drift, high") {
                    "/app/node_modules/left-pad/package.json"}) {
         CAPTURE(p);
         auto v = file(p, model::Change::Modified);
-        CHECK(v.kind == "package");
+        CHECK(v.kind == policy::FileKind::Package);
         CHECK(v.severity == model::Severity::High);
     }
 }
@@ -281,16 +285,16 @@ TEST_CASE("sensitive configuration is critical, other /etc changes medium") {
         CHECK(file(p, model::Change::Modified).severity == model::Severity::Critical);
     }
     auto v = file("/etc/motd", model::Change::Modified);
-    CHECK(v.kind == "config");
+    CHECK(v.kind == policy::FileKind::Config);
     CHECK(v.severity == model::Severity::Medium);
 }
 
 TEST_CASE("a setuid bit added is high; on an executable it is binary drift") {
     auto meta = file("/bin/busybox", model::Change::Metadata, true, 0104755, 0100755);
-    CHECK(meta.kind == "config");
+    CHECK(meta.kind == policy::FileKind::Config);
     CHECK(meta.severity == model::Severity::High);
     auto added = file("/usr/local/bin/x", model::Change::Added, true, 0104755, 0);
-    CHECK(added.kind == "binary");
+    CHECK(added.kind == policy::FileKind::Binary);
     CHECK_FALSE(file("/bin/su", model::Change::Metadata, true, 0104755, 0104755).severity == model::Severity::High);
 }
 
@@ -301,12 +305,12 @@ TEST_CASE("expected runtime paths are quiet, but an executable dropped there is 
     CHECK(file("/tmp", model::Change::Metadata, false, 040755, 040755, true).quiet);
     auto dropped = file("/tmp/payload", model::Change::Added, true, 0100755, 0);
     CHECK_FALSE(dropped.quiet);
-    CHECK(dropped.kind == "binary");
+    CHECK(dropped.kind == policy::FileKind::Binary);
     CHECK(dropped.severity == model::Severity::High);
 }
 
 TEST_CASE("other changes are low file drift; parent directories info") {
-    CHECK(file("/srv/data.txt", model::Change::Added).kind == "file");
+    CHECK(file("/srv/data.txt", model::Change::Added).kind == policy::FileKind::File);
     CHECK(file("/srv/data.txt", model::Change::Added).severity == model::Severity::Low);
     CHECK(file("/srv", model::Change::Metadata, false, 040755, 040755, true).severity == model::Severity::Info);
     CHECK(file("/bin/cat", model::Change::Deleted).severity == model::Severity::Low);
@@ -325,7 +329,7 @@ TEST_CASE("allow rules quiet expected changes, narrowed by image or container gl
     // An executable dropped under an allowed path is still binary drift.
     auto exe = policy::classify_file({"/app/cache/tool", model::Change::Added, false, true, 0100755, 0, "web-1", "registry.example/app:2"}, rules);
     CHECK_FALSE(exe.quiet);
-    CHECK(exe.kind == "binary");
+    CHECK(exe.kind == policy::FileKind::Binary);
 }
 
 TEST_CASE("quiet globs come from the rules, so configuration can replace them") {
@@ -342,4 +346,49 @@ TEST_CASE("severities per kind come from the rules") {
     CHECK(policy::classify_file({"/srv/x", model::Change::Added, false, false, 0100644, 0}, rules).severity == model::Severity::Medium);
     CHECK(policy::classify_file({"/etc/shadow", model::Change::Modified, false, false, 0100640, 0100640}, rules).severity ==
           model::Severity::High);
+}
+
+namespace {
+
+std::string events_doc_row(const std::string& field) {
+    const char* root = std::getenv("LAYERLOCK_SOURCE_ROOT");
+    REQUIRE_MESSAGE(root, "LAYERLOCK_SOURCE_ROOT names the source tree");
+    std::ifstream in(std::string(root) + "/docs/events.md");
+    REQUIRE(in);
+    for (std::string line; std::getline(in, line);)
+        if (line.starts_with("| `" + field + "` |")) return line;
+    FAIL("docs/events.md has no row for " << field);
+    return {};
+}
+
+// Every value of the enum has its own name, and docs/events.md lists it in the
+// field's row (the schema operators and SIEM rules are written against).
+template <typename Enum>
+void check_names(const std::string& field) {
+    const std::string row = events_doc_row(field);
+    std::set<std::string_view> seen;
+    for (int i = 0;; ++i) {
+        const auto n = policy::name(static_cast<Enum>(i));
+        if (n == "unknown") break;
+        CAPTURE(n);
+        CHECK(seen.insert(n).second);
+        CHECK(row.find("`" + std::string(n) + "`") != std::string::npos);
+    }
+    CHECK(seen.size() >= 3);
+}
+
+}  // namespace
+
+TEST_CASE("every reason, kind and action of a decision has one name, and docs/events.md lists it") {
+    check_names<policy::Reason>("reason");
+    check_names<policy::BehaviourReason>("reason");
+    check_names<policy::FileReason>("reason");
+    check_names<policy::CodeKind>("kind");
+    check_names<policy::BehaviourKind>("kind");
+    check_names<policy::FileKind>("kind");
+    check_names<policy::Outcome>("action");
+    // The enums are turned into these words only where an event record is filled.
+    CHECK(policy::name(policy::Reason::ImageLayer) == "image-layer");
+    CHECK(policy::name(policy::FileReason::WatchLimit) == "watch-limit");
+    CHECK(policy::name(policy::Outcome::Killed) == "killed");
 }

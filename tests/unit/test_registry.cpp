@@ -79,8 +79,9 @@ TEST_CASE("a container's mounts follow its replacement and go with it") {
 TEST_CASE("look-ups while containers are replaced see the old or the new one, whole") {
     registry::Registry r;
     r.put(container(7, "a"));
-    std::atomic<bool> done{false};
+    std::atomic<bool> done{false}, reading{false};
     std::thread writer([&] {
+        while (!reading) std::this_thread::yield();   // the look-ups below overlap the replacements
         for (int i = 0; i < 2000; ++i) {
             r.put(container(7, i % 2 ? "a" : "b"));
             r.put_mount(100, {r.find(7), std::make_shared<gate::GatedMount>()});
@@ -88,13 +89,14 @@ TEST_CASE("look-ups while containers are replaced see the old or the new one, wh
         done = true;
     });
     std::size_t seen = 0;
-    while (!done) {
+    reading = true;
+    do {
         auto c = r.find(7);
         REQUIRE(c);
         CHECK((c->info.name == "a" || c->info.name == "b"));
         if (auto m = r.find_mount(100); m.container) CHECK(m.container->info.dev == 7);
         ++seen;
-    }
+    } while (!done);
     writer.join();
     CHECK(seen > 0);
 }

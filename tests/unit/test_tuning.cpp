@@ -69,14 +69,14 @@ TEST_CASE("an exec allow rule by process matches any of the names given, and bot
 }
 
 TEST_CASE("allowed drift is answered allow, alerted low or quietly, and keeps its reason") {
-    policy::Verdict denied{model::Action::Deny, {true, true, model::Severity::Critical, "new-file"}, "denied"};
+    policy::Verdict denied{model::Action::Deny, {true, true, model::Severity::Critical, policy::Reason::NewFile}, policy::Outcome::Denied};
     auto low = policy::allow_drift(denied, allow_path("/tmp/*"));
     CHECK(low.action == model::Action::Allow);
-    CHECK(low.alert_action == "allowed");
+    CHECK(low.outcome == policy::Outcome::Allowed);
     CHECK_FALSE(low.what.drift);
     CHECK(low.what.alert);
     CHECK(low.what.severity == model::Severity::Low);
-    CHECK(low.what.reason == "new-file");
+    CHECK(low.what.reason == policy::Reason::NewFile);
     auto quiet = policy::allow_drift(denied, allow_path("/tmp/*", "", true));
     CHECK(quiet.action == model::Action::Allow);
     CHECK_FALSE(quiet.what.alert);
@@ -99,17 +99,17 @@ TEST_CASE("a prohibit rule names image files by path glob or by digest, narrowed
     auto cls = policy::prohibited_file();
     CHECK(cls.drift);
     CHECK(cls.severity == model::Severity::Critical);
-    CHECK(cls.reason == "prohibited");
+    CHECK(cls.reason == policy::Reason::Prohibited);
 }
 
 TEST_CASE("learn mode answers allow and says learned, also where the code gate or a mount only alerts") {
-    policy::Classification drift{true, true, model::Severity::High, "new-file"};
+    policy::Classification drift{true, true, model::Severity::High, policy::Reason::NewFile};
     auto v = policy::decide(drift, model::Mode::Learn, model::Action::Deny);
     CHECK(v.action == model::Action::Allow);
-    CHECK(v.alert_action == "learned");
-    CHECK(policy::decide_code(drift, model::Mode::Learn, model::CodeGate::Alert).alert_action == "learned");
-    CHECK(policy::decide_code(drift, model::Mode::Monitor, model::CodeGate::Alert).alert_action == "alerted");
-    CHECK(policy::decide_mount(drift, model::Mode::Learn, model::MountAction::Alert).alert_action == "learned");
+    CHECK(v.outcome == policy::Outcome::Learned);
+    CHECK(policy::decide_code(drift, model::Mode::Learn, model::CodeGate::Alert).outcome == policy::Outcome::Learned);
+    CHECK(policy::decide_code(drift, model::Mode::Monitor, model::CodeGate::Alert).outcome == policy::Outcome::Alerted);
+    CHECK(policy::decide_mount(drift, model::Mode::Learn, model::MountAction::Alert).outcome == policy::Outcome::Learned);
     CHECK(policy::decide_code(drift, model::Mode::Learn, model::CodeGate::On).action == model::Action::Allow);
 }
 
@@ -205,14 +205,14 @@ TEST_CASE("a new executable where an exec allow rule lets it run is expected fil
     rules.exec_allow.push_back({"/srv/plugins/*", "", "", false});
     auto quiet = policy::classify_file({"/opt/build-2/tool", model::Change::Added, false, true, 0100755, 0, "c", "ci:1"}, rules);
     CHECK(quiet.quiet);
-    CHECK(quiet.why == "allowed-executable");
+    CHECK(quiet.why == policy::FileReason::AllowedExecutable);
     auto low = policy::classify_file({"/srv/plugins/p", model::Change::Added, false, true, 0100755, 0, "c", "web:1"}, rules);
     CHECK_FALSE(low.quiet);
     CHECK(low.severity == model::Severity::Low);
     auto other_image = policy::classify_file({"/opt/build-2/tool", model::Change::Added, false, true, 0100755, 0, "c", "web:1"}, rules);
-    CHECK(other_image.why == "executable");
+    CHECK(other_image.why == policy::FileReason::Executable);
     auto setuid = policy::classify_file({"/opt/build-2/tool", model::Change::Added, false, true, 0104755, 0, "c", "ci:1"}, rules);
-    CHECK(setuid.why == "setuid-executable");   // a setuid bit is never allowed this way
+    CHECK(setuid.why == policy::FileReason::SetuidExecutable);   // a setuid bit is never allowed this way
 }
 
 TEST_CASE("suggest puts a learned new executable under the exec allow that quiets its writing too") {

@@ -106,22 +106,25 @@ public:
     virtual void prepare_worker() {}
 };
 
+// What the daemon gives the gate from [gate]; each default is config::GateConfig's,
+// written there only.
 struct GateOptions {
-    model::Action on_error = model::Action::Allow;
-    std::chrono::milliseconds hash_timeout{2000};
-    unsigned workers = 2;
-    std::size_t max_pending = 256;
-    std::size_t cache_entries = 65536;
-    bool ignore_marks = false;
-    std::size_t ignore_marks_max = 16384;
+    static inline const config::GateConfig kDefaults{};
+    model::Action on_error = kDefaults.on_error;
+    std::chrono::milliseconds hash_timeout = kDefaults.hash_timeout;
+    unsigned workers = kDefaults.workers;
+    std::size_t max_pending = kDefaults.max_pending;
+    std::size_t cache_entries = kDefaults.cache_entries;
+    bool ignore_marks = kDefaults.ignore_marks;
+    std::size_t ignore_marks_max = kDefaults.ignore_marks_max;
     std::uint64_t large_file_bytes = 16u << 20;   // hashed in their own lane
     std::chrono::milliseconds tick{1000};
-    policy::CodeRules code_rules;                 // interpreters and script extensions (code-open gate)
+    // Interpreters and script extensions (code-open gate).
+    policy::CodeRules code_rules{kDefaults.interpreters, kDefaults.script_extensions};
     std::vector<config::ExecAllow> allow;         // [[exec_allow]]: drift that may run
     std::vector<config::Prohibit> prohibit;       // [[prohibit]]: image files denied all the same
     // Severity of exec and code drift by kind ([gate.severity]).
-    model::Severity binary = model::Severity::Critical, script = model::Severity::High,
-                    library = model::Severity::Critical;
+    model::Severity binary = kDefaults.binary, script = kDefaults.script, library = kDefaults.library;
     // A data file opened by a process that is not reading it as code is not looked
     // at again for that process for this long (pids are reused: kept short).
     std::chrono::milliseconds open_memory{100};

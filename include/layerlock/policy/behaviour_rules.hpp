@@ -15,6 +15,7 @@
 
 #include "layerlock/config/config.hpp"
 #include "layerlock/model/types.hpp"
+#include "layerlock/policy/reasons.hpp"
 
 namespace layerlock::policy {
 
@@ -33,9 +34,9 @@ struct NewProcess {
 };
 
 struct BehaviourDrift {
-    std::string_view kind;               // fileless | package | shell
+    BehaviourKind kind = BehaviourKind::Shell;
     model::Severity severity;
-    std::string_view reason;             // memfd | deleted-executable | package-manager | shell-from-service
+    BehaviourReason reason = BehaviourReason::ShellFromService;
 };
 
 std::optional<BehaviourDrift> classify_process(const NewProcess& p, const BehaviourRules& rules);

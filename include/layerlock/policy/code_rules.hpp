@@ -71,9 +71,9 @@ bool argv_names(std::string_view argv, std::string_view cwd, std::string_view pa
 // The drift an open of a file that is not the image's is, or nullopt when the
 // open is not running code.
 struct CodeDrift {
-    std::string_view kind;          // "binary" | "library" | "script"
+    CodeKind kind = CodeKind::Binary;
     model::Severity severity = model::Severity::High;
-    std::string_view reason;        // run-by-loader | loaded-library | script-read | script-source | script-argument
+    Reason reason = Reason::NewFile;   // RunByLoader | LoadedLibrary | ScriptRead | ScriptSource | ScriptArgument
 };
 std::optional<CodeDrift> classify_open(FileType type, bool script_extension, const Opener& who);
 
@@ -90,6 +90,6 @@ Verdict decide_code(const Classification& c, model::Mode mode, model::CodeGate g
 Verdict decide_mount(const Classification& c, model::Mode mode, model::MountAction action);
 
 // An exec from a tmpfs or volume mount: binary drift, whatever the file holds.
-inline Classification mount_exec() { return {true, true, model::Severity::Critical, "mounted-binary"}; }
+inline Classification mount_exec() { return {true, true, model::Severity::Critical, Reason::MountedBinary}; }
 
 }  // namespace layerlock::policy

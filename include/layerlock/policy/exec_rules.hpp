@@ -32,6 +32,6 @@ Verdict allow_drift(const Verdict& v, const config::ExecAllow& rule);
 // known; a sha256 rule never matches a file whose digest is not known).
 bool prohibited(const std::vector<config::Prohibit>& rules, const Subject& s, std::string_view sha256);
 // The classification of a prohibited file: drift, critical.
-inline Classification prohibited_file() { return {true, true, model::Severity::Critical, "prohibited"}; }
+inline Classification prohibited_file() { return {true, true, model::Severity::Critical, Reason::Prohibited}; }
 
 }  // namespace layerlock::policy

@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "layerlock/config/config.hpp"
 #include "layerlock/model/types.hpp"
+#include "layerlock/policy/reasons.hpp"
 
 namespace layerlock::policy {
 
@@ -26,16 +28,18 @@ struct FileFacts {
 };
 
 struct FileVerdict {
-    std::string kind;                 // binary | package | config | file
+    FileKind kind = FileKind::File;
     model::Severity severity = model::Severity::Low;
     bool quiet = false;               // expected runtime change
-    std::string why;                  // short reason
+    FileReason why = FileReason::File;
 };
 
 struct FileRules {
     // fnmatch globs without flags ("*" also matches "/"); a directory matches when
     // its path with a trailing "/" does.
-    std::vector<std::string> quiet = {"/tmp/*", "/var/tmp/*", "/var/log/*", "/var/cache/*", "/run/*"};
+    // Defaults: config::FileDriftConfig's ([file_drift]), written there only.
+    static inline const config::FileDriftConfig kDefaults{};
+    std::vector<std::string> quiet = kDefaults.quiet;
     struct Allow {
         std::string path, image, container;        // image/container empty: any
     };
@@ -48,9 +52,8 @@ struct FileRules {
     };
     std::vector<ExecAllow> exec_allow;
     struct Severities {
-        model::Severity binary = model::Severity::High, package = model::Severity::High,
-                        sensitive = model::Severity::Critical, setuid = model::Severity::High,
-                        config = model::Severity::Medium, file = model::Severity::Low;
+        model::Severity binary = kDefaults.binary, package = kDefaults.package, sensitive = kDefaults.sensitive,
+                        setuid = kDefaults.setuid, config = kDefaults.config, file = kDefaults.file;
     } severity;
 };
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "layerlock/model/types.hpp"
+#include "layerlock/policy/reasons.hpp"
 
 namespace layerlock::policy {
 
@@ -38,13 +39,13 @@ struct Classification {
     bool drift = false;                  // binary drift: deny in enforce mode
     bool alert = false;                  // worth an alert even when allowed
     model::Severity severity = model::Severity::Info;
-    std::string_view reason;             // static string: image-layer, copy-up, ...
+    Reason reason = Reason::Undecided;
 };
 
 struct Verdict {
     model::Action action = model::Action::Allow;
     Classification what;
-    std::string_view alert_action;       // "denied" | "alerted" | "allowed"
+    Outcome outcome = Outcome::Allowed;  // the alert's action
 };
 
 Classification classify(const ExecFacts& facts);
@@ -64,8 +65,8 @@ struct UpperFile {
 // file: a marked copy grown past every image file cannot hold one's bytes; the
 // gate asks for large files only, where a hash would be long). Any other upper file is binary
 // drift whatever it holds: its classification needs no hash, and is returned here
-// (nullopt: the content decides). The reason is provisional: "new-file" may turn
-// out to be "copied-image-file" once the content is hashed (after the answer).
+// (nullopt: the content decides). The reason is provisional: NewFile may turn
+// out to be CopiedImageFile once the content is hashed (after the answer).
 std::optional<Classification> classify_unhashed(const UpperFile& f);
 
 // `undecided_answer` is the configured on_error fallback.
@@ -82,7 +83,7 @@ Classification changed_while_judged();
 
 // True when the classification must not be cached (it depends on transient state).
 inline bool cacheable(const Classification& c) {
-    return c.reason != "undecided" && c.reason != "changed-while-judged";
+    return c.reason != Reason::Undecided && c.reason != Reason::ChangedWhileJudged;
 }
 
 }  // namespace layerlock::policy
