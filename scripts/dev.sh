@@ -18,7 +18,7 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 BUILD_DEPS=(python3 meson ninja-build pkg-config g++ libboost1.81-dev libboost-json1.81-dev
             libsqlite3-dev libssl-dev libspdlog-dev libtoml11-dev doctest-dev libsystemd-dev
             libcli11-dev libarchive-dev prometheus-cpp-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
-TEST_DEPS=(docker.io containerd runc podman busybox-static systemd sqlite3 util-linux procps curl git strace
+TEST_DEPS=(docker.io containerd runc podman busybox-static systemd sqlite3 util-linux procps curl git strace debootstrap
            debhelper dpkg-dev lintian fakeroot man-db libcap2-bin prometheus clang libclang-rt-14-dev)
 
 install_missing() {

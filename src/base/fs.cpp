@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "layerlock/base/fs.hpp"
 
+#include "layerlock/base/escape.hpp"
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -8,15 +10,64 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 namespace layerlock::base {
 
+namespace {
+
+std::uint64_t mount_of(int fd) { return mount_id_of(fd, false); }
+
+// open_beneath's rules without openat2, one component at a time: every
+// component but the last is opened O_PATH|O_DIRECTORY|O_NOFOLLOW (a symlink
+// fails), "." is skipped and ".." refused (EXDEV: stricter than RESOLVE_BENEATH,
+// which allows a ".." that stays beneath), each component must be on `dirfd`'s
+// mount (EXDEV, as RESOLVE_NO_XDEV) and the last is opened O_NOFOLLOW.
+Result<UniqueFd> open_by_components(int dirfd, std::string_view rel, int flags) {
+    const std::uint64_t mount = mount_of(dirfd);
+    if (mount == 0) return unexpected(Error::from_errno("statx", errno ? errno : EBADF));
+    UniqueFd cur;
+    int at = dirfd;
+    for (;;) {
+        const std::size_t slash = rel.find('/');
+        const std::string name(rel.substr(0, slash));
+        const bool last = slash == std::string_view::npos || rel.find_first_not_of('/', slash) == std::string_view::npos;
+        if (name == "..") return unexpected(Error::from_errno("open .. beneath", EXDEV));
+        if (!(name.empty() || name == ".") || last) {
+            const std::string component = name.empty() ? "." : name;
+            const int f = last ? (flags | O_NOFOLLOW | O_CLOEXEC) : (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            UniqueFd next(::openat(at, component.c_str(), f));
+            if (!next) {
+                int err = errno;
+                struct stat st {};
+                // A symlink where a directory is needed: ELOOP, as openat2 says.
+                if (err == ENOTDIR && !last && ::fstatat(at, component.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISLNK(st.st_mode))
+                    err = ELOOP;
+                return unexpected(Error::from_errno("openat " + escape(component), err));
+            }
+            if (mount_of(next.get()) != mount) return unexpected(Error::from_errno("openat " + escape(component), EXDEV));
+            if (last) return next;   // a trailing symlink: ELOOP, or with O_PATH the link itself (as openat2)
+            cur = std::move(next);
+            at = cur.get();
+        }
+        rel.remove_prefix(slash + 1);
+    }
+}
+
+// Cleared once openat2 answers ENOSYS (a seccomp filter: systemd's
+// RestrictSUIDSGID=, a container's profile; or a kernel before 5.6).
+std::atomic<bool> g_openat2{true};
+
+}  // namespace
+
 Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags) {
     while (!relative.empty() && relative.front() == '/') relative.remove_prefix(1);
     std::string rel = relative.empty() ? std::string(".") : std::string(relative);
+    if (!g_openat2.load(std::memory_order_relaxed)) return open_by_components(dirfd, rel, flags);
     open_how how{};
     how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC | O_NOFOLLOW);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
@@ -24,9 +75,17 @@ Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags) {
     do {
         fd = ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how);
     } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
-    if (fd < 0) return unexpected(Error::from_errno("openat2 " + rel));
+    if (fd < 0 && errno == ENOSYS) {
+        g_openat2.store(false, std::memory_order_relaxed);
+        return open_by_components(dirfd, rel, flags);
+    }
+    // Longer than PATH_MAX (a deep tree in a layer): the same rules, a component at a time.
+    if (fd < 0 && errno == ENAMETOOLONG) return open_by_components(dirfd, rel, flags);
+    if (fd < 0) return unexpected(Error::from_errno("openat2 " + escape(rel)));
     return UniqueFd(static_cast<int>(fd));
 }
+
+bool openat2_available() { return g_openat2.load(std::memory_order_relaxed); }
 
 Result<UniqueFd> open_dir(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

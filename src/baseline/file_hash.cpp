@@ -21,24 +21,6 @@
 namespace layerlock::baseline::detail {
 namespace {
 
-base::Result<base::UniqueFd> open_by_components(int root_fd, std::string_view rel, int flags) {
-    base::UniqueFd cur;
-    int at = root_fd;
-    for (;;) {
-        std::size_t slash = rel.find('/');
-        std::string name(rel.substr(0, slash));
-        bool last = slash == std::string_view::npos;
-        int f = last ? (flags | O_NOFOLLOW | O_CLOEXEC) : (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (name.empty() || name == "." || name == "..") return base::unexpected(base::Error::invalid("bad path component"));
-        base::UniqueFd next(::openat(at, name.c_str(), f));
-        if (!next) return base::unexpected(base::Error::from_errno("openat " + base::escape(name)));
-        if (last) return next;
-        cur = std::move(next);
-        at = cur.get();
-        rel.remove_prefix(slash + 1);
-    }
-}
-
 bool same_inode(const struct stat& a, const struct stat& b) {
     return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
@@ -54,12 +36,6 @@ base::Error job_error(const FileJob& job, const char* what, int err) {
 }
 
 }  // namespace
-
-base::Result<base::UniqueFd> open_below(int root_fd, const std::string& relative, int flags) {
-    auto fd = base::open_beneath(root_fd, relative, flags);
-    if (fd || fd.error().code != std::errc::filename_too_long) return fd;
-    return open_by_components(root_fd, relative, flags);
-}
 
 base::Result<HashedFile> hash_open_file(int fd, struct stat before, const std::atomic<bool>& cancel) {
     digest::HashLimits limits;
@@ -80,7 +56,7 @@ base::Result<HashedFile> hash_open_file(int fd, struct stat before, const std::a
 }
 
 void hash_job(int root_fd, FileJob& job, const std::atomic<bool>& cancel) {
-    auto fd = open_below(root_fd, job.relative, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    auto fd = base::open_beneath(root_fd, job.relative, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     if (!fd) {
         job.error = job_error(job, "open", fd.error().code.value());
         return;

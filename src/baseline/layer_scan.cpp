@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "layerlock/base/escape.hpp"
+#include "layerlock/base/fs.hpp"
 #include "layerlock/baseline/overlay_format.hpp"
 #include "layerlock/digest/sha256.hpp"
 
@@ -151,7 +152,7 @@ void walk_thread(WalkShared& s) {
 
 base::Result<void> Walker::visit(const Pending& dir) {
     std::string rel = dir.path.empty() ? std::string(".") : dir.path.substr(1);
-    auto fd = open_below(s_.root_fd, rel, O_RDONLY | O_DIRECTORY);
+    auto fd = base::open_beneath(s_.root_fd, rel, O_RDONLY | O_DIRECTORY);
     if (!fd) return fail("open", dir.path, fd.error().code.value());
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return fail("fstat", dir.path);

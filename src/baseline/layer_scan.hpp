@@ -86,10 +86,6 @@ private:
     std::atomic<bool> abort_{false};
 };
 
-// Opens `relative` strictly beneath `root_fd` without following any symlink
-// (openat2 RESOLVE_BENEATH); paths longer than PATH_MAX are opened one component
-// at a time with O_NOFOLLOW, which is as safe for names read from the tree itself.
-base::Result<base::UniqueFd> open_below(int root_fd, const std::string& relative, int flags);
 
 // What hashing one open regular file gave.
 struct HashedFile {

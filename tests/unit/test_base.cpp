@@ -3,12 +3,21 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <filesystem>
+#include <vector>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -234,4 +243,115 @@ TEST_CASE("/proc/<pid>/stat: comm ends at the last ')', whatever it holds; a cut
     CHECK(self->start_time > 0);
     CHECK(self->state == 'R');
     CHECK_FALSE(base::read_proc_stat(-1));
+}
+
+namespace {
+
+// What open_beneath answers for each path of a small tree: "ok:<content>" or the
+// errno's name. Run once with openat2 and once where a seccomp filter refuses it
+// with ENOSYS (as systemd's RestrictSUIDSGID= does): the answers must agree.
+std::vector<std::string> beneath_answers(const std::filesystem::path& root_path, const std::string& long_path) {
+    base::UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    const std::vector<std::string> paths = {
+        "/a/b/file", "a/./b//file", "a/link/passwd", "a/link", "a/rel/etc/passwd", "a/rel", "../escape",
+        "a/b/../../../escape", "mnt/inside", "mnt", "a/b", long_path, "a/b/missing", "a/b/file/x"};
+    std::vector<std::string> out;
+    for (const auto& p : paths) {
+        auto fd = base::open_beneath(root.get(), p, p == "a/link" || p == "a/rel" || p == "mnt" || p == "a/b" ? O_PATH : O_RDONLY);
+        if (!fd) {
+            out.push_back(p.substr(0, 40) + " -> " + fd.error().code.message());
+            continue;
+        }
+        char buf[16] = {};
+        const ssize_t n = ::pread(fd->get(), buf, sizeof buf - 1, 0);
+        out.push_back(p.substr(0, 40) + " -> ok " + (n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : ""));
+    }
+    return out;
+}
+
+void refuse_openat2() {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {static_cast<unsigned short>(std::size(filter)), filter};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        ::_exit(3);
+}
+
+}  // namespace
+
+TEST_CASE("open_beneath keeps its rules where openat2 is refused with ENOSYS (a seccomp filter)") {
+    test::TempDir dir;
+    const auto root = dir.path() / "root";
+    std::filesystem::create_directories(root / "a/b");
+    std::ofstream(root / "a/b/file") << "inside";
+    std::ofstream(dir.path() / "escape") << "OUTSIDE";
+    std::filesystem::create_symlink("/etc", root / "a/link");
+    std::filesystem::create_symlink("../..", root / "a/rel");
+    // A path longer than PATH_MAX: the component walk opens it in both modes.
+    std::string long_path;
+    base::UniqueFd at(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    for (int i = 0; i < 20; ++i) {
+        const std::string name(250, static_cast<char>('a' + i));
+        REQUIRE(::mkdirat(at.get(), name.c_str(), 0755) == 0);
+        at = base::UniqueFd(::openat(at.get(), name.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        REQUIRE(at.valid());
+        long_path += name + "/";
+    }
+    {
+        base::UniqueFd deep(::openat(at.get(), "deep", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+        REQUIRE(::write(deep.get(), "deep", 4) == 4);
+    }
+    long_path += "deep";
+    // A mount inside the tree (root only): never crossed.
+    std::filesystem::create_directories(root / "mnt");
+    const bool mounted = ::geteuid() == 0 && ::mount("tmpfs", (root / "mnt").c_str(), "tmpfs", 0, "size=1m") == 0;
+    if (mounted) std::ofstream(root / "mnt/inside") << "mounted";
+
+    const auto with_openat2 = beneath_answers(root, long_path);
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(fds[0]);
+        refuse_openat2();
+        std::string text;
+        for (const auto& line : beneath_answers(root, long_path)) text += line + "\n";
+        text += base::openat2_available() ? "openat2 used\n" : "components walked\n";
+        (void)!::write(fds[1], text.data(), text.size());
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    if (mounted) ::umount2((root / "mnt").c_str(), MNT_DETACH);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    std::string expected;
+    for (const auto& line : with_openat2) expected += line + "\n";
+    expected += "components walked\n";
+    CHECK(text == expected);
+    // And what they agree on is right: inside opened, every escape refused.
+    const std::string all = text;
+    CHECK(with_openat2[0] == "/a/b/file -> ok inside");
+    CHECK(with_openat2[1] == "a/./b//file -> ok inside");
+    CHECK(with_openat2[11].ends_with("-> ok deep"));
+    CHECK(all.find("OUTSIDE") == std::string::npos);
+    CHECK(all.find("root:") == std::string::npos);
+    // A trailing symlink opened O_PATH is the link itself (openat2's rule), never its target.
+    CHECK(with_openat2[3] == "a/link -> ok ");
+    CHECK(with_openat2[5] == "a/rel -> ok ");
+    for (int i : {2, 4, 6, 7}) CHECK_MESSAGE(with_openat2[static_cast<std::size_t>(i)].find("-> ok") == std::string::npos, with_openat2[static_cast<std::size_t>(i)]);
+    if (mounted) {
+        CHECK(with_openat2[8].find("-> ok") == std::string::npos);
+        CHECK(with_openat2[9].find("-> ok") == std::string::npos);
+    }
 }

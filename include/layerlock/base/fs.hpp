@@ -19,7 +19,12 @@ namespace layerlock::base {
 
 // Opens `relative` (leading '/' ignored) strictly beneath `dirfd`; O_CLOEXEC and
 // O_NOFOLLOW are always added. ENOENT, ENOTDIR, ELOOP, EXDEV come back as errors.
+// openat2 (RESOLVE_BENEATH|NO_SYMLINKS|NO_MAGICLINKS|NO_XDEV); where it is refused
+// with ENOSYS (a seccomp filter) or the path is longer than PATH_MAX, the same
+// rules are kept one component at a time (and ".." is refused outright).
 Result<UniqueFd> open_beneath(int dirfd, std::string_view relative, int flags);
+// False once openat2 was refused with ENOSYS: open_beneath walks components.
+bool openat2_available();
 
 // Opens a directory the daemon was configured with or discovered (O_PATH-free,
 // O_DIRECTORY|O_CLOEXEC). Absolute paths only.
