@@ -5,7 +5,7 @@
 # under a real systemd as PID 1.
 #
 # What it proves: with the shipped unit (Type=notify, WatchdogSec=10s,
-# Restart=on-failure, RestartSec=1s) a layerlockd stopped with SIGSTOP is killed by
+# Restart=on-failure, RestartSec=100ms) a layerlockd stopped with SIGSTOP is killed by
 # systemd's watchdog, the kernel then releases the execs that were waiting on its
 # fanotify group, systemd starts it again, and the running container is gated
 # again (a dropped binary is denied with EPERM, image binaries run). Per run it
@@ -283,7 +283,7 @@ NR=$(inside systemctl show -p NRestarts --value layerlock)
 # ---- 6. the table --------------------------------------------------------------
 echo
 echo "layerlock watchdog under systemd as PID 1 ($VERSIONS)"
-echo "unit: as shipped; WatchdogSec=10s RestartSec=1s; mode=enforce; NRestarts at the end: $NR"
+echo "unit: as shipped; WatchdogSec=10s RestartSec=100ms; mode=enforce; NRestarts at the end: $NR"
 printf '%s\n' "${FIGS[@]}" | awk '
 function v(k,   i, a) { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return substr($i, length(k) + 2) } return "?" }
 BEGIN {

@@ -17,13 +17,25 @@
 namespace layerlock::baseline {
 namespace {
 
-// One layer directory's own entry at `path`, read from disk (no hashing).
-std::optional<Entry> disk_entry(ImageLayers c, std::size_t layer,
-                                          std::string_view path) {
+// One layer directory's own entry at `path`, read from disk (no hashing); nullopt
+// when the layer has none. `failed` is set when the layer could not be read there
+// (not "absent": an fd limit, an I/O error), so the caller does not guess.
+std::optional<Entry> disk_entry(ImageLayers c, std::size_t layer, std::string_view path, bool& failed) {
     auto fd = base::open_beneath(c.fds[layer].get(), path, O_PATH);
-    if (!fd) return std::nullopt;
+    if (!fd) {
+        const auto e = fd.error().code;
+        // Absent here: no such name, a non-directory or a symlink (ELOOP) on the way,
+        // or another mount (EXDEV), which overlayfs does not look into either.
+        if (e != std::errc::no_such_file_or_directory && e != std::errc::not_a_directory &&
+            e != std::errc::too_many_symbolic_link_levels && e != std::errc::cross_device_link)
+            failed = true;
+        return std::nullopt;
+    }
     struct stat st{};
-    if (::fstat(fd->get(), &st) != 0) return std::nullopt;
+    if (::fstat(fd->get(), &st) != 0) {
+        failed = true;
+        return std::nullopt;
+    }
     Entry e;
     e.path = std::string(path);
     e.size = static_cast<std::uint64_t>(st.st_size);
@@ -42,9 +54,11 @@ std::optional<Entry> disk_entry(ImageLayers c, std::size_t layer,
 // executed file with the layer's file byte for byte when their sizes match.
 ImageFile from_disk(ImageLayers c, const std::string& path) {
     ImageFile f;
-    auto lookup = [&](std::size_t layer, std::string_view p) { return disk_entry(c, layer, p); };
+    bool failed = false;
+    auto lookup = [&](std::size_t layer, std::string_view p) { return disk_entry(c, layer, p, failed); };
     auto e = resolve(c.fds.size(), lookup, path);
-    f.known = true;
+    f.known = !failed;
+    if (failed) return f;
     if (!e || e->kind != EntryKind::Regular) return f;
     f.present = true;
     f.size = e->size;

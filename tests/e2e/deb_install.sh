@@ -89,8 +89,10 @@ check "$CONF is a conffile" grep -q " $CONF " <(dpkg-query -W -f='${Conffiles}\n
 check "the unit is enabled" test -L /etc/systemd/system/multi-user.target.wants/layerlock.service
 check "the unit verifies against the installed files" systemd-analyze verify "$UNIT"
 exposure=$(systemd-analyze security --offline=true "$UNIT" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-check "the unit's systemd-analyze security exposure is at most 2.5 ($exposure)" \
-    python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 2.5 else 1)' "${exposure:-99}"
+# 2.6: RestrictSUIDSGID= is not set (its seccomp filter refuses openat2, which
+# every container path is opened with: systemd/layerlock.service says why).
+check "the unit's systemd-analyze security exposure is at most 2.6 ($exposure)" \
+    python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 2.6 else 1)' "${exposure:-99}"
 check "layerlock.toml(5) documents daemon.control_socket" \
     grep -q control_socket <(zcat /usr/share/man/man5/layerlock.toml.5.gz)
 check "the installed layerlock validates the packaged configuration" /usr/bin/layerlock config check "$CONF"

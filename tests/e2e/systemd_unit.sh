@@ -25,8 +25,8 @@ check "an exec waiting on the stopped daemon returned, successfully ($(val exec_
 check "... within WatchdogSec=10s + 1 s ($(val exec_wait_sh) s)" le "$(val exec_wait_sh)" 11
 check "the watchdog fired within 10 s + 1 s of SIGSTOP ($(val stop_to_watchdog) s)" le "$(val stop_to_watchdog)" 11
 check "systemd restarted the daemon ($(val nrestarts))" [ "$(val nrestarts)" = "0->1" ]
-check "restarted and READY within RestartSec=1s + 3 s ($(val exit_to_ready) s)" le "$(val exit_to_ready)" 4
-check "a dropped binary is denied again within 10 + 1 + 3 s + 2 s of SIGSTOP ($(val stop_to_denied) s)" le "$(val stop_to_denied)" 16
+check "restarted and READY within RestartSec=100ms + 3 s ($(val exit_to_ready) s)" le "$(val exit_to_ready)" 3.1
+check "a dropped binary is denied again within 10 + 0.1 + 3 s + 2 s of SIGSTOP ($(val stop_to_denied) s)" le "$(val stop_to_denied)" 15.1
 check "image binaries run after the restart ($(val image_exec_after_sh)/$(val image_exec_after_docker))" \
     [ "$(val image_exec_after_sh)/$(val image_exec_after_docker)" = 0/0 ]
 finish

@@ -381,3 +381,18 @@ TEST_CASE("the image's file at a path, read from the layers before a baseline ex
         CHECK_FALSE(img.digest);   // no baseline yet: compared byte for byte by the gate
     }
 }
+
+TEST_CASE("a layer that cannot be read at a path makes the image's file there unknown, never absent") {
+    // Before, a failed read of a layer counted as "no entry": with the middle
+    // layer unreadable, /xw/gone (whited out there) read as the bottom layer's file,
+    // and /changed (the middle layer's) as absent: an image file judged new drift.
+    layerlock::test::require_root();
+    Fixture f;
+    std::vector<UniqueFd> fds;
+    for (const auto& l : f.lowers) fds.emplace_back(::open(l.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    const ImageLayers layers{f.lowers, fds};
+    const char* paths[] = {"/xw/gone", "/changed", "/var/cache/a"};
+    for (const char* p : paths) CHECK_MESSAGE(image_file(f.db(), layers, p).known, std::string(p));
+    fds[1] = UniqueFd();   // no fd: every read of the middle layer fails (EBADF)
+    for (const char* p : paths) CHECK_FALSE_MESSAGE(image_file(f.db(), layers, p).known, std::string(p));
+}
