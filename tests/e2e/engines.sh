@@ -56,7 +56,7 @@ ctr_image() {
 ctr_run() {
     local ns=$1 id=$2; shift 2
     CTR_TASKS+=("$ns/$id")
-    ctr -n "$ns" run -d --snapshotter overlayfs "$@" "$CTR_REF" "$id" sleep 100000 >/dev/null
+    ctr -n "$ns" run -d --snapshotter overlayfs "$@" "$CTR_REF" "$id" "${KEEPALIVE[@]}" >/dev/null
 }
 
 # ctr_exec NAMESPACE ID COMMAND...: runs in the task, output on stdout, its status.
@@ -78,7 +78,7 @@ podman_image() {
 podman_run() {
     local name=$1; shift
     PODMAN_CONTAINERS+=("$name")
-    "${PODMAN[@]}" run -d "${PODMAN_RUN[@]}" --name "$name" "$@" "$PODMAN_REF" sleep 100000 >/dev/null
+    "${PODMAN[@]}" run -d "${PODMAN_RUN[@]}" --name "$name" "$@" "$PODMAN_REF" "${KEEPALIVE[@]}" >/dev/null
 }
 
 # The drift every test tries: a copy of busybox (not an image file) run from /tmp.

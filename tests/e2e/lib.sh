@@ -101,10 +101,17 @@ stop_daemon() {
 }
 
 # run_container NAME [docker run args...]: detached, no network, sleeping.
+# What the test containers run as PID 1 (run_container, ctr_run, podman_run). A
+# test whose containers leave orphans (busybox `timeout` leaves its watcher) sets
+# KEEPALIVE=("${REAPING_KEEPALIVE[@]}"): `sleep` never reaps them, and over
+# minutes their zombies use up the host's pids.
+KEEPALIVE=(sleep 100000)
+REAPING_KEEPALIVE=(sh -c 'while :; do sleep 3600 & wait; done')
+
 run_container() {
     local name=$1; shift
     CONTAINERS+=("$name")
-    docker run -d --network none --name "$name" "$@" "$IMAGE" sleep 100000 >/dev/null
+    docker run -d --network none --name "$name" "$@" "$IMAGE" "${KEEPALIVE[@]}" >/dev/null
 }
 
 # wait_for_log PATTERN [SECONDS]: in what the current daemon logged

@@ -35,7 +35,9 @@ sed -i 's/^stderr = "always"$/stderr = "never"/; s/^log_level = "debug"$/log_lev
 start_daemon
 pid=$DAEMON_PID
 
-# --- The fleet.
+# --- The fleet. Each round leaves four orphaned `timeout` watchers: PID 1 reaps
+# them (with `sleep` as PID 1 a 10-minute storm ran the host out of pids).
+KEEPALIVE=("${REAPING_KEEPALIVE[@]}")
 docker_names=() ctr_names=() podman_names=()
 for i in $(seq 1 "$PER_ENGINE"); do
     docker_names+=("ll-storm-d$i-$RUN_ID"); run_container "ll-storm-d$i-$RUN_ID"
@@ -137,13 +139,15 @@ lost_of() {  # lost_of ENGINE NAME: paths of ENGINE diff without an event
     local engine=$1 n=$2
     # A directory listed as changed (C) is not itself an event: the entries below it
     # that changed are (and are compared); Podman lists /etc for the files it mounts.
-    "$engine" diff "$n" | sort -u > "$T/diff-raw.$n"
+    # Sorted by path after the change letter is cut (A/C/D prefixes would otherwise
+    # leave the paths out of order for comm), bytewise on both sides.
+    "$engine" diff "$n" > "$T/diff-raw.$n"
     local dirs; dirs=$(awk '$1 == "C" { print $2 }' "$T/diff-raw.$n" |
         xargs -r "$engine" exec "$n" sh -c 'for p; do [ -d "$p" ] && echo "$p"; done' -- 2>/dev/null || true)
-    cut -c3- "$T/diff-raw.$n" | grep -vxF -f <(printf '%s\n' $dirs) > "$T/diff.$n" || true
+    cut -c3- "$T/diff-raw.$n" | grep -vxF -f <(printf '%s\n' $dirs) | LC_ALL=C sort -u > "$T/diff.$n" || true
     sqlite3 "file:$T/baseline.db?mode=ro" \
-        "SELECT DISTINCT CAST(path AS TEXT) FROM events WHERE container_name = '$n'" | sort -u > "$T/events.$n"
-    comm -23 "$T/diff.$n" "$T/events.$n" | wc -l
+        "SELECT DISTINCT CAST(path AS TEXT) FROM events WHERE container_name = '$n'" | LC_ALL=C sort -u > "$T/events.$n"
+    LC_ALL=C comm -23 "$T/diff.$n" "$T/events.$n" | wc -l
 }
 deadline=$((SECONDS + 120))
 while :; do
@@ -189,6 +193,7 @@ print(json.dumps(r))
 PY
 )
 echo "STORM $report"
+grep -h '^UNEXPECTED' "$T"/loop.* || true   # what an unexpected result was, per container
 [ -n "${LAYERLOCK_STORM_REPORT:-}" ] && echo "$report" > "$LAYERLOCK_STORM_REPORT"
 field() { python3 -c 'import json, sys; r = json.loads(sys.argv[1])
 for k in sys.argv[2].split("."): r = r[k]
