@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <sched.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
